@@ -1,0 +1,127 @@
+"""The contract's error body, and the translation of every failure into it.
+
+`{"code", "message", "moreInfo", "status", "errors": [{"field", "message"}]}`: a 400
+lists every problem found at once. No exception leaves the app as anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+__all__ = [
+    "ApiError",
+    "FieldError",
+    "conflict",
+    "exception_handlers",
+    "invalid",
+    "not_found",
+]
+
+log = logging.getLogger(__name__)
+
+# HTTP status -> (code, default message); the codes are documented in docs/errors.md
+CODES: dict[int, tuple[int, str]] = {
+    400: (20001, "The request is invalid."),
+    401: (20003, "Authentication failed: give an Account SID and Auth Token, or an API key."),
+    404: (20404, "The requested resource was not found."),
+    405: (20405, "This method is not allowed on this resource."),
+    409: (20409, "The request conflicts with the resource's current state."),
+    413: (20413, "The request body is too large."),
+    415: (20415, "The request body must be JSON (Content-Type: application/json)."),
+    422: (20422, "The request cannot be processed."),
+    429: (20429, "Too many requests. Please retry according to the Retry-After response header."),
+    500: (20500, "Internal server error."),
+    503: (20503, "Service unavailable. Please retry according to the Retry-After response header."),
+}
+MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
+
+
+class FieldError(msgspec.Struct):
+    field: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    code: int
+    message: str
+    moreInfo: str
+    status: int
+    errors: list[FieldError]
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        code, default = CODES.get(status, CODES[500])
+        super().__init__(message or default)
+        self.status = status
+        self.code = code
+        self.message = message or default
+        self.errors = errors or []
+        self.headers = headers or {}
+
+    def response(self) -> Response[bytes]:
+        body = ErrorBody(
+            self.code, self.message, MORE_INFO.format(code=self.code), self.status, self.errors
+        )
+        headers = dict(self.headers)
+        if self.status == 401:
+            headers.setdefault("WWW-Authenticate", 'Basic realm="opencomms"')
+        return Response(
+            msgspec.json.encode(body),
+            status_code=self.status,
+            media_type="application/json",
+            headers=headers,
+        )
+
+
+def invalid(errors: list[FieldError], message: str | None = None) -> ApiError:
+    count = len(errors)
+    summary = message or (
+        f"{errors[0].field} {errors[0].message}"
+        if count == 1
+        else f"The request has {count} problems; each is listed in errors."
+    )
+    return ApiError(400, summary, errors=errors)
+
+
+def not_found(kind: str, identifier: str) -> ApiError:
+    return ApiError(404, f"{kind} {identifier} was not found.")
+
+
+def conflict(message: str) -> ApiError:
+    return ApiError(409, message)
+
+
+def _api_error(_: Request[Any, Any, Any], error: ApiError) -> Response[bytes]:
+    return error.response()
+
+
+def _http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
+    status = error.status_code if error.status_code in CODES else 500
+    message = None if status in (401, 404, 405, 413, 500) else str(error.detail)
+    retry = {"Retry-After": "1"} if status in (429, 503) else None
+    return ApiError(status, message, headers=retry).response()
+
+
+def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return ApiError(500).response()
+
+
+exception_handlers: dict[type[Exception], Any] = {
+    ApiError: _api_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

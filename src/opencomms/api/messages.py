@@ -1,0 +1,182 @@
+"""`/v1/Messages`: send (202 + operation), list with filters, fetch with attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+
+from opencomms.api.common import (
+    account_of,
+    json_response,
+    prefix_of,
+    raw_json_body,
+    runtime_of,
+)
+from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.filters import date_bounds, enum_filter
+from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.send_request import SendRequest, parse_send_request
+from opencomms.api.wire import attempt_json, message_json, operation_path
+from opencomms.domain.channels import SenderChannel
+from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id
+from opencomms.domain.statuses import MessageStatus, OperationStatus
+from opencomms.engine.clock import now_ms
+from opencomms.store import messages, operations, senders
+from opencomms.store.database import Conn
+from opencomms.store.messages import MessageFilters
+
+__all__ = ["fetch_message", "list_messages", "send_messages"]
+
+AnyRequest = Request[Any, Any, Any]
+_TAGS_FILTER = msgspec.json.Decoder()
+
+
+async def _resolve_senders(
+    conn: Conn, account: str, sender: dict[str, str] | None
+) -> list[str] | FieldError:
+    """The ordered sender ids the operation may use, or the problem with `from`."""
+    if sender is None:
+        pool = await senders.default_pool(conn, account)
+        if pool is None:
+            return FieldError("from", "the account has no default sender pool; give from")
+        return pool.sender_ids
+    if "senderPoolId" in sender:
+        pool = await senders.get_pool(conn, account, sender["senderPoolId"])
+        if pool is None:
+            return FieldError("from.senderPoolId", "no sender pool with this id")
+        return pool.sender_ids
+    if "senderId" in sender:
+        found = await senders.get_sender(conn, account, sender["senderId"])
+        if found is None:
+            return FieldError("from.senderId", "no sender with this id")
+        return [found.id]
+    by_address = await senders.find_sender_by_address(
+        conn, account, sender["address"], sender["channel"]
+    )
+    if by_address is None:
+        return FieldError("from.address", "no sender with this address on this channel")
+    return [by_address.id]
+
+
+def _base_url(request: AnyRequest) -> str:
+    configured: str = runtime_of(request).settings.server.public_url
+    if configured:
+        return configured.rstrip("/")
+    return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+
+
+@post("/Messages", status_code=202)
+async def send_messages(request: AnyRequest) -> Response[bytes]:
+    """Accept one message to up to 10,000 recipients: 202 once it is durably stored."""
+    body = await raw_json_body(request)
+    send, errors = parse_send_request(body)
+    if errors:
+        raise invalid(errors)
+    runtime = runtime_of(request)
+    account = account_of(request)
+    resolved = await runtime.db.read(lambda conn: _resolve_senders(conn, account, send.sender))
+    if isinstance(resolved, FieldError):
+        raise invalid([resolved])
+    operation_id = await _accept(runtime.db.write, account, send, resolved)
+    runtime.fanout_ready()
+    path = operation_path(prefix_of(request), operation_id)
+    return json_response(
+        {"operationId": operation_id, "operationLocation": _base_url(request) + path},
+        status=202,
+        headers={"operationId": operation_id, "Operation-Location": path, "Location": path},
+    )
+
+
+async def _accept(write: Any, account: str, send: SendRequest, sender_ids: list[str]) -> str:
+    operation_id = new_operation_id()
+    now = now_ms()
+    scheduled = send.send_at is not None and send.send_at > now
+    spec = {
+        "content": send.content,
+        "tags": send.tags,
+        "senders": sender_ids,
+        "callbacks": send.callbacks,
+    }
+    recipients = msgspec.json.encode(send.recipients)
+    await write(
+        lambda conn: operations.insert_operation(
+            conn,
+            operation_id=operation_id,
+            account_sid=account,
+            status=OperationStatus.SCHEDULED if scheduled else OperationStatus.PROCESSING,
+            spec=spec,
+            recipients=recipients,
+            recipient_count=len(send.recipients),
+            send_at=send.send_at if scheduled else None,
+            now=now,
+        )
+    )
+    return operation_id
+
+
+def _tags_filter(text: str | None, errors: list[FieldError]) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    pairs = []
+    for part in text.strip(";").split(";"):
+        key, sep, value = part.partition(":")
+        if not sep or not key or not value:
+            errors.append(FieldError("tags", "must be key:value pairs separated by ';'"))
+            return ()
+        pairs.append((key, value))
+    return tuple(pairs[:10])
+
+
+@get("/Messages")
+async def list_messages(request: AnyRequest) -> Response[bytes]:
+    query = dict(request.query_params)
+    errors: list[FieldError] = []
+    page = parse_page(query, errors)
+    operation_id = query.get("operationId", query.get("operation_id"))
+    if operation_id is not None and not OPERATION_ID_RE.match(operation_id):
+        errors.append(FieldError("operationId", "is not an operation id"))
+    status = enum_filter(query, "status", {s.value for s in MessageStatus}, errors)
+    channel = enum_filter(query, "channel", {c.value for c in SenderChannel}, errors)
+    since, until = date_bounds(query, "comms_message_", errors)
+    tags = _tags_filter(query.get("tags"), errors)
+    if errors:
+        raise invalid(errors)
+    filters = MessageFilters(
+        before=min(page.before, until),
+        since=since,
+        operation_id=operation_id,
+        status=status,
+        channel=channel,
+        tags=tags,
+    )
+    account = account_of(request)
+    rows = await runtime_of(request).db.read(
+        lambda conn: messages.list_messages(conn, account, filters, page.size + 1)
+    )
+    shown = rows[: page.size]
+    prefix = prefix_of(request)
+    items = [message_json(row, prefix) for row in shown]
+    last = shown[-1].id if shown else None
+    return json_response(page_envelope("messages", items, page, rows, last))
+
+
+@get("/Messages/{message_id:str}")
+async def fetch_message(request: AnyRequest, message_id: str) -> Response[bytes]:
+    if not MESSAGE_ID_RE.match(message_id):
+        raise not_found("Message", message_id)
+    account = account_of(request)
+
+    async def load(conn: Conn) -> tuple[Any, Any]:
+        message = await messages.get_message(conn, account, message_id)
+        attempts = await messages.list_attempts(conn, message_id) if message else []
+        return message, attempts
+
+    message, attempts = await runtime_of(request).db.read(load)
+    if message is None:
+        raise not_found("Message", message_id)
+    body = message_json(message, prefix_of(request))
+    body["content"] = message.content
+    body["attempts"] = [attempt_json(attempt) for attempt in attempts]
+    return json_response(body)

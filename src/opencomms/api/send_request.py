@@ -1,0 +1,336 @@
+"""The body of `POST /v1/Messages`: decoded, checked field by field, every problem listed.
+
+The body is decoded untyped (msgspec, in C) and walked once; each problem is recorded
+with its path (`to[3].address`) so a 10,000-recipient request with bad addresses gets
+them all back in one answer, with their index.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from opencomms.api.errors import FieldError
+from opencomms.domain.addresses import normalize_address
+from opencomms.domain.channels import RecipientChannel, SenderChannel
+from opencomms.domain.personalization import TemplateError, compile_template, is_template
+from opencomms.engine.clock import parse_iso_ms
+
+__all__ = ["MAX_RECIPIENTS", "SendRequest", "parse_send_request"]
+
+MAX_RECIPIENTS = 10_000
+MAX_ADDRESSES = 10
+MAX_TEXT = 10_000
+MAX_MEDIA = 10
+MAX_TAGS = 10
+MAX_VARIABLES = 100
+TAG_PATTERN = re.compile(r"^[a-zA-Z0-9._~-]+$")
+URL_PATTERN = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+MODULE_CHANNELS = {"rcs", "whatsapp", "sms", "email"}
+TOP_FIELDS = {"to", "content", "from", "schedule", "callbacks", "tags"}
+_RECIPIENT_CHANNELS = {c.value for c in RecipientChannel}
+_SENDER_CHANNELS = {c.value for c in SenderChannel}
+
+
+@dataclass
+class SendRequest:
+    # each: {"addresses": [[address, channel], ...], "variables": {...}?}
+    recipients: list[dict[str, Any]] = field(default_factory=list)
+    content: dict[str, Any] = field(default_factory=dict)
+    sender: dict[str, str] | None = None
+    send_at: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    callbacks: dict[str, str] | None = None
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.append(FieldError(path, message))
+
+    def object(self, value: Any, path: str) -> dict[str, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.fail(path, "must be an object")
+        return None
+
+    def unknown(self, value: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in value:
+            if key not in allowed:
+                self.fail(f"{path}.{key}" if path else key, "is not a known field")
+
+    def text(self, value: Any, path: str, *, limit: int) -> str | None:
+        if not isinstance(value, str):
+            self.fail(path, "must be a string")
+            return None
+        if len(value) > limit:
+            self.fail(path, f"must be at most {limit} characters")
+            return None
+        return value
+
+    def template(self, value: str, path: str) -> None:
+        if is_template(value):
+            try:
+                compile_template(value)
+            except TemplateError as error:
+                self.fail(path, f"is not a valid Liquid template: {error}")
+
+
+def parse_send_request(body: bytes) -> tuple[SendRequest, list[FieldError]]:
+    """The request, and every problem found in it (empty when it can be accepted)."""
+    check = _Checker()
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        check.fail("body", f"is not valid JSON: {error}")
+        return SendRequest(), check.errors
+    data = check.object(raw, "body")
+    if data is None:
+        return SendRequest(), check.errors
+    check.unknown(data, TOP_FIELDS, "")
+    request = SendRequest()
+    _recipients(check, data.get("to"), request)
+    _content(check, data.get("content"), request)
+    if data.get("from") is not None:
+        request.sender = _sender(check, data["from"])
+    if data.get("schedule") is not None:
+        request.send_at = _schedule(check, data["schedule"])
+    if data.get("callbacks") is not None:
+        request.callbacks = _callbacks(check, data["callbacks"])
+    if data.get("tags") is not None:
+        request.tags = _tags(check, data["tags"])
+    return request, check.errors
+
+
+def _recipients(check: _Checker, value: Any, request: SendRequest) -> None:
+    if value is None:
+        check.fail("to", "is required")
+        return
+    if not isinstance(value, list):
+        check.fail("to", "must be an array of recipients")
+        return
+    if not 1 <= len(value) <= MAX_RECIPIENTS:
+        check.fail("to", f"must have from 1 to {MAX_RECIPIENTS} recipients, not {len(value)}")
+        return
+    recipients = request.recipients
+    for index, item in enumerate(value):
+        path = f"to[{index}]"
+        if not isinstance(item, dict):
+            check.fail(path, "must be an object")
+            continue
+        recipient = _recipient(check, item, path)
+        if recipient is not None:
+            recipients.append(recipient)
+
+
+def _address(check: _Checker, item: dict[str, Any], path: str) -> list[str] | None:
+    address, channel = item.get("address"), item.get("channel")
+    if not isinstance(channel, str) or channel.upper() not in _RECIPIENT_CHANNELS:
+        check.fail(f"{path}.channel", "must be one of PHONE, WHATSAPP, EMAIL")
+        return None
+    channel = channel.upper()
+    if not isinstance(address, str):
+        check.fail(f"{path}.address", "is required and must be a string")
+        return None
+    normalized = normalize_address(address, channel)
+    if normalized is None:
+        expected = "an email address" if channel == "EMAIL" else "a phone number in E.164 form"
+        check.fail(f"{path}.address", f"must be {expected}, not {address!r}")
+        return None
+    return [normalized, channel]
+
+
+def _recipient(check: _Checker, item: dict[str, Any], path: str) -> dict[str, Any] | None:
+    errors_before = len(check.errors)
+    recipient: dict[str, Any] = {}
+    if "address" in item:
+        check.unknown(item, {"address", "channel", "variables"}, path)
+        address = _address(check, item, path)
+        recipient["addresses"] = [address] if address else []
+    elif "addresses" in item:
+        check.unknown(item, {"addresses", "variables"}, path)
+        addresses = item["addresses"]
+        if not isinstance(addresses, list) or not 1 <= len(addresses) <= MAX_ADDRESSES:
+            check.fail(f"{path}.addresses", f"must be an array of 1 to {MAX_ADDRESSES} addresses")
+            return None
+        found = []
+        for position, entry in enumerate(addresses):
+            entry_path = f"{path}.addresses[{position}]"
+            if check.object(entry, entry_path) is not None:
+                check.unknown(entry, {"address", "channel"}, entry_path)
+                found.append(_address(check, entry, entry_path))
+        recipient["addresses"] = found
+    elif "contactId" in item:
+        check.fail(f"{path}.contactId", "contacts are not supported; give address and channel")
+        return None
+    else:
+        check.fail(path, "must have address and channel, or addresses")
+        return None
+    variables = item.get("variables")
+    if variables is not None:
+        recipient["variables"] = _variables(check, variables, f"{path}.variables")
+    return recipient if len(check.errors) == errors_before else None
+
+
+def _variables(check: _Checker, value: Any, path: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        check.fail(path, "must be an object of strings")
+        return {}
+    if len(value) > MAX_VARIABLES:
+        check.fail(path, f"must have at most {MAX_VARIABLES} variables")
+    variables = {}
+    for key, item in value.items():
+        if isinstance(item, str):
+            variables[key] = item
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            variables[key] = str(item)
+        else:
+            check.fail(f"{path}.{key}", "must be a string")
+    return variables
+
+
+def _content(check: _Checker, value: Any, request: SendRequest) -> None:
+    if value is None:
+        check.fail("content", "is required")
+        return
+    content = check.object(value, "content")
+    if content is None:
+        return
+    check.unknown(content, {"text", "media", "modules"}, "content")
+    result: dict[str, Any] = {}
+    if content.get("text") is not None:
+        text = check.text(content["text"], "content.text", limit=MAX_TEXT)
+        if text is not None:
+            check.template(text, "content.text")
+            result["text"] = text
+    if content.get("media") is not None:
+        result["media"] = _media(check, content["media"], "content.media")
+    if content.get("modules") is not None:
+        result["modules"] = _modules(check, content["modules"])
+    if not result.get("text") and not result.get("media") and not result.get("modules"):
+        check.fail("content", "must have text, media or modules")
+    request.content = result
+
+
+def _media(check: _Checker, value: Any, path: str) -> list[dict[str, str]]:
+    if not isinstance(value, list) or len(value) > MAX_MEDIA:
+        check.fail(path, f"must be an array of at most {MAX_MEDIA} {{url}} objects")
+        return []
+    media = []
+    for index, item in enumerate(value):
+        url = item.get("url") if isinstance(item, dict) else None
+        if not isinstance(url, str) or not URL_PATTERN.match(url):
+            check.fail(f"{path}[{index}].url", "must be an http(s) URL")
+        else:
+            media.append({"url": url})
+    return media
+
+
+def _modules(check: _Checker, value: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= len(MODULE_CHANNELS):
+        check.fail("content.modules", "must be an array of 1 to 4 channel modules")
+        return {}
+    modules: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(value):
+        path = f"content.modules[{index}]"
+        if not isinstance(item, dict) or len(item) != 1:
+            check.fail(path, "must be an object with one key: rcs, whatsapp, sms or email")
+            continue
+        ((channel, module),) = item.items()
+        if channel not in MODULE_CHANNELS or channel in modules:
+            check.fail(path, f"{channel!r} is not a channel module, or appears twice")
+            continue
+        if check.object(module, f"{path}.{channel}") is None:
+            continue
+        for key, text in module.items():
+            if isinstance(text, str):
+                check.template(text, f"{path}.{channel}.{key}")
+        modules[channel] = module
+    return modules
+
+
+def _sender(check: _Checker, value: Any) -> dict[str, str] | None:
+    sender = check.object(value, "from")
+    if sender is None:
+        return None
+    forms = [key for key in ("address", "senderId", "senderPoolId") if key in sender]
+    if len(forms) != 1:
+        check.fail("from", "must be one of {address, channel}, {senderId} or {senderPoolId}")
+        return None
+    if forms[0] == "address":
+        check.unknown(sender, {"address", "channel"}, "from")
+        channel = sender.get("channel")
+        if not isinstance(channel, str) or channel.upper() not in _SENDER_CHANNELS:
+            check.fail("from.channel", "must be one of SMS, RCS, WHATSAPP, EMAIL")
+            return None
+        if not isinstance(sender["address"], str) or not sender["address"]:
+            check.fail("from.address", "must be a string")
+            return None
+        return {"address": sender["address"], "channel": channel.upper()}
+    key = forms[0]
+    check.unknown(sender, {key}, "from")
+    if not isinstance(sender[key], str):
+        check.fail(f"from.{key}", "must be a string")
+        return None
+    return {key: sender[key]}
+
+
+def _schedule(check: _Checker, value: Any) -> int | None:
+    schedule = check.object(value, "schedule")
+    if schedule is None:
+        return None
+    check.unknown(schedule, {"sendAt"}, "schedule")
+    send_at = schedule.get("sendAt")
+    if isinstance(send_at, str):
+        send_at = [send_at]
+    if not isinstance(send_at, list) or not send_at:
+        check.fail("schedule.sendAt", "must be an array of date-times")
+        return None
+    moments = []
+    for index, text in enumerate(send_at):
+        moment = parse_iso_ms(text) if isinstance(text, str) else None
+        if moment is None:
+            check.fail(f"schedule.sendAt[{index}]", "must be an RFC 3339 date-time with a zone")
+        else:
+            moments.append(moment)
+    return max(moments) if moments and len(moments) == len(send_at) else None
+
+
+def _callbacks(check: _Checker, value: Any) -> dict[str, str] | None:
+    callbacks = check.object(value, "callbacks")
+    if callbacks is None:
+        return None
+    check.unknown(callbacks, {"url"}, "callbacks")
+    url = callbacks.get("url")
+    if not isinstance(url, str) or not URL_PATTERN.match(url):
+        check.fail("callbacks.url", "must be an http(s) URL")
+        return None
+    return {"url": url}
+
+
+def _tags(check: _Checker, value: Any) -> dict[str, str]:
+    tags = check.object(value, "tags")
+    if tags is None:
+        return {}
+    if len(tags) > MAX_TAGS:
+        check.fail("tags", f"must have at most {MAX_TAGS} pairs")
+    result = {}
+    for key, item in tags.items():
+        if len(key) > 128 or not TAG_PATTERN.match(key):
+            check.fail(f"tags.{key}", "key must be 1-128 characters of [a-zA-Z0-9._~-]")
+            continue
+        text = check.text(item, f"tags.{key}", limit=256)
+        if text is None:
+            continue
+        if is_template(text):
+            check.template(text, f"tags.{key}")
+        elif not TAG_PATTERN.match(text):
+            check.fail(f"tags.{key}", "value must be 1-256 characters of [a-zA-Z0-9._~-]")
+            continue
+        result[key] = text
+    return result

@@ -1,0 +1,175 @@
+"""`/v1/SenderPools`: ordered groups of senders; the order is the fallback order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import HttpMethod, Request, Response, delete, get, post, route
+
+from opencomms.api.common import account_of, json_body, json_response, runtime_of
+from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.senders import check_tags
+from opencomms.api.wire import pool_json, sender_json
+from opencomms.domain.ids import new_sender_pool_id
+from opencomms.engine.clock import now_ms
+from opencomms.store import senders
+from opencomms.store.database import Conn
+from opencomms.store.records import SenderPoolRecord
+
+__all__ = [
+    "add_pool_senders",
+    "create_pool",
+    "delete_pool",
+    "fetch_pool",
+    "list_pool_senders",
+    "list_pools",
+    "remove_pool_sender",
+    "update_pool",
+]
+
+AnyRequest = Request[Any, Any, Any]
+FIELDS = {"name", "senders", "tags", "default"}
+MAX_SENDERS = 10_000
+
+
+async def _check_senders(request: AnyRequest, value: Any, errors: list[FieldError]) -> list[str]:
+    """The sender ids, in order, if each is a sender of this account."""
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_SENDERS
+        or not all(isinstance(v, str) for v in value)
+    ):
+        errors.append(
+            FieldError("senders", f"must be an array of at most {MAX_SENDERS} sender ids")
+        )
+        return []
+    ids = list(dict.fromkeys(value))
+    account = account_of(request)
+    found = await runtime_of(request).db.read(lambda conn: senders.get_senders(conn, ids))
+    for index, sender_id in enumerate(value):
+        sender = found.get(sender_id)
+        if sender is None or sender.account_sid != account:
+            errors.append(FieldError(f"senders[{index}]", f"no sender {sender_id}"))
+    return ids
+
+
+async def _apply(
+    request: AnyRequest, body: dict[str, Any], pool: SenderPoolRecord
+) -> SenderPoolRecord:
+    errors = [FieldError(key, "is not a known field") for key in body if key not in FIELDS]
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        name = body["name"]
+        if not isinstance(name, str) or not 1 <= len(name) <= 256:
+            errors.append(FieldError("name", "must be 1 to 256 characters"))
+        changes["name"] = name
+    if "senders" in body:
+        changes["sender_ids"] = await _check_senders(request, body["senders"], errors)
+    if "tags" in body:
+        changes["tags"] = check_tags(body["tags"], errors)
+    if "default" in body:
+        if not isinstance(body["default"], bool):
+            errors.append(FieldError("default", "must be true or false"))
+        changes["is_default"] = body["default"]
+    if errors:
+        raise invalid(errors)
+    return msgspec.structs.replace(pool, **changes, updated_at=now_ms())
+
+
+async def _save(conn: Conn, pool: SenderPoolRecord, *, new: bool) -> None:
+    if new:
+        await senders.insert_pool(conn, pool)
+    else:
+        await senders.update_pool(conn, pool)
+    if pool.is_default:
+        await senders.set_default_pool(conn, pool.account_sid, pool.id)
+
+
+@post("/SenderPools", status_code=201)
+async def create_pool(request: AnyRequest) -> Response[bytes]:
+    body = await json_body(request)
+    now = now_ms()
+    blank = SenderPoolRecord(new_sender_pool_id(), account_of(request), "", {}, False, [], now, now)
+    pool = await _apply(request, body, blank)
+    await runtime_of(request).db.write(lambda conn: _save(conn, pool, new=True))
+    return json_response(pool_json(pool), status=201)
+
+
+@get("/SenderPools")
+async def list_pools(request: AnyRequest) -> Response[bytes]:
+    errors: list[FieldError] = []
+    page = parse_page(dict(request.query_params), errors)
+    if errors:
+        raise invalid(errors)
+    account = account_of(request)
+    rows = await runtime_of(request).db.read(
+        lambda conn: senders.list_pools(conn, account, after=page.before, limit=page.size + 1)
+    )
+    shown = rows[: page.size]
+    last = shown[-1].id if shown else None
+    return json_response(
+        page_envelope("senderPools", [pool_json(p) for p in shown], page, rows, last)
+    )
+
+
+async def _load(request: AnyRequest, pool_id: str) -> SenderPoolRecord:
+    account = account_of(request)
+    pool = await runtime_of(request).db.read(lambda conn: senders.get_pool(conn, account, pool_id))
+    if pool is None:
+        raise not_found("SenderPool", pool_id)
+    return pool
+
+
+@get("/SenderPools/{pool_id:str}")
+async def fetch_pool(request: AnyRequest, pool_id: str) -> Response[bytes]:
+    return json_response(pool_json(await _load(request, pool_id)))
+
+
+@route("/SenderPools/{pool_id:str}", http_method=[HttpMethod.POST, HttpMethod.PATCH])
+async def update_pool(request: AnyRequest, pool_id: str) -> Response[bytes]:
+    body = await json_body(request)
+    pool = await _apply(request, body, await _load(request, pool_id))
+    await runtime_of(request).db.write(lambda conn: _save(conn, pool, new=False))
+    return json_response(pool_json(pool))
+
+
+@delete("/SenderPools/{pool_id:str}", status_code=204)
+async def delete_pool(request: AnyRequest, pool_id: str) -> None:
+    account = account_of(request)
+    if not await runtime_of(request).db.write(
+        lambda conn: senders.delete_pool(conn, account, pool_id)
+    ):
+        raise not_found("SenderPool", pool_id)
+
+
+@get("/SenderPools/{pool_id:str}/Senders")
+async def list_pool_senders(request: AnyRequest, pool_id: str) -> Response[bytes]:
+    pool = await _load(request, pool_id)
+    found = await runtime_of(request).db.read(
+        lambda conn: senders.get_senders(conn, pool.sender_ids)
+    )
+    members = [sender_json(found[i]) for i in pool.sender_ids if i in found]
+    return json_response({"senders": members, "pagination": {"next": None, "self": None}})
+
+
+@post("/SenderPools/{pool_id:str}/Senders", status_code=200)
+async def add_pool_senders(request: AnyRequest, pool_id: str) -> Response[bytes]:
+    body = await json_body(request)
+    pool = await _load(request, pool_id)
+    errors = [FieldError(key, "is not a known field") for key in body if key != "senders"]
+    ids = await _check_senders(request, body.get("senders"), errors)
+    if errors:
+        raise invalid(errors)
+    await runtime_of(request).db.write(lambda conn: senders.add_pool_members(conn, pool.id, ids))
+    return json_response(pool_json(await _load(request, pool_id)))
+
+
+@delete("/SenderPools/{pool_id:str}/Senders/{sender_id:str}", status_code=204)
+async def remove_pool_sender(request: AnyRequest, pool_id: str, sender_id: str) -> None:
+    pool = await _load(request, pool_id)
+    if not await runtime_of(request).db.write(
+        lambda conn: senders.remove_pool_member(conn, pool.id, sender_id)
+    ):
+        raise not_found("Sender", f"{sender_id} in pool {pool_id}")

@@ -1,0 +1,175 @@
+"""`/v1/Senders`: the addresses an account sends from, each carried by a connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import HttpMethod, Request, Response, delete, get, post, route
+
+from opencomms.api.common import account_of, json_body, json_response, runtime_of
+from opencomms.api.errors import ApiError, FieldError, invalid, not_found
+from opencomms.api.filters import enum_filter
+from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.send_request import TAG_PATTERN
+from opencomms.api.wire import sender_json
+from opencomms.domain.channels import SenderChannel
+from opencomms.domain.durations import parse_duration_ms
+from opencomms.domain.ids import new_sender_id
+from opencomms.engine.clock import now_ms
+from opencomms.store import senders
+from opencomms.store.records import SenderRecord
+
+__all__ = ["create_sender", "delete_sender", "fetch_sender", "list_senders", "update_sender"]
+
+AnyRequest = Request[Any, Any, Any]
+STATUSES = {"ACTIVATED", "DEACTIVATED"}
+MUTABLE = {"status", "tags", "connector", "fallbackTimeout", "receiptWait"}
+
+
+def check_tags(value: Any, errors: list[FieldError]) -> dict[str, str]:
+    if not isinstance(value, dict) or len(value) > 10:
+        errors.append(FieldError("tags", "must be an object of at most 10 pairs"))
+        return {}
+    for key, item in value.items():
+        if not TAG_PATTERN.match(key) or len(key) > 128:
+            errors.append(
+                FieldError(f"tags.{key}", "key must be 1-128 characters of [a-zA-Z0-9._~-]")
+            )
+        elif not isinstance(item, str) or len(item) > 256 or not TAG_PATTERN.match(item):
+            errors.append(
+                FieldError(f"tags.{key}", "value must be 1-256 characters of [a-zA-Z0-9._~-]")
+            )
+    return value
+
+
+def _changes(
+    request: AnyRequest, body: dict[str, Any], base: SenderRecord, errors: list[FieldError]
+) -> SenderRecord:
+    """`base` with the mutable fields of `body` applied; problems go to `errors`."""
+    changes: dict[str, Any] = {}
+    if "status" in body:
+        status = body["status"]
+        if not isinstance(status, str) or status.upper() not in STATUSES:
+            errors.append(FieldError("status", "must be ACTIVATED or DEACTIVATED"))
+        else:
+            changes["status"] = status.upper()
+    if "tags" in body:
+        changes["tags"] = check_tags(body["tags"], errors)
+    if "connector" in body:
+        if body["connector"] not in runtime_of(request).connectors:
+            errors.append(FieldError("connector", "no connector with this name is configured"))
+        else:
+            changes["connector"] = body["connector"]
+    for field, column in (
+        ("fallbackTimeout", "fallback_timeout_ms"),
+        ("receiptWait", "receipt_wait_ms"),
+    ):
+        if field in body:
+            ms = parse_duration_ms(body[field]) if isinstance(body[field], str) else None
+            if ms is None:
+                errors.append(FieldError(field, "must be a duration such as '500ms', '60s', '72h'"))
+            else:
+                changes[column] = ms
+    return msgspec.structs.replace(base, **changes)
+
+
+@post("/Senders", status_code=201)
+async def create_sender(request: AnyRequest) -> Response[bytes]:
+    body = await json_body(request)
+    errors: list[FieldError] = []
+    for key in body:
+        if key not in MUTABLE | {"address", "channel"}:
+            errors.append(FieldError(key, "is not a known field"))
+    address, channel = body.get("address"), body.get("channel")
+    if not isinstance(address, str) or not 1 <= len(address) <= 256:
+        errors.append(FieldError("address", "is required: 1 to 256 characters"))
+    if not isinstance(channel, str) or channel.upper() not in {c.value for c in SenderChannel}:
+        errors.append(FieldError("channel", "must be one of SMS, RCS, WHATSAPP, EMAIL"))
+    runtime = runtime_of(request)
+    now = now_ms()
+    defaults = runtime.settings.simulator
+    base = SenderRecord(
+        id=new_sender_id(),
+        account_sid=account_of(request),
+        address=address if isinstance(address, str) else "",
+        channel=channel.upper() if isinstance(channel, str) else "",
+        connector="simulator",
+        status="ACTIVATED",
+        tags={},
+        fallback_timeout_ms=parse_duration_ms(defaults.fallback_timeout) or 0,
+        receipt_wait_ms=parse_duration_ms(defaults.receipt_wait) or 0,
+        created_at=now,
+        updated_at=now,
+    )
+    sender = _changes(request, body, base, errors)
+    if errors:
+        raise invalid(errors)
+    if not await runtime.db.write(lambda conn: senders.insert_sender(conn, sender)):
+        raise ApiError(409, f"A {sender.channel} sender with address {sender.address} exists.")
+    return json_response(sender_json(sender), status=201)
+
+
+@get("/Senders")
+async def list_senders(request: AnyRequest) -> Response[bytes]:
+    query = dict(request.query_params)
+    errors: list[FieldError] = []
+    page = parse_page(query, errors)
+    status = enum_filter(query, "status", STATUSES, errors)
+    channel = enum_filter(query, "channel", {c.value for c in SenderChannel}, errors)
+    if errors:
+        raise invalid(errors)
+    account = account_of(request)
+    rows = await runtime_of(request).db.read(
+        lambda conn: senders.list_senders(
+            conn, account, after=page.before, limit=page.size + 1, status=status, channel=channel
+        )
+    )
+    shown = rows[: page.size]
+    last = shown[-1].id if shown else None
+    return json_response(
+        page_envelope("senders", [sender_json(s) for s in shown], page, rows, last)
+    )
+
+
+async def _load(request: AnyRequest, sender_id: str) -> SenderRecord:
+    account = account_of(request)
+    sender = await runtime_of(request).db.read(
+        lambda conn: senders.get_sender(conn, account, sender_id)
+    )
+    if sender is None:
+        raise not_found("Sender", sender_id)
+    return sender
+
+
+@get("/Senders/{sender_id:str}")
+async def fetch_sender(request: AnyRequest, sender_id: str) -> Response[bytes]:
+    return json_response(sender_json(await _load(request, sender_id)))
+
+
+@route("/Senders/{sender_id:str}", http_method=[HttpMethod.POST, HttpMethod.PATCH])
+async def update_sender(request: AnyRequest, sender_id: str) -> Response[bytes]:
+    body = await json_body(request)
+    current = await _load(request, sender_id)
+    errors = [
+        FieldError(
+            key, "cannot be changed" if key in ("address", "channel") else "is not a known field"
+        )
+        for key in body
+        if key not in MUTABLE
+    ]
+    sender = _changes(request, body, current, errors)
+    if errors:
+        raise invalid(errors)
+    sender = msgspec.structs.replace(sender, updated_at=now_ms())
+    await runtime_of(request).db.write(lambda conn: senders.update_sender(conn, sender))
+    return json_response(sender_json(sender))
+
+
+@delete("/Senders/{sender_id:str}", status_code=204)
+async def delete_sender(request: AnyRequest, sender_id: str) -> None:
+    account = account_of(request)
+    if not await runtime_of(request).db.write(
+        lambda conn: senders.delete_sender(conn, account, sender_id)
+    ):
+        raise not_found("Sender", sender_id)

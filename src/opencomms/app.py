@@ -1,0 +1,74 @@
+"""The application, composed in one place: routes, errors, authentication, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router, get
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+
+from opencomms.api import api_keys, messages, operations, sender_pools, senders
+from opencomms.api.auth import BasicAuthMiddleware
+from opencomms.api.errors import exception_handlers
+from opencomms.engine.runtime import Runtime
+from opencomms.settings import Settings
+
+__all__ = ["create_app"]
+
+RESOURCES = [
+    messages.send_messages,
+    messages.list_messages,
+    messages.fetch_message,
+    operations.list_operations,
+    operations.fetch_operation,
+    senders.create_sender,
+    senders.list_senders,
+    senders.fetch_sender,
+    senders.update_sender,
+    senders.delete_sender,
+    sender_pools.create_pool,
+    sender_pools.list_pools,
+    sender_pools.fetch_pool,
+    sender_pools.update_pool,
+    sender_pools.delete_pool,
+    sender_pools.list_pool_senders,
+    sender_pools.add_pool_senders,
+    sender_pools.remove_pool_sender,
+    api_keys.create_api_key,
+    api_keys.list_api_keys,
+    api_keys.delete_api_key,
+]
+
+
+@get("/healthz", exclude_from_auth=True)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings) -> Litestar:
+    runtime = Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            Router("/v1", route_handlers=RESOURCES),
+            Router("/preview", route_handlers=RESOURCES),
+        ],
+        middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$"])],
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        state=State({"runtime": runtime}),
+        request_max_body_size=settings.server.max_body_bytes,
+        openapi_config=None,
+        debug=False,
+    )

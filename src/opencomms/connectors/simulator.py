@@ -1,0 +1,262 @@
+"""The built-in carrier simulator (SIMULATOR.md): every channel, no carrier account needed.
+
+It is a connector like any other: submits come through the interface, receipts go back
+through the same handler a carrier's would, after a configurable latency. The last four
+digits of a phone number (or the local part of an email address) pick the outcome.
+With a submit log it remembers what it accepted across restarts, as a carrier does, and
+re-delivers those receipts after a restart (receipts are idempotent for the engine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import Enum, auto
+from pathlib import Path
+
+import msgspec
+
+from opencomms.connectors.base import (
+    Receipt,
+    ReceiptHandler,
+    Submission,
+    SubmitOutcome,
+    SubmitResult,
+)
+from opencomms.domain.channels import SenderChannel
+from opencomms.domain.errors import (
+    RCS_NOT_ENABLED,
+    UNKNOWN,
+    UNREACHABLE,
+    WHATSAPP_NOT_FOUND,
+    DeliveryError,
+)
+from opencomms.settings import SimulatorSettings
+
+__all__ = ["Simulator"]
+
+
+class Behaviour(Enum):
+    DELIVER_AND_READ = auto()
+    DELIVER = auto()  # delivered, never read
+    UNDELIVER = auto()
+    REJECT = auto()
+    SILENT = auto()  # accepted, and no receipt ever comes
+    THROTTLE_ONCE = auto()
+
+
+RCS, WHATSAPP, SMS, EMAIL = (
+    SenderChannel.RCS,
+    SenderChannel.WHATSAPP,
+    SenderChannel.SMS,
+    SenderChannel.EMAIL,
+)
+_PHONE_CHANNELS = (RCS, WHATSAPP, SMS)
+
+# Magic endings of phone numbers: channel -> behaviour (channels not named behave normally).
+MAGIC_NUMBERS: dict[str, dict[str, Behaviour]] = {
+    "0001": {RCS: Behaviour.REJECT},
+    "0002": {WHATSAPP: Behaviour.REJECT},
+    "0003": {RCS: Behaviour.REJECT, WHATSAPP: Behaviour.REJECT},
+    "0004": {SMS: Behaviour.UNDELIVER},
+    "0005": dict.fromkeys(_PHONE_CHANNELS, Behaviour.REJECT),
+    "0006": dict.fromkeys(_PHONE_CHANNELS, Behaviour.SILENT),
+    "0007": dict.fromkeys(_PHONE_CHANNELS, Behaviour.THROTTLE_ONCE),
+    "0008": dict.fromkeys(_PHONE_CHANNELS, Behaviour.DELIVER),
+}
+MAGIC_EMAIL_LOCAL_PARTS = {"fail": Behaviour.REJECT, "bounce": Behaviour.UNDELIVER}
+
+REJECTION_ERRORS: dict[str, DeliveryError] = {
+    RCS: RCS_NOT_ENABLED,
+    WHATSAPP: WHATSAPP_NOT_FOUND,
+    SMS: UNKNOWN,
+    EMAIL: UNKNOWN,
+}
+THROTTLE_RETRY_MS = 200
+
+
+class _LogLine(msgspec.Struct):
+    attemptId: str
+    messageId: str
+    operationId: str
+    channel: str
+    to: str
+    at: str
+    result: str
+
+
+def behaviour_for(channel: str, to: str) -> Behaviour | None:
+    """The scripted behaviour for this address, or None for an ordinary one."""
+    if channel == EMAIL:
+        return MAGIC_EMAIL_LOCAL_PARTS.get(to.split("@", 1)[0])
+    return MAGIC_NUMBERS.get(to[-4:], {}).get(channel)
+
+
+class Simulator:
+    name = "simulator"
+    channels: frozenset[str] = frozenset(SenderChannel)
+
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self._settings = settings
+        self._random = random.Random(settings.seed)
+        self._emit: ReceiptHandler | None = None
+        self._accepted: set[str] = set()
+        self._throttled: set[str] = set()
+        self._log_fd: int | None = None
+        self._remembers = bool(settings.submit_log)
+        self._next_slot: dict[str, float] = {}
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    async def start(self, receipts: ReceiptHandler) -> None:
+        self._emit = receipts
+        if not self._settings.submit_log:
+            return
+        path = Path(self._settings.submit_log)
+        for line in self._read_log(path):
+            if line.result == SubmitOutcome.ACCEPTED and line.attemptId not in self._accepted:
+                self._accepted.add(line.attemptId)
+                self._schedule_receipts(line.attemptId, self._behaviour(line.channel, line.to))
+        self._log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    @staticmethod
+    def _read_log(path: Path) -> list[_LogLine]:
+        if not path.exists():
+            return []
+        decoder = msgspec.json.Decoder(_LogLine)
+        lines = []
+        for raw in path.read_bytes().splitlines():
+            try:
+                lines.append(decoder.decode(raw))
+            except msgspec.DecodeError:
+                continue  # a line torn by a crash mid-write was never acknowledged
+        return lines
+
+    async def submit(self, submissions: Sequence[Submission]) -> list[SubmitResult]:
+        low, high = self._latency(self._settings.submit_latency_ms)
+        if high:
+            await asyncio.sleep(self._random.uniform(low, high) / 1000)
+        if self._settings.throughput:
+            await self._pace(submissions)
+        decided = [self._submit_one(submission) for submission in submissions]
+        results = [result for result, _ in decided]
+        self._log(submissions, results)
+        for result, behaviour in decided:
+            if result.outcome is SubmitOutcome.ACCEPTED:
+                self._schedule_receipts(result.attempt_id, behaviour)
+        return results
+
+    async def was_submitted(self, attempt_ids: Sequence[str]) -> dict[str, bool | None]:
+        return {
+            attempt_id: True
+            if attempt_id in self._accepted
+            else (False if self._remembers else None)
+            for attempt_id in attempt_ids
+        }
+
+    async def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
+
+    def _behaviour(self, channel: str, to: str) -> Behaviour:
+        scripted = behaviour_for(channel, to)
+        if scripted is not None:
+            return scripted
+        if self._random.random() >= self._settings.capable_probability:
+            return Behaviour.REJECT
+        if self._random.random() >= self._settings.delivered_probability:
+            return Behaviour.UNDELIVER
+        return Behaviour.DELIVER_AND_READ if channel in (RCS, WHATSAPP) else Behaviour.DELIVER
+
+    def _submit_one(self, submission: Submission) -> tuple[SubmitResult, Behaviour]:
+        attempt_id = submission.attempt_id
+        behaviour = self._behaviour(submission.channel, submission.to_address)
+        if behaviour is Behaviour.THROTTLE_ONCE:
+            if attempt_id not in self._throttled:
+                self._throttled.add(attempt_id)
+                throttled = SubmitResult(
+                    attempt_id, SubmitOutcome.THROTTLED, retry_after_ms=THROTTLE_RETRY_MS
+                )
+                return throttled, behaviour
+            behaviour = Behaviour.DELIVER
+        if behaviour is Behaviour.REJECT:
+            error = REJECTION_ERRORS[submission.channel]
+            rejected = SubmitResult(
+                attempt_id, SubmitOutcome.REJECTED, None, error.code, error.message
+            )
+            return rejected, behaviour
+        self._accepted.add(attempt_id)
+        accepted = SubmitResult(attempt_id, SubmitOutcome.ACCEPTED, provider_message_id=attempt_id)
+        return accepted, behaviour
+
+    def _log(self, submissions: Sequence[Submission], results: Sequence[SubmitResult]) -> None:
+        """Append one line per submit and write it out before the submit is acknowledged."""
+        if self._log_fd is None:
+            return
+        at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        encoder = msgspec.json.Encoder()
+        lines = b"".join(
+            encoder.encode(
+                _LogLine(
+                    s.attempt_id,
+                    s.message_id,
+                    s.operation_id,
+                    s.channel,
+                    s.to_address,
+                    at,
+                    r.outcome,
+                )
+            )
+            + b"\n"
+            for s, r in zip(submissions, results, strict=True)
+        )
+        os.write(self._log_fd, lines)
+
+    def _schedule_receipts(self, attempt_id: str, behaviour: Behaviour) -> None:
+        if behaviour in (Behaviour.SILENT, Behaviour.REJECT):
+            return
+        if behaviour is Behaviour.UNDELIVER:
+            receipts = [
+                Receipt("UNDELIVERED", attempt_id, None, UNREACHABLE.code, UNREACHABLE.message)
+            ]
+        else:
+            receipts = [Receipt("DELIVERED", attempt_id)]
+            if behaviour is Behaviour.DELIVER_AND_READ:
+                receipts.append(Receipt("READ", attempt_id))
+        delay = 0.0
+        low, high = self._latency(self._settings.receipt_latency_ms)
+        for receipt in receipts:
+            delay += self._random.uniform(low, high) / 1000
+            self._later(delay, receipt)
+
+    def _later(self, delay: float, receipt: Receipt) -> None:
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            if self._emit is not None:
+                self._emit(receipt)
+
+        timer = loop.call_later(delay, fire)
+        self._timers.add(timer)
+
+    async def _pace(self, submissions: Sequence[Submission]) -> None:
+        """Hold the batch until each sender's throughput cap lets its submits through."""
+        loop = asyncio.get_running_loop()
+        interval = 1 / self._settings.throughput
+        latest = loop.time()
+        for submission in submissions:
+            slot = max(self._next_slot.get(submission.from_address, 0.0), loop.time())
+            self._next_slot[submission.from_address] = slot + interval
+            latest = max(latest, slot)
+        await asyncio.sleep(max(0.0, latest - loop.time()))
+
+    @staticmethod
+    def _latency(bounds: list[int]) -> tuple[int, int]:
+        return (bounds[0], bounds[-1]) if bounds else (0, 0)

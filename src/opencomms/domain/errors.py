@@ -1,0 +1,26 @@
+"""Delivery error codes: Twilio's where it has one (the list is in docs/errors.md)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = [
+    "NO_CANDIDATE",
+    "RCS_NOT_ENABLED",
+    "UNKNOWN",
+    "UNREACHABLE",
+    "WHATSAPP_NOT_FOUND",
+    "DeliveryError",
+]
+
+
+class DeliveryError(NamedTuple):
+    code: int
+    message: str
+
+
+RCS_NOT_ENABLED = DeliveryError(61337, "Recipient does not have RCS enabled.")
+WHATSAPP_NOT_FOUND = DeliveryError(63003, "Channel could not find To address.")
+UNREACHABLE = DeliveryError(30003, "Unreachable destination handset.")
+UNKNOWN = DeliveryError(30008, "Unknown error.")
+NO_CANDIDATE = DeliveryError(21612, "No sender of the pool can reach this recipient.")

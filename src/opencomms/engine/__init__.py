@@ -1,0 +1,1 @@
+"""The engine: fan-out, dispatch, receipts and fallback, composed from store intents."""

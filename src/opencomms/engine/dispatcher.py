@@ -1,0 +1,172 @@
+"""The dispatcher: claim due Messages, hand their attempts to connectors, record the answers.
+
+Its story: `run` loops `claim` → `submit` → `record`. No transaction is held across a
+connector call: the claim commits (attempts in flight, Messages leased), the connector is
+called, and the answers are recorded in another transaction. An attempt still in flight
+after a crash is never blindly resubmitted: its connector is asked whether it got it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+
+from opencomms.connectors.base import Connector, Submission, SubmitOutcome, SubmitResult
+from opencomms.engine.clock import now_ms
+from opencomms.engine.outcomes import OutcomeBatch
+from opencomms.engine.planning import Claimed, plan_due
+from opencomms.engine.wakeup import Wakeup
+from opencomms.store import delivery, operations, senders
+from opencomms.store.database import Conn, Database
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+LEASE_MS = 300_000  # longer than any submit; a crashed process's claims wait this long
+IDLE_POLL_S = 0.2
+IN_FLIGHT_BATCHES = 4
+UNKNOWN_RETRY_MS = 5_000
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        connectors: Mapping[str, Connector],
+        *,
+        batch: int = BATCH,
+        lease_ms: int = LEASE_MS,
+    ) -> None:
+        self._db = db
+        self._connectors = connectors
+        self._batch = batch
+        self._lease_ms = lease_ms
+        self._wakeup = Wakeup(IDLE_POLL_S)
+        self._slots = asyncio.Semaphore(IN_FLIGHT_BATCHES)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        """New work was committed: look now instead of at the next poll."""
+        self._wakeup.ring()
+
+    async def run(self) -> None:
+        while True:
+            await self._slots.acquire()
+            try:
+                claimed = await self._db.write(self._claim)
+            except Exception:
+                self._slots.release()
+                raise
+            if not claimed:
+                self._slots.release()
+                await self._wakeup.wait()
+                continue
+            task = asyncio.create_task(self._process(claimed))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for every batch already handed to connectors to be recorded."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _claim(self, conn: Conn) -> Claimed:
+        now = now_ms()
+        due = await delivery.select_due(conn, now=now, lease_ms=self._lease_ms, limit=self._batch)
+        if not due:
+            return Claimed()
+        sender_ids = {candidate[2] for message in due for candidate in message.candidates}
+        known = await senders.get_senders(conn, sorted(sender_ids))
+        batch = OutcomeBatch(now, known)
+        claimed = plan_due(batch, due, known, now + self._lease_ms)
+        await operations.start_scheduled(conn, claimed.scheduled_started, now)
+        claimed.completed = await batch.save(conn)
+        return claimed
+
+    async def _process(self, claimed: Claimed) -> None:
+        try:
+            results: list[SubmitResult] = []
+            for name, submissions in claimed.recover.items():
+                results += await self._recover(name, submissions)
+            for name, submissions in claimed.submit.items():
+                results += await self._submit(name, submissions)
+            answered = {result.attempt_id for result in results}
+            unanswered = [
+                s.attempt_id
+                for group in (*claimed.recover.values(), *claimed.submit.values())
+                for s in group
+                if s.attempt_id not in answered
+            ]
+            await self._db.write(lambda conn: self._record(conn, results, unanswered))
+        except Exception:
+            log.exception("dispatch batch failed; its Messages come due again after the lease")
+        finally:
+            self._slots.release()
+
+    async def _submit(self, name: str, submissions: Sequence[Submission]) -> list[SubmitResult]:
+        connector = self._connectors.get(name)
+        if connector is None:
+            return [_rejected(s, "no connector named " + name) for s in submissions]
+        try:
+            return await connector.submit(submissions)
+        except Exception:
+            log.exception("connector %s failed a submit; the attempts will be recovered", name)
+            return []
+
+    async def _recover(self, name: str, submissions: Sequence[Submission]) -> list[SubmitResult]:
+        """Attempts found in flight after a restart: resubmit only what surely never arrived."""
+        connector = self._connectors.get(name)
+        if connector is None:
+            return [_rejected(s, "no connector named " + name) for s in submissions]
+        known = await connector.was_submitted([s.attempt_id for s in submissions])
+        unsent = [s for s in submissions if known.get(s.attempt_id) is False]
+        results = [
+            SubmitResult(s.attempt_id, SubmitOutcome.ACCEPTED)
+            for s in submissions
+            if known.get(s.attempt_id) is not False
+        ]
+        return results + (await self._submit(name, unsent) if unsent else [])
+
+    async def _record(
+        self, conn: Conn, results: Sequence[SubmitResult], unanswered: Sequence[str]
+    ) -> list[str]:
+        """Record the connectors' answers; attempts left unanswered (the connector failed)
+        stay in flight and come due soon, to be recovered by asking the connector."""
+        now = now_ms()
+        ids = [r.attempt_id for r in results] + list(unanswered)
+        pairs = await delivery.attempts_by_id(conn, ids)
+        known = await senders.get_senders(conn, sorted({a.sender_id for a, _ in pairs}))
+        batch = OutcomeBatch(now, known)
+        batch.track(pairs)
+        for result in results:
+            if result.attempt_id in batch.attempts:
+                _apply_result(batch, result)
+        for attempt_id in unanswered:
+            message = batch.messages[batch.attempts[attempt_id].message_id]
+            batch.update_message(message._replace(due_at=now + UNKNOWN_RETRY_MS))
+        return await batch.save(conn)
+
+
+def _rejected(submission: Submission, reason: str) -> SubmitResult:
+    return SubmitResult(submission.attempt_id, SubmitOutcome.REJECTED, None, 30008, reason)
+
+
+def _apply_result(batch: OutcomeBatch, result: SubmitResult) -> None:
+    attempt = batch.attempts[result.attempt_id]
+    if not attempt.in_flight:  # already moved: a receipt came before this answer
+        if result.provider_message_id and attempt.provider_message_id is None:
+            batch.update_attempt(attempt._replace(provider_message_id=result.provider_message_id))
+        return
+    if result.outcome is SubmitOutcome.ACCEPTED:
+        batch.reach(result.attempt_id, "SENT", provider_message_id=result.provider_message_id)
+    elif result.outcome is SubmitOutcome.REJECTED:
+        error = (result.error_code or 30008, result.error_message or "Rejected by the provider.")
+        batch.reach(result.attempt_id, "FAILED", error=error)
+    else:
+        batch.update_attempt(attempt._replace(in_flight=False, updated_at=batch.now))
+        message = batch.messages[attempt.message_id]
+        if message.current_attempt_id == attempt.id:
+            batch.update_message(message._replace(due_at=batch.now + result.retry_after_ms))

@@ -1,0 +1,230 @@
+"""Fan-out: one Message per addressable recipient, in chunks, with the bulk insert path.
+
+For each recipient: its candidate attempts (the operation's senders, in order, that can
+reach one of its addresses), its content and tags rendered with its variables, and its
+SMS encoding and segments. A recipient with no candidate is counted `unaddressable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from opencomms.domain.channels import SenderChannel, reaches
+from opencomms.domain.errors import NO_CANDIDATE
+from opencomms.domain.ids import new_message_id
+from opencomms.domain.personalization import Template, TemplateError
+from opencomms.domain.segments import measure
+from opencomms.domain.statuses import MessageStatus
+from opencomms.engine.clock import now_ms
+from opencomms.engine.wakeup import Wakeup
+from opencomms.store import fanout, jobs, operations, senders
+from opencomms.store.database import Conn, Database
+from opencomms.store.fanout import FanoutWork
+from opencomms.store.jsoncol import dump
+from opencomms.store.records import SenderRecord
+
+__all__ = ["FanoutWorker", "build_chunk"]
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1_000
+LEASE_MS = 60_000
+IDLE_POLL_S = 0.2
+RETRY_MS = 5_000
+
+
+class FanoutWorker:
+    def __init__(self, db: Database, on_messages: Callable[[], None]) -> None:
+        self._db = db
+        self._on_messages = on_messages
+        self._wakeup = Wakeup(IDLE_POLL_S)
+
+    def wake(self) -> None:
+        self._wakeup.ring()
+
+    async def run(self) -> None:
+        while True:
+            refs = await self._db.write(
+                lambda conn: jobs.claim(conn, "fanout", now=now_ms(), lease_ms=LEASE_MS, limit=1)
+            )
+            if not refs:
+                await self._wakeup.wait()
+                continue
+            for operation_id in refs:
+                try:
+                    await self.fan_out(operation_id)
+                except Exception:
+                    log.exception("fan-out of %s failed; retrying", operation_id)
+                    await self._db.write(
+                        partial(
+                            jobs.retry_later,
+                            kind="fanout",
+                            ref=operation_id,
+                            run_at=now_ms() + RETRY_MS,
+                        )
+                    )
+
+    async def fan_out(self, operation_id: str) -> None:
+        work = await self._db.read(lambda conn: fanout.load_work(conn, operation_id))
+        if work is None:
+            await self._db.write(lambda conn: jobs.finish(conn, "fanout", operation_id))
+            return
+        pool = await self._db.read(lambda conn: senders.get_senders(conn, work.spec["senders"]))
+        ordered = [pool[i] for i in work.spec["senders"] if i in pool]
+        templates = _templates(work.spec)
+        for start in range(work.cursor, len(work.recipients), CHUNK):
+            end = min(start + CHUNK, len(work.recipients))
+            chunk = build_chunk(work, start, end, ordered, templates, now_ms())
+            stored = await self._db.write(partial(_store, work=work, chunk=chunk))
+            if not stored:
+                return
+            self._on_messages()
+            await asyncio.sleep(0)
+
+
+class Chunk:
+    def __init__(self, start: int, end: int, status: str) -> None:
+        self.start = start
+        self.end = end
+        self.status = status
+        self.messages: list[tuple[Any, ...]] = []
+        self.tags: list[tuple[str, str, str]] = []
+        self.unaddressable: list[tuple[str, int, str, int, str]] = []
+
+
+async def _store(conn: Conn, work: FanoutWork, chunk: Chunk) -> bool:
+    now = now_ms()
+    stored = await fanout.insert_chunk(
+        conn,
+        work,
+        start=chunk.start,
+        end=chunk.end,
+        messages=chunk.messages,
+        tags=chunk.tags,
+        unaddressable=chunk.unaddressable,
+        message_status=chunk.status,
+        now=now,
+    )
+    if stored and chunk.end == len(work.recipients):
+        await operations.complete_settled(conn, [work.operation_id], now)
+    return stored
+
+
+def _templates(spec: dict[str, Any]) -> dict[str, Template]:
+    """Every templated text of the operation, compiled once: content paths and tags."""
+    templates: dict[str, Template] = {}
+    content = spec["content"]
+    if isinstance(content.get("text"), str):
+        templates["text"] = Template(content["text"])
+    for channel, module in (content.get("modules") or {}).items():
+        for key, value in module.items():
+            if isinstance(value, str):
+                templates[f"modules.{channel}.{key}"] = Template(value)
+    for key, value in (spec.get("tags") or {}).items():
+        templates[f"tags.{key}"] = Template(value)
+    return templates
+
+
+def _render(
+    spec: dict[str, Any], templates: dict[str, Template], variables: dict[str, str] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    content = dict(spec["content"])
+    if "text" in templates:
+        content["text"] = templates["text"].render(variables)
+    if content.get("modules"):
+        content["modules"] = {
+            channel: {
+                key: templates[f"modules.{channel}.{key}"].render(variables)
+                if f"modules.{channel}.{key}" in templates
+                else value
+                for key, value in module.items()
+            }
+            for channel, module in content["modules"].items()
+        }
+    tags = {key: templates[f"tags.{key}"].render(variables) for key in spec.get("tags") or {}}
+    return content, tags
+
+
+def _sms_text(content: dict[str, Any]) -> str | None:
+    modules = content.get("modules") or {}
+    sms = modules.get("sms")
+    if isinstance(sms, dict) and isinstance(sms.get("text"), str):
+        return str(sms["text"])
+    text = content.get("text")
+    return text if isinstance(text, str) else None
+
+
+def build_chunk(
+    work: FanoutWork,
+    start: int,
+    end: int,
+    ordered: Sequence[SenderRecord],
+    templates: dict[str, Template],
+    now: int,
+) -> Chunk:
+    """The rows for recipients [start, end): Messages, their tags, and the unaddressable."""
+    scheduled = work.send_at is not None and work.send_at > now
+    status = MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED
+    due_at = work.send_at if scheduled else now
+    chunk = Chunk(start, end, status)
+    for index in range(start, end):
+        recipient = work.recipients[index]
+        addresses: list[list[str]] = recipient["addresses"]
+        candidates = [
+            [address, channel, sender.id]
+            for address, channel in addresses
+            for sender in ordered
+            if reaches(sender.channel, channel)
+        ]
+        if not candidates:
+            chunk.unaddressable.append(
+                (work.operation_id, index, dump(recipient), NO_CANDIDATE.code, NO_CANDIDATE.message)
+            )
+            continue
+        try:
+            content, tags = _render(work.spec, templates, recipient.get("variables"))
+        except TemplateError as error:
+            content, tags = {"text": ""}, {}
+            log.warning("template failed for %s[%d]: %s", work.operation_id, index, error)
+        sms_text = _sms_text(content)
+        size = measure(sms_text) if sms_text is not None and _any_sms(candidates, ordered) else None
+        message_id = new_message_id()
+        chunk.messages.append(
+            (
+                message_id,
+                work.account_sid,
+                work.operation_id,
+                index,
+                status,
+                dump([{"address": a, "channel": c} for a, c in addresses]),
+                dump(candidates),
+                len(candidates),
+                dump(content),
+                dump(tags),
+                None,
+                None,
+                0,
+                0,
+                None,
+                0,
+                due_at,
+                work.send_at if scheduled else None,
+                size.encoding if size else None,
+                size.segments if size else None,
+                None,
+                None,
+                now,
+                now,
+            )
+        )
+        chunk.tags.extend((message_id, key, value) for key, value in tags.items())
+    return chunk
+
+
+def _any_sms(candidates: list[list[str]], ordered: Sequence[SenderRecord]) -> bool:
+    sms_ids = {s.id for s in ordered if s.channel == SenderChannel.SMS}
+    return any(candidate[2] in sms_ids for candidate in candidates)

@@ -1,0 +1,143 @@
+"""A batch of attempt outcomes applied to working copies of the rows they touch.
+
+Submit results, receipts and timeouts all end here: each moves an attempt (never
+backwards), then its Message if it is the Message's current attempt, then the stats.
+`save` writes every touched row back with one executemany per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from opencomms.domain.lifecycle import (
+    MessageView,
+    StatDeltas,
+    advance_attempt,
+    message_after_outcome,
+)
+from opencomms.domain.statuses import MessageStatus
+from opencomms.store import delivery, operations
+from opencomms.store.database import Conn
+from opencomms.store.delivery import AttemptState, MessageState
+from opencomms.store.records import SenderRecord
+
+__all__ = ["OutcomeBatch"]
+
+S = MessageStatus
+
+
+def view(message: MessageState) -> MessageView:
+    return MessageView(
+        id=message.id,
+        operation_id=message.operation_id,
+        status=message.status,
+        settled=message.settled,
+        next_candidate=message.next_candidate,
+        candidate_count=message.candidate_count,
+    )
+
+
+class OutcomeBatch:
+    def __init__(self, now: int, senders: Mapping[str, SenderRecord]) -> None:
+        self.now = now
+        self.senders = senders
+        self.attempts: dict[str, AttemptState] = {}
+        self.messages: dict[str, MessageState] = {}
+        self.new_attempts: list[AttemptState] = []
+        self.deltas = StatDeltas()
+        self._changed_attempts: set[str] = set()
+        self._changed_messages: set[str] = set()
+
+    def track(self, pairs: Iterable[tuple[AttemptState, MessageState]]) -> None:
+        for attempt, message in pairs:
+            self.attempts.setdefault(attempt.id, attempt)
+            self.messages.setdefault(message.id, message)
+
+    def update_attempt(self, attempt: AttemptState) -> None:
+        self.attempts[attempt.id] = attempt
+        self._changed_attempts.add(attempt.id)
+
+    def update_message(self, message: MessageState) -> None:
+        old = self.messages[message.id]
+        self.deltas.move(message.operation_id, old.status, message.status)
+        self.deltas.settle(message.operation_id, old.settled, message.settled)
+        self.messages[message.id] = message
+        self._changed_messages.add(message.id)
+
+    def add_attempt(self, attempt: AttemptState) -> None:
+        self.attempts[attempt.id] = attempt
+        self.new_attempts.append(attempt)
+        self.deltas.add(attempt.operation_id, "attempts")
+
+    def wait_ms(self, message: MessageState, attempt: AttemptState) -> int:
+        """How long a SENT attempt waits for its receipt before the Message moves on."""
+        sender = self.senders.get(attempt.sender_id)
+        if sender is None:
+            return 0
+        has_next = message.next_candidate < message.candidate_count
+        return sender.fallback_timeout_ms if has_next else sender.receipt_wait_ms
+
+    def reach(
+        self,
+        attempt_id: str,
+        status: str,
+        *,
+        error: tuple[int, str] | None = None,
+        provider_message_id: str | None = None,
+    ) -> None:
+        """Attempt `attempt_id` reported `status` (from a submit answer or a receipt)."""
+        attempt = self.attempts[attempt_id]
+        submitted_at = attempt.submitted_at if attempt.submitted_at is not None else self.now
+        new_status = advance_attempt(attempt.status, status)
+        self.update_attempt(
+            attempt._replace(
+                status=new_status or attempt.status,
+                in_flight=False,
+                submitted_at=submitted_at,
+                provider_message_id=provider_message_id or attempt.provider_message_id,
+                error_code=error[0] if error and new_status else attempt.error_code,
+                error_message=error[1] if error and new_status else attempt.error_message,
+                updated_at=self.now,
+            )
+        )
+        message = self.messages[attempt.message_id]
+        if new_status is None or message.current_attempt_id != attempt_id:
+            return
+        if message.status == S.CANCELED:
+            return
+        self._move_message(message, self.attempts[attempt_id], new_status, error)
+
+    def _move_message(
+        self,
+        message: MessageState,
+        attempt: AttemptState,
+        status: str,
+        error: tuple[int, str] | None,
+    ) -> None:
+        outcome = message_after_outcome(
+            view(message), status, wait_ms=self.wait_ms(message, attempt), error=error
+        )
+        due_at = None if outcome.due_in_ms is None else self.now + outcome.due_in_ms
+        code, text = outcome.error if outcome.error else (message.error_code, message.error_message)
+        self.update_message(
+            message._replace(
+                status=outcome.status,
+                settled=outcome.settled,
+                due_at=due_at,
+                error_code=code,
+                error_message=text,
+            )
+        )
+
+    async def save(self, conn: Conn) -> list[str]:
+        """Write every change; the ids of the operations this batch COMPLETED."""
+        await delivery.insert_attempts(conn, [self.attempts[a.id] for a in self.new_attempts])
+        new_ids = {attempt.id for attempt in self.new_attempts}
+        await delivery.save_attempts(
+            conn, [self.attempts[i] for i in self._changed_attempts if i not in new_ids]
+        )
+        await delivery.save_messages(
+            conn, [self.messages[i] for i in self._changed_messages], self.now
+        )
+        await operations.apply_stat_deltas(conn, self.deltas, self.now)
+        return await operations.complete_settled(conn, list(self.deltas.by_operation), self.now)

@@ -1,0 +1,174 @@
+"""What to do with a Message whose time has come: the claim side of dispatch.
+
+A due Message is one of: new or scheduled (make its first attempt), SENT past its wait
+(fall back to the next candidate, or settle as SENT), throttled (submit the same attempt
+again), or found in flight after a restart (ask the connector before anything else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opencomms.connectors.base import Submission
+from opencomms.domain.errors import NO_CANDIDATE
+from opencomms.domain.ids import new_attempt_id
+from opencomms.domain.statuses import MessageStatus
+from opencomms.engine.outcomes import OutcomeBatch
+from opencomms.store.delivery import AttemptState, DueMessage, MessageState
+from opencomms.store.records import SenderRecord
+
+__all__ = ["Claimed", "content_for_channel", "plan_due"]
+
+S = MessageStatus
+
+
+@dataclass
+class Claimed:
+    """The work a claim hands to the connectors, by connector name."""
+
+    submit: dict[str, list[Submission]] = field(default_factory=dict)
+    recover: dict[str, list[Submission]] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+    scheduled_started: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.submit or self.recover)
+
+
+def content_for_channel(content: dict[str, Any], channel: str) -> dict[str, Any]:
+    """The content an attempt on `channel` carries: its module, else the shared text."""
+    modules = content.get("modules")
+    if isinstance(modules, dict):
+        module = modules.get(channel.lower())
+        if isinstance(module, dict):
+            return module
+        return {"text": content.get("text", "")}
+    return content
+
+
+def _submission(due: DueMessage, attempt: AttemptState) -> Submission:
+    return Submission(
+        attempt_id=attempt.id,
+        message_id=attempt.message_id,
+        operation_id=attempt.operation_id,
+        account_sid=due.account_sid,
+        channel=attempt.channel,
+        from_address=attempt.from_address,
+        to_address=attempt.to_address,
+        content=content_for_channel(due.content, attempt.channel),
+    )
+
+
+def _next_sender(
+    due: DueMessage, senders: Mapping[str, SenderRecord]
+) -> tuple[int, list[str], SenderRecord] | None:
+    """The first usable candidate from the Message's `next_candidate` on."""
+    for index in range(due.state.next_candidate, len(due.candidates)):
+        candidate = due.candidates[index]
+        sender = senders.get(candidate[2])
+        if sender is not None and sender.status == "ACTIVATED":
+            return index, candidate, sender
+    return None
+
+
+def _new_attempt(
+    batch: OutcomeBatch,
+    due: DueMessage,
+    senders: Mapping[str, SenderRecord],
+    lease_until: int,
+    claimed: Claimed,
+) -> None:
+    message = due.state
+    found = _next_sender(due, senders)
+    if found is None:
+        _exhausted(batch, due)
+        return
+    index, (address, to_channel, _), sender = found
+    media = bool(due.content.get("media"))
+    attempt = AttemptState(
+        id=new_attempt_id(media=media),
+        message_id=message.id,
+        operation_id=message.operation_id,
+        number=message.attempt_count + 1,
+        sender_id=sender.id,
+        connector=sender.connector,
+        channel=sender.channel,
+        from_address=sender.address,
+        to_address=address,
+        to_channel=to_channel,
+        status=S.QUEUED,
+        in_flight=True,
+        submitted_at=None,
+        provider_message_id=None,
+        error_code=None,
+        error_message=None,
+        attempted_at=batch.now,
+        updated_at=batch.now,
+    )
+    batch.add_attempt(attempt)
+    batch.update_message(
+        message._replace(
+            status=S.QUEUED,
+            attempt_count=attempt.number,
+            next_candidate=index + 1,
+            current_attempt_id=attempt.id,
+            channel=sender.channel,
+            sender={"address": sender.address, "channel": sender.channel, "senderId": sender.id},
+            due_at=lease_until,
+        )
+    )
+    claimed.submit.setdefault(sender.connector, []).append(_submission(due, attempt))
+
+
+def _exhausted(batch: OutcomeBatch, due: DueMessage) -> None:
+    """No usable candidate is left: the Message settles as its last attempt ended."""
+    message, current = due.state, due.current
+    if current is not None and current.status != S.QUEUED:
+        status = current.status
+        error = (current.error_code, current.error_message)
+    else:
+        status, error = S.FAILED, (NO_CANDIDATE.code, NO_CANDIDATE.message)
+    batch.update_message(
+        message._replace(
+            status=status, settled=True, due_at=None, error_code=error[0], error_message=error[1]
+        )
+    )
+
+
+def plan_due(
+    batch: OutcomeBatch,
+    due_messages: list[DueMessage],
+    senders: Mapping[str, SenderRecord],
+    lease_until: int,
+) -> Claimed:
+    """Decide, for each claimed Message, its next step; record it in `batch`."""
+    claimed = Claimed()
+    for due in due_messages:
+        message, current = due.state, due.current
+        batch.messages[message.id] = message
+        if current is not None:
+            batch.attempts[current.id] = current
+        if message.status == S.CANCELED or message.settled:
+            batch.update_message(message._replace(due_at=None))
+        elif current is not None and current.in_flight:
+            claimed.recover.setdefault(current.connector, []).append(_submission(due, current))
+        elif current is not None and current.status == S.QUEUED and current.submitted_at is None:
+            batch.update_attempt(current._replace(in_flight=True, updated_at=batch.now))
+            batch.update_message(message._replace(due_at=lease_until))
+            claimed.submit.setdefault(current.connector, []).append(_submission(due, current))
+        elif message.status == S.SENT and message.next_candidate >= message.candidate_count:
+            _settle_sent(batch, message)
+        elif message.status in (S.SENT, S.QUEUED, S.SCHEDULED):
+            if message.status == S.SCHEDULED:
+                claimed.scheduled_started.append(message.operation_id)
+            _new_attempt(batch, due, senders, lease_until, claimed)
+        else:
+            batch.update_message(message._replace(due_at=None))
+    return claimed
+
+
+def _settle_sent(batch: OutcomeBatch, message: MessageState) -> None:
+    """The last attempt's receipt wait ran out: no further attempt is planned."""
+    batch.update_message(message._replace(settled=True, due_at=None))

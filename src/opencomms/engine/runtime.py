@@ -1,0 +1,119 @@
+"""The running engine: database, connectors and background workers, started and stopped
+as one. `create_app` hangs it on the app; the CLI and tests start it through the app's
+lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from opencomms.connectors.base import Connector
+from opencomms.connectors.simulator import Simulator
+from opencomms.engine.clock import now_ms
+from opencomms.engine.dispatcher import Dispatcher
+from opencomms.engine.fanout import FanoutWorker
+from opencomms.engine.provisioning import provision_account
+from opencomms.engine.receipts import ReceiptApplier
+from opencomms.settings import Settings
+from opencomms.store import delivery, jobs
+from opencomms.store.database import Conn, Database
+from opencomms.store.open import open_database
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+RESTART_DELAY_S = 1.0
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        simulator: Connector = Simulator(settings.simulator)
+        self.connectors: dict[str, Connector] = {"simulator": simulator}
+        self._db: Database | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dispatcher: Dispatcher | None = None
+        self._fanout: FanoutWorker | None = None
+        self._receipts: ReceiptApplier | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("the runtime is not started")
+        return self._db
+
+    def fanout_ready(self) -> None:
+        """An operation was accepted: start its fan-out now rather than at the next poll."""
+        if self._fanout is not None:
+            self._fanout.wake()
+
+    async def start(self) -> None:
+        self._db = db = await open_database(self.settings.server.database_url)
+        if db.dialect == "sqlite":
+            await db.write(_release_claims)
+        await self._provision_configured_account()
+        receipts = self._receipts = ReceiptApplier(db)
+        for connector in self.connectors.values():
+            await connector.start(receipts.accept)
+        dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
+        fanout = self._fanout = FanoutWorker(db, dispatcher.wake)
+        for name, run in (
+            ("fanout", fanout.run),
+            ("dispatcher", dispatcher.run),
+            ("receipts", receipts.run),
+        ):
+            self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._dispatcher is not None:
+            await self._dispatcher.drain()
+        if self._receipts is not None:
+            await self._receipts.flush()
+        for connector in self.connectors.values():
+            await connector.close()
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _provision_configured_account(self) -> None:
+        sid, token = self.settings.account_sid, self.settings.auth_token
+        if not (sid and token):
+            return
+        created = await self.db.write(
+            lambda conn: provision_account(
+                conn,
+                sid=sid,
+                auth_token=token,
+                friendly_name="default",
+                simulator=self.settings.simulator,
+                now=now_ms(),
+            )
+        )
+        if created:
+            log.info("created account %s with a default pool of simulator senders", sid)
+
+
+async def _release_claims(conn: Conn) -> None:
+    """On the embedded engine this process is the only worker: whatever is claimed
+    belongs to a process that is gone, so it is due again now."""
+    await jobs.release_all(conn)
+    await delivery.release_in_flight(conn, now_ms())
+
+
+async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop alive: log a crash loudly and start it again."""
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s crashed; restarting", name)
+            await asyncio.sleep(RESTART_DELAY_S)

@@ -1,0 +1,1 @@
+"""Storage: tables, queries and bulk paths. No SQL lives outside this package."""

@@ -1,0 +1,93 @@
+"""Accounts and API keys. Secrets are stored as SHA-256 digests only.
+
+Auth tokens and key secrets are 128-bit random values, not passwords: a fast digest
+cannot be brute-forced and keeps authentication off the request's critical path
+(a slow KDF would cost milliseconds on every call).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from opencomms.store.database import Conn
+from opencomms.store.records import AccountRecord, ApiKeyRecord
+
+__all__ = [
+    "credential_hash",
+    "delete_api_key",
+    "find_credential",
+    "get_account",
+    "insert_account",
+    "insert_api_key",
+    "list_api_keys",
+]
+
+
+def credential_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def insert_account(
+    conn: Conn, sid: str, auth_token: str, friendly_name: str, now: int
+) -> bool:
+    """Create the account unless it exists; True when it was created."""
+    changed = await conn.execute(
+        "INSERT INTO accounts (sid, auth_token_hash, friendly_name, created_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING",
+        sid,
+        credential_hash(auth_token),
+        friendly_name,
+        now,
+    )
+    return changed == 1
+
+
+async def get_account(conn: Conn, sid: str) -> AccountRecord | None:
+    row = await conn.fetchrow(
+        "SELECT sid, friendly_name, created_at FROM accounts WHERE sid = ?", sid
+    )
+    return None if row is None else AccountRecord(*row)
+
+
+async def find_credential(conn: Conn, username: str) -> tuple[str, str] | None:
+    """(account sid, secret hash) for an account sid or an API key sid."""
+    if username.startswith("SK"):
+        row = await conn.fetchrow(
+            "SELECT account_sid, secret_hash FROM api_keys WHERE sid = ?", username
+        )
+    else:
+        row = await conn.fetchrow(
+            "SELECT sid, auth_token_hash FROM accounts WHERE sid = ?", username
+        )
+    return None if row is None else (row[0], row[1])
+
+
+async def insert_api_key(
+    conn: Conn, sid: str, account_sid: str, secret: str, friendly_name: str, now: int
+) -> ApiKeyRecord:
+    await conn.execute(
+        "INSERT INTO api_keys (sid, account_sid, secret_hash, friendly_name, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        sid,
+        account_sid,
+        credential_hash(secret),
+        friendly_name,
+        now,
+    )
+    return ApiKeyRecord(sid, account_sid, friendly_name, now)
+
+
+async def list_api_keys(conn: Conn, account_sid: str) -> list[ApiKeyRecord]:
+    rows = await conn.fetch(
+        "SELECT sid, account_sid, friendly_name, created_at FROM api_keys"
+        " WHERE account_sid = ? ORDER BY created_at DESC, sid",
+        account_sid,
+    )
+    return [ApiKeyRecord(*row) for row in rows]
+
+
+async def delete_api_key(conn: Conn, account_sid: str, sid: str) -> bool:
+    changed = await conn.execute(
+        "DELETE FROM api_keys WHERE sid = ? AND account_sid = ?", sid, account_sid
+    )
+    return changed == 1

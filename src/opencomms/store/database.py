@@ -1,0 +1,58 @@
+"""The two small interfaces every query is written against: a connection and a database.
+
+A store function ("intent") is an `async def` taking a `Conn`. It is written once and
+runs on both engines: SQL uses `?` placeholders (translated for PostgreSQL), timestamps
+are integer milliseconds, JSON is text and booleans are integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar
+
+__all__ = ["Conn", "Database", "Dialect", "Intent", "Row", "placeholders"]
+
+T = TypeVar("T")
+Dialect = Literal["sqlite", "postgresql"]
+Row = Sequence[Any]
+
+
+class Conn(Protocol):
+    """One connection inside one transaction."""
+
+    dialect: Dialect
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; the number of rows it changed."""
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row, in one round trip where the driver can."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """The engine's bulk insert: executemany on SQLite, binary COPY on PostgreSQL."""
+
+
+Intent = Callable[[Conn], Awaitable[T]]
+
+
+class Database(Protocol):
+    dialect: Dialect
+
+    async def write(self, intent: Intent[T]) -> T:
+        """Run `intent` in a transaction and return its result once it is committed."""
+
+    async def read(self, query: Intent[T]) -> T:
+        """Run `query` against a consistent snapshot."""
+
+    async def close(self) -> None: ...
+
+
+def placeholders(count: int) -> str:
+    """`?, ?, ?` for an IN list of `count` values."""
+    return ", ".join("?" * count)

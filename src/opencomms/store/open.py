@@ -1,0 +1,27 @@
+"""Opening the database named by a URL of the contract, migrated to the newest schema."""
+
+from __future__ import annotations
+
+import asyncio
+
+from opencomms.store.database import Database
+from opencomms.store.migrate import upgrade
+from opencomms.store.postgres import PostgresDatabase
+from opencomms.store.sqlite import SqliteDatabase
+
+__all__ = ["open_database", "sqlite_path"]
+
+
+def sqlite_path(database_url: str) -> str:
+    """`sqlite:///relative.db` → `relative.db`; `sqlite:////abs.db` → `/abs.db`."""
+    return database_url.removeprefix("sqlite:").removeprefix("///")
+
+
+async def open_database(database_url: str, *, migrate: bool = True) -> Database:
+    if migrate:
+        await asyncio.to_thread(upgrade, database_url)
+    if database_url.startswith("sqlite:"):
+        return SqliteDatabase(sqlite_path(database_url))
+    if database_url.startswith(("postgresql:", "postgres:")):
+        return await PostgresDatabase.connect(database_url)
+    raise ValueError(f"unsupported database URL: {database_url}")

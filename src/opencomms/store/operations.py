@@ -1,0 +1,148 @@
+"""Operations: accept (one transaction with their recipients and fan-out job), read, count.
+
+Stats are counters on the operation row, moved by batched deltas as statuses change,
+so reading an operation costs one primary-key lookup whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opencomms.domain.lifecycle import StatDeltas
+from opencomms.store import jobs
+from opencomms.store.database import Conn, placeholders
+from opencomms.store.jsoncol import dump, load
+from opencomms.store.records import STAT_COLUMNS, OperationRecord
+
+__all__ = [
+    "apply_stat_deltas",
+    "complete_settled",
+    "get_operation",
+    "insert_operation",
+    "list_operations",
+    "start_scheduled",
+]
+
+_COLUMNS = f"id, account_sid, status, spec, {', '.join(STAT_COLUMNS)}, created_at, updated_at"
+_COUNTERS = (*STAT_COLUMNS[1:], "settled")  # every counter but `recipients`
+
+
+def _operation(row: Sequence[Any]) -> OperationRecord:
+    stats = dict(zip(STAT_COLUMNS, row[4 : 4 + len(STAT_COLUMNS)], strict=True))
+    return OperationRecord(
+        id=row[0],
+        account_sid=row[1],
+        status=row[2],
+        spec=load(row[3]),
+        stats=stats,
+        created_at=row[-2],
+        updated_at=row[-1],
+    )
+
+
+async def insert_operation(
+    conn: Conn,
+    *,
+    operation_id: str,
+    account_sid: str,
+    status: str,
+    spec: dict[str, Any],
+    recipients: bytes,
+    recipient_count: int,
+    send_at: int | None,
+    now: int,
+) -> None:
+    """Store an accepted operation with its recipients and the job that fans it out."""
+    zeros = ", ".join("0" for _ in _COUNTERS)
+    await conn.execute(
+        f"INSERT INTO operations (id, account_sid, status, spec, recipients,"
+        f" {', '.join(_COUNTERS)}, fanout_cursor, send_at, created_at, updated_at)"
+        f" VALUES (?, ?, ?, ?, ?, {zeros}, 0, ?, ?, ?)",
+        operation_id,
+        account_sid,
+        status,
+        dump(spec),
+        recipient_count,
+        send_at,
+        now,
+        now,
+    )
+    await conn.execute(
+        "INSERT INTO operation_recipients (operation_id, recipients) VALUES (?, ?)",
+        operation_id,
+        recipients.decode(),
+    )
+    await jobs.enqueue(conn, "fanout", operation_id, run_at=now, now=now)
+
+
+async def get_operation(conn: Conn, account_sid: str, operation_id: str) -> OperationRecord | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM operations WHERE id = ? AND account_sid = ?",
+        operation_id,
+        account_sid,
+    )
+    return None if row is None else _operation(row)
+
+
+async def list_operations(
+    conn: Conn,
+    account_sid: str,
+    *,
+    before: str,
+    since: str,
+    status: str | None,
+    limit: int,
+) -> list[OperationRecord]:
+    """A page of operations, newest first, with ids in [since, before)."""
+    status_clause = " AND status = ?" if status else ""
+    args: list[Any] = [account_sid, before, since, *([status] if status else []), limit]
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM operations WHERE account_sid = ? AND id < ? AND id >= ?"
+        f"{status_clause} ORDER BY id DESC LIMIT ?",
+        *args,
+    )
+    return [_operation(row) for row in rows]
+
+
+async def apply_stat_deltas(conn: Conn, deltas: StatDeltas, now: int) -> None:
+    """Add each operation's gathered deltas to its counters: one UPDATE per operation."""
+    sets = ", ".join(f"{column} = {column} + ?" for column in _COUNTERS)
+    rows = [
+        (*(counter.get(column, 0) for column in _COUNTERS), now, operation_id)
+        for operation_id, counter in deltas.by_operation.items()
+        if any(counter.values())
+    ]
+    await conn.executemany(
+        f"UPDATE operations SET {sets}, updated_at = ? WHERE id = ?",
+        sorted(rows, key=lambda r: r[-1]),
+    )
+
+
+async def complete_settled(conn: Conn, operation_ids: Sequence[str], now: int) -> list[str]:
+    """Mark COMPLETED the operations among these whose every Message has settled."""
+    if not operation_ids:
+        return []
+    ids = sorted(set(operation_ids))
+    rows = await conn.fetch(
+        f"UPDATE operations SET status = 'COMPLETED', updated_at = ?"
+        f" WHERE id IN ({placeholders(len(ids))}) AND status IN ('PROCESSING', 'SCHEDULED')"
+        f" AND fanout_cursor = recipients AND settled = total RETURNING id",
+        now,
+        *ids,
+    )
+    return [row[0] for row in rows]
+
+
+async def start_scheduled(conn: Conn, operation_ids: Sequence[str], now: int) -> list[str]:
+    """SCHEDULED operations whose first Message is being sent become PROCESSING."""
+    if not operation_ids:
+        return []
+    ids = sorted(set(operation_ids))
+    rows = await conn.fetch(
+        f"UPDATE operations SET status = 'PROCESSING', updated_at = ?"
+        f" WHERE id IN ({placeholders(len(ids))}) AND status = 'SCHEDULED' RETURNING id",
+        now,
+        *ids,
+    )
+    return [row[0] for row in rows]

@@ -1,0 +1,213 @@
+"""Every table, as SQLAlchemy Core metadata: the map that the migrations must match.
+
+Conventions, chosen so the same SQL runs on SQLite and PostgreSQL: timestamps are
+BIGINT milliseconds since the epoch, JSON documents are TEXT, flags are INTEGER 0/1,
+ids are TEXT (ULID-based ids sort by creation time, which pagination relies on).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["metadata"]
+
+metadata = sa.MetaData()
+
+Id = sa.Text
+Time = sa.BigInteger
+Json = sa.Text
+Flag = sa.Integer
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("sid", Id, primary_key=True),
+    sa.Column("auth_token_hash", sa.Text, nullable=False),
+    sa.Column("friendly_name", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("sid", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False, index=True),
+    sa.Column("secret_hash", sa.Text, nullable=False),
+    sa.Column("friendly_name", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+senders = sa.Table(
+    "senders",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("connector", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("tags", Json, nullable=False),
+    sa.Column("fallback_timeout_ms", sa.BigInteger, nullable=False),
+    sa.Column("receipt_wait_ms", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.UniqueConstraint("account_sid", "channel", "address", name="uq_senders_address"),
+    sa.Index("ix_senders_account", "account_sid", "id"),
+)
+
+sender_pools = sa.Table(
+    "sender_pools",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("tags", Json, nullable=False),
+    sa.Column("is_default", Flag, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_sender_pools_account", "account_sid", "id"),
+)
+
+sender_pool_members = sa.Table(
+    "sender_pool_members",
+    metadata,
+    sa.Column("pool_id", Id, primary_key=True),
+    sa.Column("sender_id", Id, primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Index("ix_sender_pool_members_sender", "sender_id"),
+)
+
+operations = sa.Table(
+    "operations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    # content, tags, callbacks and the ordered senders resolved at accept time
+    sa.Column("spec", Json, nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("unaddressable", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("scheduled", sa.Integer, nullable=False),
+    sa.Column("queued", sa.Integer, nullable=False),
+    sa.Column("sent", sa.Integer, nullable=False),
+    sa.Column("delivered", sa.Integer, nullable=False),
+    sa.Column("read", sa.Integer, nullable=False),
+    sa.Column("undelivered", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("canceled", sa.Integer, nullable=False),
+    # Messages for which no further attempt is planned; COMPLETED when it reaches total
+    sa.Column("settled", sa.Integer, nullable=False),
+    # recipients already fanned out into Messages (or counted unaddressable)
+    sa.Column("fanout_cursor", sa.Integer, nullable=False),
+    sa.Column("send_at", Time, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_operations_account", "account_sid", "id"),
+)
+
+operation_recipients = sa.Table(
+    "operation_recipients",
+    metadata,
+    sa.Column("operation_id", Id, primary_key=True),
+    # the validated `to` list, kept until the fan-out has turned it into Messages
+    sa.Column("recipients", Json, nullable=False),
+)
+
+unaddressable = sa.Table(
+    "unaddressable",
+    metadata,
+    sa.Column("operation_id", Id, primary_key=True),
+    sa.Column("recipient_index", sa.Integer, primary_key=True),
+    sa.Column("recipient", Json, nullable=False),
+    sa.Column("error_code", sa.Integer, nullable=False),
+    sa.Column("error_message", sa.Text, nullable=False),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("operation_id", Id, nullable=False),
+    sa.Column("recipient_index", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("recipient", Json, nullable=False),
+    # [[address, recipient channel, sender id], ...] in the order they are tried
+    sa.Column("candidates", Json, nullable=False),
+    sa.Column("candidate_count", sa.Integer, nullable=False),
+    sa.Column("content", Json, nullable=False),
+    sa.Column("tags", Json, nullable=False),
+    sa.Column("channel", sa.Text, nullable=True),
+    sa.Column("sender", Json, nullable=True),
+    sa.Column("attempt_count", sa.Integer, nullable=False),
+    sa.Column("next_candidate", sa.Integer, nullable=False),
+    sa.Column("current_attempt_id", Id, nullable=True),
+    sa.Column("settled", Flag, nullable=False),
+    # when the dispatcher must next look at it: send, fallback timeout, receipt wait
+    sa.Column("due_at", Time, nullable=True),
+    sa.Column("scheduled_for", Time, nullable=True),
+    sa.Column("encoding", sa.Text, nullable=True),
+    sa.Column("segments", sa.Integer, nullable=True),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_messages_operation", "operation_id", "id"),
+    sa.Index("ix_messages_account", "account_sid", "id"),
+    sa.Index(
+        "ix_messages_due",
+        "due_at",
+        sqlite_where=sa.text("due_at IS NOT NULL"),
+        postgresql_where=sa.text("due_at IS NOT NULL"),
+    ),
+)
+
+message_tags = sa.Table(
+    "message_tags",
+    metadata,
+    sa.Column("message_id", Id, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Index("ix_message_tags_pair", "key", "value", "message_id"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("message_id", Id, nullable=False, index=True),
+    sa.Column("operation_id", Id, nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("sender_id", Id, nullable=False),
+    sa.Column("connector", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("from_address", sa.Text, nullable=False),
+    sa.Column("to_address", sa.Text, nullable=False),
+    sa.Column("to_channel", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    # 1 from the claim until the connector's answer is recorded: an attempt found in
+    # flight after a restart may or may not have reached the connector
+    sa.Column("in_flight", Flag, nullable=False),
+    sa.Column("submitted_at", Time, nullable=True),
+    sa.Column("provider_message_id", sa.Text, nullable=True),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("attempted_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("run_at", Time, nullable=False),
+    sa.Column("locked_until", Time, nullable=False),
+    sa.Column("tries", sa.Integer, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.UniqueConstraint("kind", "ref", name="uq_jobs_kind_ref"),
+    sa.Index("ix_jobs_run_at", "run_at"),
+)
