@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath
 
 from opencomms.api.auth import forget_credential
 from opencomms.api.common import account_of, json_body, json_response, runtime_of
@@ -54,7 +55,7 @@ async def list_api_keys(request: AnyRequest) -> Response[bytes]:
 
 
 @delete("/ApiKeys/{key_sid:str}", status_code=204)
-async def delete_api_key(request: AnyRequest, key_sid: str) -> None:
+async def delete_api_key(request: AnyRequest, key_sid: FromPath[str]) -> None:
     _require_account_credentials(request)
     account = account_of(request)
     if not await runtime_of(request).db.write(

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 
 from opencomms.api.common import (
     account_of,
@@ -163,7 +164,7 @@ async def list_messages(request: AnyRequest) -> Response[bytes]:
 
 
 @get("/Messages/{message_id:str}")
-async def fetch_message(request: AnyRequest, message_id: str) -> Response[bytes]:
+async def fetch_message(request: AnyRequest, message_id: FromPath[str]) -> Response[bytes]:
     if not MESSAGE_ID_RE.match(message_id):
         raise not_found("Message", message_id)
     account = account_of(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_response, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
@@ -47,7 +48,7 @@ async def list_operations(request: AnyRequest) -> Response[bytes]:
 
 
 @get("/Messages/Operations/{operation_id:str}")
-async def fetch_operation(request: AnyRequest, operation_id: str) -> Response[bytes]:
+async def fetch_operation(request: AnyRequest, operation_id: FromPath[str]) -> Response[bytes]:
     """Live stats, read from counters: the same cost for 3 recipients or 1,000,000."""
     if not OPERATION_ID_RE.match(operation_id):
         raise not_found("Operation", operation_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import HttpMethod, Request, Response, delete, get, post, route
+from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_body, json_response, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
@@ -114,7 +115,7 @@ async def list_pools(request: AnyRequest) -> Response[bytes]:
     )
 
 
-async def _load(request: AnyRequest, pool_id: str) -> SenderPoolRecord:
+async def _load(request: AnyRequest, pool_id: FromPath[str]) -> SenderPoolRecord:
     account = account_of(request)
     pool = await runtime_of(request).db.read(lambda conn: senders.get_pool(conn, account, pool_id))
     if pool is None:
@@ -123,12 +124,12 @@ async def _load(request: AnyRequest, pool_id: str) -> SenderPoolRecord:
 
 
 @get("/SenderPools/{pool_id:str}")
-async def fetch_pool(request: AnyRequest, pool_id: str) -> Response[bytes]:
+async def fetch_pool(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
     return json_response(pool_json(await _load(request, pool_id)))
 
 
 @route("/SenderPools/{pool_id:str}", http_method=[HttpMethod.POST, HttpMethod.PATCH])
-async def update_pool(request: AnyRequest, pool_id: str) -> Response[bytes]:
+async def update_pool(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
     body = await json_body(request)
     pool = await _apply(request, body, await _load(request, pool_id))
     await runtime_of(request).db.write(lambda conn: _save(conn, pool, new=False))
@@ -136,7 +137,7 @@ async def update_pool(request: AnyRequest, pool_id: str) -> Response[bytes]:
 
 
 @delete("/SenderPools/{pool_id:str}", status_code=204)
-async def delete_pool(request: AnyRequest, pool_id: str) -> None:
+async def delete_pool(request: AnyRequest, pool_id: FromPath[str]) -> None:
     account = account_of(request)
     if not await runtime_of(request).db.write(
         lambda conn: senders.delete_pool(conn, account, pool_id)
@@ -145,7 +146,7 @@ async def delete_pool(request: AnyRequest, pool_id: str) -> None:
 
 
 @get("/SenderPools/{pool_id:str}/Senders")
-async def list_pool_senders(request: AnyRequest, pool_id: str) -> Response[bytes]:
+async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
     pool = await _load(request, pool_id)
     found = await runtime_of(request).db.read(
         lambda conn: senders.get_senders(conn, pool.sender_ids)
@@ -155,7 +156,7 @@ async def list_pool_senders(request: AnyRequest, pool_id: str) -> Response[bytes
 
 
 @post("/SenderPools/{pool_id:str}/Senders", status_code=200)
-async def add_pool_senders(request: AnyRequest, pool_id: str) -> Response[bytes]:
+async def add_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
     body = await json_body(request)
     pool = await _load(request, pool_id)
     errors = [FieldError(key, "is not a known field") for key in body if key != "senders"]
@@ -167,7 +168,7 @@ async def add_pool_senders(request: AnyRequest, pool_id: str) -> Response[bytes]
 
 
 @delete("/SenderPools/{pool_id:str}/Senders/{sender_id:str}", status_code=204)
-async def remove_pool_sender(request: AnyRequest, pool_id: str, sender_id: str) -> None:
+async def remove_pool_sender(request: AnyRequest, pool_id: str, sender_id: FromPath[str]) -> None:
     pool = await _load(request, pool_id)
     if not await runtime_of(request).db.write(
         lambda conn: senders.remove_pool_member(conn, pool.id, sender_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import HttpMethod, Request, Response, delete, get, post, route
+from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_body, json_response, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid, not_found
@@ -132,7 +133,7 @@ async def list_senders(request: AnyRequest) -> Response[bytes]:
     )
 
 
-async def _load(request: AnyRequest, sender_id: str) -> SenderRecord:
+async def _load(request: AnyRequest, sender_id: FromPath[str]) -> SenderRecord:
     account = account_of(request)
     sender = await runtime_of(request).db.read(
         lambda conn: senders.get_sender(conn, account, sender_id)
@@ -143,12 +144,12 @@ async def _load(request: AnyRequest, sender_id: str) -> SenderRecord:
 
 
 @get("/Senders/{sender_id:str}")
-async def fetch_sender(request: AnyRequest, sender_id: str) -> Response[bytes]:
+async def fetch_sender(request: AnyRequest, sender_id: FromPath[str]) -> Response[bytes]:
     return json_response(sender_json(await _load(request, sender_id)))
 
 
 @route("/Senders/{sender_id:str}", http_method=[HttpMethod.POST, HttpMethod.PATCH])
-async def update_sender(request: AnyRequest, sender_id: str) -> Response[bytes]:
+async def update_sender(request: AnyRequest, sender_id: FromPath[str]) -> Response[bytes]:
     body = await json_body(request)
     current = await _load(request, sender_id)
     errors = [
@@ -167,7 +168,7 @@ async def update_sender(request: AnyRequest, sender_id: str) -> Response[bytes]:
 
 
 @delete("/Senders/{sender_id:str}", status_code=204)
-async def delete_sender(request: AnyRequest, sender_id: str) -> None:
+async def delete_sender(request: AnyRequest, sender_id: FromPath[str]) -> None:
     account = account_of(request)
     if not await runtime_of(request).db.write(
         lambda conn: senders.delete_sender(conn, account, sender_id)

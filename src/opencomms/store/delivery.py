@@ -127,9 +127,13 @@ async def _attempts_where(
 ) -> list[tuple[AttemptState, MessageState]]:
     if not keys:
         return []
+    # On PostgreSQL the rows are locked, in one order, so that concurrent batches (receipts,
+    # submit answers) each see the other's committed state instead of overwriting it.
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
     rows = await conn.fetch(
         f"SELECT {_ATTEMPT_STATE}, {_MESSAGE_STATE} FROM attempts a"
-        f" JOIN messages m ON m.id = a.message_id WHERE a.{column} IN ({placeholders(len(keys))})",
+        f" JOIN messages m ON m.id = a.message_id WHERE a.{column} IN ({placeholders(len(keys))})"
+        f" ORDER BY m.id, a.id{lock}",
         *keys,
     )
     width = len(ATTEMPT_COLUMNS)

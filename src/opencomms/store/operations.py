@@ -24,7 +24,10 @@ __all__ = [
     "start_scheduled",
 ]
 
-_COLUMNS = f"id, account_sid, status, spec, {', '.join(STAT_COLUMNS)}, created_at, updated_at"
+# While fan-out runs, `recipients` shows the recipients fanned out so far, so that
+# recipients = total + unaddressable holds at every moment, not only at the end.
+_STATS = ", ".join("fanout_cursor" if c == "recipients" else c for c in STAT_COLUMNS)
+_COLUMNS = f"id, account_sid, status, spec, {_STATS}, created_at, updated_at"
 _COUNTERS = (*STAT_COLUMNS[1:], "settled")  # every counter but `recipients`
 
 

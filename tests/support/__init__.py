@@ -1,0 +1,1 @@
+"""Test helpers shared by the suites: a real server in a thread, databases, clients."""

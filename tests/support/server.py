@@ -1,0 +1,83 @@
+"""A real opencomms server (uvicorn, real sockets) running in a thread of the test process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import uvicorn
+
+from opencomms.app import create_app
+from opencomms.domain.ids import new_account_sid, new_auth_token
+from opencomms.engine.clock import now_ms
+from opencomms.engine.provisioning import provision_account
+from opencomms.engine.runtime import Runtime
+from opencomms.settings import Settings
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ThreadServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.runtime: Runtime = self.app.state.runtime
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(
+            target=self._serve, name="opencomms-test-server", daemon=True
+        )
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._server.serve())
+
+    def start(self) -> ThreadServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's own event loop (where its runtime lives)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    def new_account(self) -> tuple[str, str]:
+        sid, token = new_account_sid(), new_auth_token()
+        self.call(
+            self.runtime.db.write(
+                lambda conn: provision_account(
+                    conn,
+                    sid=sid,
+                    auth_token=token,
+                    friendly_name="test",
+                    simulator=self.settings.simulator,
+                    now=now_ms(),
+                )
+            )
+        )
+        return sid, token
