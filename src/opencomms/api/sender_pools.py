@@ -168,7 +168,9 @@ async def add_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Respo
 
 
 @delete("/SenderPools/{pool_id:str}/Senders/{sender_id:str}", status_code=204)
-async def remove_pool_sender(request: AnyRequest, pool_id: str, sender_id: FromPath[str]) -> None:
+async def remove_pool_sender(
+    request: AnyRequest, pool_id: FromPath[str], sender_id: FromPath[str]
+) -> None:
     pool = await _load(request, pool_id)
     if not await runtime_of(request).db.write(
         lambda conn: senders.remove_pool_member(conn, pool.id, sender_id)

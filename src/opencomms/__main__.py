@@ -1,0 +1,3 @@
+from opencomms.cli.main import app
+
+app()
