@@ -135,14 +135,16 @@ class Simulator:
         return lines
 
     async def submit(self, submissions: Sequence[Submission]) -> list[SubmitResult]:
-        low, high = self._latency(self._settings.submit_latency_ms)
-        if high:
-            await asyncio.sleep(self._random.uniform(low, high) / 1000)
+        """Take the batch (and log it) at once, answer after the submit latency: like a
+        carrier, it may have a message whose acknowledgement never reached the sender."""
         if self._settings.throughput:
             await self._pace(submissions)
         decided = [self._submit_one(submission) for submission in submissions]
         results = [result for result, _ in decided]
         self._log(submissions, results)
+        low, high = self._latency(self._settings.submit_latency_ms)
+        if high:
+            await asyncio.sleep(self._random.uniform(low, high) / 1000)
         for result, behaviour in decided:
             if result.outcome is SubmitOutcome.ACCEPTED:
                 self._schedule_receipts(result.attempt_id, behaviour)

@@ -28,8 +28,11 @@ RESTART_DELAY_S = 1.0
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, sole_worker: bool = True) -> None:
+        """`sole_worker`: this process is the only one working on this database (the
+        embedded `serve`), so any claim it finds at start was left by a dead process."""
         self.settings = settings
+        self._sole_worker = sole_worker
         simulator: Connector = Simulator(settings.simulator)
         self.connectors: dict[str, Connector] = {"simulator": simulator}
         self._db: Database | None = None
@@ -51,7 +54,7 @@ class Runtime:
 
     async def start(self) -> None:
         self._db = db = await open_database(self.settings.server.database_url)
-        if db.dialect == "sqlite":
+        if self._sole_worker:
             await db.write(_release_claims)
         await self._provision_configured_account()
         receipts = self._receipts = ReceiptApplier(db)
@@ -100,8 +103,7 @@ class Runtime:
 
 
 async def _release_claims(conn: Conn) -> None:
-    """On the embedded engine this process is the only worker: whatever is claimed
-    belongs to a process that is gone, so it is due again now."""
+    """Whatever is claimed belongs to a process that is gone: it is due again now."""
     await jobs.release_all(conn)
     await delivery.release_in_flight(conn, now_ms())
 

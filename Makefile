@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with only python3:
+#   make serve   set up .venv and run the API + workers on SQLite with the simulator
+#   make test    set up .venv with the test extras and run lint, types and the whole suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test lint bench clean
+
+serve: $(VENV)/.installed
+	@test -f opencomms.env || $(BIN)/opencomms credentials > opencomms.env
+	@set -a && . ./opencomms.env && set +a && exec $(BIN)/opencomms serve
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.created
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.created
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
