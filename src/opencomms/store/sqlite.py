@@ -139,6 +139,10 @@ class SqliteDatabase:
         try:
             raw.execute("BEGIN IMMEDIATE")
             for item in group:
+                # A caller cancelled while queued gets nothing written; once running, the
+                # future can no longer be cancelled, so setting its result below is safe.
+                if not item.future.set_running_or_notify_cancel():
+                    continue
                 raw.execute("SAVEPOINT intent")
                 try:
                     value = await item.intent(conn)
@@ -153,7 +157,7 @@ class SqliteDatabase:
         except Exception as error:  # the commit itself failed: nothing of the group stands
             if raw.in_transaction:
                 raw.execute("ROLLBACK")
-            outcomes = [(item, None, error) for item in group]
+            outcomes = [(item, None, error) for item in group if item.future.running()]
         for item, value, failure in outcomes:
             if failure is None:
                 item.future.set_result(value)
