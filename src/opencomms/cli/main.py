@@ -1,16 +1,16 @@
-"""`opencomms`: the command-line entry point."""
+"""`opencomms`: the command-line entry point.
+
+Server side: `serve`, `migrate`, `credentials` (cli/server.py). Client side, over HTTP to a
+running server: `send` (cli/send.py) and `watch` (cli/watch.py).
+"""
 
 from __future__ import annotations
 
-import logging
-import os
-
 import typer
-import uvicorn
 
-from opencomms.app import create_app
-from opencomms.domain.ids import new_account_sid, new_auth_token
-from opencomms.settings import SettingsError, load_settings
+from opencomms.cli.send import send
+from opencomms.cli.server import credentials, migrate, serve
+from opencomms.cli.watch import watch
 
 __all__ = ["app"]
 
@@ -18,58 +18,8 @@ app = typer.Typer(
     help="opencomms: self-hosted bulk messaging (Twilio Communications API).", no_args_is_help=True
 )
 
-
-@app.command()
-def serve(
-    host: str | None = typer.Option(None, help="Address to listen on [default: 127.0.0.1]."),
-    port: int | None = typer.Option(None, help="Port to listen on [default: 8080]."),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help="sqlite:///path.db or postgresql://user@host:port/db."
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="Operator TOML file (OPENCOMMS_CONFIG)."
-    ),
-) -> None:
-    """Run the API and its workers in one process (the embedded default)."""
-    try:
-        settings = load_settings(
-            config, overrides={"host": host, "port": port, "database_url": database_url}
-        )
-    except SettingsError as error:
-        typer.echo(f"opencomms: {error}", err=True)
-        raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    server = settings.server
-    typer.echo(f"opencomms serving on http://{server.host}:{server.port} ({server.database_url})")
-    if settings.account_sid:
-        typer.echo(f"  Account SID: {settings.account_sid}")
-        typer.echo(f"  Auth token:  {settings.auth_token}")
-    uvicorn.run(
-        create_app(settings),
-        host=server.host,
-        port=server.port,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
-
-
-@app.command()
-def credentials() -> None:
-    """Print a new account SID and auth token as environment assignments."""
-    typer.echo(f"OPENCOMMS_ACCOUNT_SID={new_account_sid()}")
-    typer.echo(f"OPENCOMMS_AUTH_TOKEN={new_auth_token()}")
-
-
-@app.command()
-def migrate(
-    database_url: str | None = typer.Option(None, "--database-url", help="Database to migrate."),
-) -> None:
-    """Bring the database to the newest schema."""
-    from opencomms.store.migrate import upgrade
-
-    url = database_url or os.environ.get("OPENCOMMS_DATABASE_URL") or "sqlite:///opencomms.db"
-    upgrade(url)
-    typer.echo(f"migrated {url}")
+app.command()(serve)
+app.command()(credentials)
+app.command()(migrate)
+app.command()(send)
+app.command()(watch)

@@ -1,0 +1,67 @@
+"""The commands that run the server side: `serve`, `migrate` and `credentials`."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+import uvicorn
+
+from opencomms.app import create_app
+from opencomms.domain.ids import new_account_sid, new_auth_token
+from opencomms.settings import SettingsError, load_settings
+from opencomms.store.migrate import upgrade
+
+__all__ = ["credentials", "migrate", "serve"]
+
+
+def serve(
+    host: str | None = typer.Option(None, show_default="127.0.0.1", help="Address to listen on."),
+    port: int | None = typer.Option(None, show_default="8080", help="Port to listen on."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="sqlite:///path.db or postgresql://user@host:port/db."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Operator TOML file (OPENCOMMS_CONFIG)."
+    ),
+) -> None:
+    """Run the API and its workers in one process (the embedded default)."""
+    try:
+        settings = load_settings(
+            config, overrides={"host": host, "port": port, "database_url": database_url}
+        )
+    except SettingsError as error:
+        typer.echo(f"opencomms: {error}", err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    server = settings.server
+    typer.echo(f"opencomms serving on http://{server.host}:{server.port} ({server.database_url})")
+    if settings.account_sid:
+        typer.echo(f"  Account SID: {settings.account_sid}")
+        typer.echo(f"  Auth token:  {settings.auth_token}")
+    uvicorn.run(
+        create_app(settings),
+        host=server.host,
+        port=server.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def credentials() -> None:
+    """Print a new account SID and auth token as environment assignments."""
+    typer.echo(f"OPENCOMMS_ACCOUNT_SID={new_account_sid()}")
+    typer.echo(f"OPENCOMMS_AUTH_TOKEN={new_auth_token()}")
+
+
+def migrate(
+    database_url: str | None = typer.Option(None, "--database-url", help="Database to migrate."),
+) -> None:
+    """Bring the database to the newest schema."""
+    url = database_url or os.environ.get("OPENCOMMS_DATABASE_URL") or "sqlite:///opencomms.db"
+    upgrade(url)
+    typer.echo(f"migrated {url}")

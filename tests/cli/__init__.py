@@ -1,0 +1,1 @@
+"""The command line: send and watch against a real server; recipients; connection settings."""
