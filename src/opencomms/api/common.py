@@ -60,6 +60,8 @@ async def json_body(request: AnyRequest) -> dict[str, Any]:
         value = msgspec.json.decode(body) if body else {}
     except msgspec.DecodeError as error:
         raise invalid([FieldError("body", f"is not valid JSON: {error}")]) from None
+    except RecursionError:
+        raise invalid([FieldError("body", "is nested too deeply")]) from None
     if not isinstance(value, dict):
         raise invalid([FieldError("body", "must be a JSON object")])
     return value

@@ -7,6 +7,7 @@ lists every problem found at once. No exception leaves the app as anything else.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -63,7 +64,7 @@ class ApiError(Exception):
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        code, default = CODES.get(status, CODES[500])
+        code, default = CODES.get(status) or _other(status)
         super().__init__(message or default)
         self.status = status
         self.code = code
@@ -84,6 +85,15 @@ class ApiError(Exception):
             media_type="application/json",
             headers=headers,
         )
+
+
+def _other(status: int) -> tuple[int, str]:
+    """The code and message of a status the table does not name (e.g. 403, 411, 431)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return CODES[500]
+    return 20000 + status, f"{phrase}."
 
 
 def invalid(errors: list[FieldError], message: str | None = None) -> ApiError:
@@ -108,11 +118,18 @@ def _api_error(_: Request[Any, Any, Any], error: ApiError) -> Response[bytes]:
     return error.response()
 
 
-def _http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
-    status = error.status_code if error.status_code in CODES else 500
+def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
+    """Litestar's own refusals (no route, 405, 413, ...) in the contract's body: a client
+    error keeps its status, whether the table names it or not."""
+    status = error.status_code
+    if status not in CODES and not 400 <= status < 500:
+        log.error("server error on %s %s: %r", request.method, request.url.path, error)
+        status = 500
     message = None if status in (401, 404, 405, 413, 500) else str(error.detail)
-    retry = {"Retry-After": "1"} if status in (429, 503) else None
-    return ApiError(status, message, headers=retry).response()
+    headers = {"Retry-After": "1"} if status in (429, 503) else {}
+    if status == 405:
+        headers.update({k: v for k, v in (error.headers or {}).items() if k.lower() == "allow"})
+    return ApiError(status, message, headers=headers).response()
 
 
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -19,6 +20,8 @@ __all__ = ["Page", "page_envelope", "parse_page"]
 DEFAULT_SIZE = 50
 MAX_SIZE = 1_000
 _TOP = "~"  # sorts after every id
+_SIZE = re.compile(r"[0-9]{1,4}")  # ASCII digits: str.isdigit() also takes "²", which int() refuses
+_BOUND = re.compile(r"~|[A-Za-z0-9_]{1,100}")  # an id (or the top): nothing else reaches SQL
 
 
 class Page(NamedTuple):
@@ -39,9 +42,10 @@ def _encode(before: str) -> str:
 def _decode(token: str) -> str | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        return msgspec.json.decode(raw, type=_Token).b
+        before = msgspec.json.decode(raw, type=_Token).b
     except (binascii.Error, ValueError, msgspec.DecodeError):
         return None
+    return before if _BOUND.fullmatch(before) else None
 
 
 def parse_page(query: Mapping[str, str], errors: list[FieldError]) -> Page:
@@ -49,7 +53,7 @@ def parse_page(query: Mapping[str, str], errors: list[FieldError]) -> Page:
     size = DEFAULT_SIZE
     raw_size = query.get("pageSize", query.get("page_size"))
     if raw_size is not None:
-        if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_SIZE:
+        if not _SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_SIZE:
             errors.append(FieldError("pageSize", f"must be an integer from 1 to {MAX_SIZE}"))
         else:
             size = int(raw_size)

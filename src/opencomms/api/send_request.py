@@ -16,6 +16,7 @@ import msgspec
 from opencomms.api.errors import FieldError
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
+from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
 from opencomms.domain.personalization import TemplateError, compile_template, is_template
 from opencomms.engine.clock import parse_iso_ms
 
@@ -27,8 +28,13 @@ MAX_TEXT = 10_000
 MAX_MEDIA = 10
 MAX_TAGS = 10
 MAX_VARIABLES = 100
-TAG_PATTERN = re.compile(r"^[a-zA-Z0-9._~-]+$")
-URL_PATTERN = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+MAX_SENDER_ADDRESS = 256
+MAX_MODULE_DEPTH = 32  # rich cards nest a few levels; the engine decodes modules again
+# \Z, not $: `$` also matches before a trailing newline
+TAG_PATTERN = re.compile(r"^[a-zA-Z0-9._~-]+\Z")
+URL_PATTERN = re.compile(r"^https?://[^\s/?#]+\S*\Z")
+# no whitespace or control character may hide in an address (nor reach the database)
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 MODULE_CHANNELS = {"rcs", "whatsapp", "sms", "email"}
 TOP_FIELDS = {"to", "content", "from", "schedule", "callbacks", "tags"}
 _RECIPIENT_CHANNELS = {c.value for c in RecipientChannel}
@@ -44,6 +50,12 @@ class SendRequest:
     send_at: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
     callbacks: dict[str, str] | None = None
+
+
+def _key(path: str, key: str) -> str:
+    """The path of `key` inside `path`; an empty key shows as `""`."""
+    name = key or '""'
+    return f"{path}.{name}" if path else name
 
 
 class _Checker:
@@ -62,7 +74,7 @@ class _Checker:
     def unknown(self, value: dict[str, Any], allowed: set[str], path: str) -> None:
         for key in value:
             if key not in allowed:
-                self.fail(f"{path}.{key}" if path else key, "is not a known field")
+                self.fail(_key(path, key), "is not a known field")
 
     def text(self, value: Any, path: str, *, limit: int) -> str | None:
         if not isinstance(value, str):
@@ -88,6 +100,9 @@ def parse_send_request(body: bytes) -> tuple[SendRequest, list[FieldError]]:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as error:
         check.fail("body", f"is not valid JSON: {error}")
+        return SendRequest(), check.errors
+    except RecursionError:
+        check.fail("body", "is nested too deeply")
         return SendRequest(), check.errors
     data = check.object(raw, "body")
     if data is None:
@@ -137,7 +152,7 @@ def _address(check: _Checker, item: dict[str, Any], path: str) -> list[str] | No
     if not isinstance(address, str):
         check.fail(f"{path}.address", "is required and must be a string")
         return None
-    normalized = normalize_address(address, channel)
+    normalized = None if _UNSAFE.search(address) else normalize_address(address, channel)
     if normalized is None:
         expected = "an email address" if channel == "EMAIL" else "a phone number in E.164 form"
         check.fail(f"{path}.address", f"must be {expected}, not {address!r}")
@@ -148,7 +163,7 @@ def _address(check: _Checker, item: dict[str, Any], path: str) -> list[str] | No
 def _recipient(check: _Checker, item: dict[str, Any], path: str) -> dict[str, Any] | None:
     errors_before = len(check.errors)
     recipient: dict[str, Any] = {}
-    if "address" in item:
+    if "address" in item or ("channel" in item and "addresses" not in item):
         check.unknown(item, {"address", "channel", "variables"}, path)
         address = _address(check, item, path)
         recipient["addresses"] = [address] if address else []
@@ -190,7 +205,7 @@ def _variables(check: _Checker, value: Any, path: str) -> dict[str, str]:
         elif isinstance(item, int | float) and not isinstance(item, bool):
             variables[key] = str(item)
         else:
-            check.fail(f"{path}.{key}", "must be a string")
+            check.fail(_key(path, key), "must be a string")
     return variables
 
 
@@ -202,6 +217,7 @@ def _content(check: _Checker, value: Any, request: SendRequest) -> None:
     if content is None:
         return
     check.unknown(content, {"text", "media", "modules"}, "content")
+    errors_before = len(check.errors)
     result: dict[str, Any] = {}
     if content.get("text") is not None:
         text = check.text(content["text"], "content.text", limit=MAX_TEXT)
@@ -212,7 +228,8 @@ def _content(check: _Checker, value: Any, request: SendRequest) -> None:
         result["media"] = _media(check, content["media"], "content.media")
     if content.get("modules") is not None:
         result["modules"] = _modules(check, content["modules"])
-    if not result.get("text") and not result.get("media") and not result.get("modules"):
+    given = result.get("text") or result.get("media") or result.get("modules")
+    if not given and len(check.errors) == errors_before:
         check.fail("content", "must have text, media or modules")
     request.content = result
 
@@ -224,6 +241,8 @@ def _media(check: _Checker, value: Any, path: str) -> list[dict[str, str]]:
     media = []
     for index, item in enumerate(value):
         url = item.get("url") if isinstance(item, dict) else None
+        if isinstance(item, dict):
+            check.unknown(item, {"url"}, f"{path}[{index}]")
         if not isinstance(url, str) or not URL_PATTERN.match(url):
             check.fail(f"{path}[{index}].url", "must be an http(s) URL")
         else:
@@ -241,17 +260,39 @@ def _modules(check: _Checker, value: Any) -> dict[str, dict[str, Any]]:
         if not isinstance(item, dict) or len(item) != 1:
             check.fail(path, "must be an object with one key: rcs, whatsapp, sms or email")
             continue
-        ((channel, module),) = item.items()
-        if channel not in MODULE_CHANNELS or channel in modules:
-            check.fail(path, f"{channel!r} is not a channel module, or appears twice")
+        ((name, module),) = item.items()
+        channel = name.lower()
+        if channel not in MODULE_CHANNELS:
+            check.fail(path, f"{name!r} is not a channel module: rcs, whatsapp, sms or email")
             continue
-        if check.object(module, f"{path}.{channel}") is None:
+        if channel in modules:
+            check.fail(path, f"the {channel} module appears twice")
             continue
+        if check.object(module, f"{path}.{name}") is None:
+            continue
+        if _deeper_than(module, MAX_MODULE_DEPTH):
+            check.fail(f"{path}.{name}", f"must nest at most {MAX_MODULE_DEPTH} levels")
+            continue
+        if "text" in module and not isinstance(module["text"], str):
+            check.fail(f"{path}.{name}.text", "must be a string")
         for key, text in module.items():
-            if isinstance(text, str):
-                check.template(text, f"{path}.{channel}.{key}")
+            if isinstance(text, str) and check.text(text, f"{path}.{name}.{key}", limit=MAX_TEXT):
+                check.template(text, f"{path}.{name}.{key}")
         modules[channel] = module
     return modules
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 def _sender(check: _Checker, value: Any) -> dict[str, str] | None:
@@ -268,14 +309,24 @@ def _sender(check: _Checker, value: Any) -> dict[str, str] | None:
         if not isinstance(channel, str) or channel.upper() not in _SENDER_CHANNELS:
             check.fail("from.channel", "must be one of SMS, RCS, WHATSAPP, EMAIL")
             return None
-        if not isinstance(sender["address"], str) or not sender["address"]:
-            check.fail("from.address", "must be a string")
+        address = sender["address"]
+        if (
+            not isinstance(address, str)
+            or not 1 <= len(address) <= MAX_SENDER_ADDRESS
+            or _UNSAFE.search(address)
+        ):
+            check.fail("from.address", "must be a sender's address")
             return None
-        return {"address": sender["address"], "channel": channel.upper()}
+        return {"address": address, "channel": channel.upper()}
     key = forms[0]
     check.unknown(sender, {key}, "from")
-    if not isinstance(sender[key], str):
-        check.fail(f"from.{key}", "must be a string")
+    pattern, kind = (
+        (SENDER_ID_RE, "a sender id (comms_sender_…)")
+        if key == "senderId"
+        else (SENDER_POOL_ID_RE, "a sender pool id (comms_senderpool_…)")
+    )
+    if not isinstance(sender[key], str) or not pattern.fullmatch(sender[key]):
+        check.fail(f"from.{key}", f"must be {kind}")
         return None
     return {key: sender[key]}
 
@@ -321,16 +372,17 @@ def _tags(check: _Checker, value: Any) -> dict[str, str]:
         check.fail("tags", f"must have at most {MAX_TAGS} pairs")
     result = {}
     for key, item in tags.items():
+        path = _key("tags", key)
         if len(key) > 128 or not TAG_PATTERN.match(key):
-            check.fail(f"tags.{key}", "key must be 1-128 characters of [a-zA-Z0-9._~-]")
+            check.fail(path, "key must be 1-128 characters of [a-zA-Z0-9._~-]")
             continue
-        text = check.text(item, f"tags.{key}", limit=256)
+        text = check.text(item, path, limit=256)
         if text is None:
             continue
         if is_template(text):
-            check.template(text, f"tags.{key}")
+            check.template(text, path)
         elif not TAG_PATTERN.match(text):
-            check.fail(f"tags.{key}", "value must be 1-256 characters of [a-zA-Z0-9._~-]")
+            check.fail(path, "value must be 1-256 characters of [a-zA-Z0-9._~-]")
             continue
         result[key] = text
     return result
