@@ -1,0 +1,1 @@
+"""Status events: CloudEvents envelopes and signed webhook delivery."""

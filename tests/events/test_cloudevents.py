@@ -1,0 +1,274 @@
+"""CloudEvents envelopes, event types and subscription patterns."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from opencomms.domain.statuses import MessageStatus
+from opencomms.events.cloudevents import (
+    EVENT_TYPES,
+    MESSAGE_EVENT_TYPES,
+    MESSAGE_INBOUND_RECEIVED,
+    MESSAGE_QUEUED,
+    OPERATION_COMPLETED,
+    OPERATION_EVENT_TYPES,
+    MessageEventData,
+    encode_batch,
+    envelope,
+    message_event_type,
+    message_source,
+    new_event_id,
+    operation_source,
+    rfc3339,
+    type_matches,
+    validate_type_pattern,
+)
+
+P = "com.twilio.comms-api."
+RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+# CloudEvents 1.0: attribute names are lower-case ASCII letters and digits.
+ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+
+
+def _message_data() -> MessageEventData:
+    return {
+        "operation_id": "comms_operation_01h2xcejqtf2nbrexx3vqjhp41",
+        "message_id": "comms_message_01h2xcejqtf2nbrexx3vqjhp41",
+        "attempt_id": "SM" + "a" * 32,
+        "attempt": 1,
+        "channel": "SMS",
+        "from": {"id": "comms_sender_x", "address": "+12065558844", "channel": "SMS"},
+        "to": {"address": "+14153901002", "channel": "PHONE"},
+        "status": "DELIVERED",
+        "error_code": None,
+        "error_message": None,
+        "tags": {"campaign": "spring"},
+        "timestamp": "2024-05-01T12:00:00.123Z",
+    }
+
+
+# --- Types ----------------------------------------------------------------------------
+
+
+def test_event_types() -> None:
+    assert len(set(EVENT_TYPES)) == len(EVENT_TYPES) == 11
+    assert all(t.startswith(P) for t in EVENT_TYPES)
+    assert set(OPERATION_EVENT_TYPES) == {
+        P + "operation.scheduled",
+        P + "operation.processing",
+        P + "operation.completed",
+    }
+    assert set(MESSAGE_EVENT_TYPES) == {
+        P + "message." + s
+        for s in ("queued", "sent", "delivered", "read", "undelivered", "failed", "canceled")
+    }
+    assert MESSAGE_INBOUND_RECEIVED == P + "message.inbound-received"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("QUEUED", P + "message.queued"),
+        ("SENT", P + "message.sent"),
+        ("DELIVERED", P + "message.delivered"),
+        ("READ", P + "message.read"),
+        ("UNDELIVERED", P + "message.undelivered"),
+        ("FAILED", P + "message.failed"),
+        ("CANCELED", P + "message.canceled"),
+        ("queued", P + "message.queued"),
+        (MessageStatus.DELIVERED, P + "message.delivered"),
+    ],
+)
+def test_message_event_type(status: str, expected: str) -> None:
+    assert message_event_type(status) == expected
+
+
+@pytest.mark.parametrize("status", ["SCHEDULED", "PROCESSING", "", "inbound-received", "x"])
+def test_message_event_type_refuses(status: str) -> None:
+    with pytest.raises(ValueError):
+        message_event_type(status)
+
+
+def test_every_message_status_but_scheduled_has_an_event() -> None:
+    covered = {s for s in MessageStatus if s is not MessageStatus.SCHEDULED}
+    assert {message_event_type(s) for s in covered} == set(MESSAGE_EVENT_TYPES)
+
+
+# --- Envelopes ------------------------------------------------------------------------------
+
+
+def test_envelope_has_every_required_attribute() -> None:
+    data = _message_data()
+    event = envelope(
+        "EV" + "1" * 32, MESSAGE_QUEUED, 1_714_564_800_123, data, message_source(data["message_id"])
+    )
+    assert event == {
+        "specversion": "1.0",
+        "type": P + "message.queued",
+        "source": "/v1/Messages/comms_message_01h2xcejqtf2nbrexx3vqjhp41",
+        "id": "EV" + "1" * 32,
+        "time": "2024-05-01T12:00:00.123Z",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    for name in ("specversion", "id", "source", "type"):
+        assert isinstance(event[name], str)
+        assert event[name]
+    assert all(ATTRIBUTE_NAME.match(name) for name in event)
+    assert RFC3339_UTC.match(event["time"])
+    parsed = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+    assert parsed.utcoffset() == timedelta(0)
+    assert int(parsed.timestamp() * 1000) == 1_714_564_800_123
+
+
+def test_envelope_copies_data_and_takes_an_optional_dataschema() -> None:
+    data = {"operation_id": "comms_operation_x"}
+    event = envelope(
+        "EV1",
+        OPERATION_COMPLETED,
+        0,
+        data,
+        operation_source("comms_operation_x"),
+        dataschema="https://example.com/schemas/OperationCompleted/1",
+    )
+    assert event["source"] == "/v1/Messages/Operations/comms_operation_x"
+    assert event["dataschema"] == "https://example.com/schemas/OperationCompleted/1"
+    data["operation_id"] = "changed"
+    assert event["data"] == {"operation_id": "comms_operation_x"}
+    assert "dataschema" not in envelope("EV1", OPERATION_COMPLETED, 0, data, "/s")
+
+
+@pytest.mark.parametrize(
+    ("event_id", "type_", "source"),
+    [("", MESSAGE_QUEUED, "/s"), ("EV1", "", "/s"), ("EV1", MESSAGE_QUEUED, "")],
+)
+def test_envelope_refuses_empty_required_attributes(event_id: str, type_: str, source: str) -> None:
+    with pytest.raises(ValueError):
+        envelope(event_id, type_, 0, {}, source)
+
+
+@pytest.mark.parametrize(
+    ("time_ms", "expected"),
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (999, "1970-01-01T00:00:00.999Z"),
+        (1_000, "1970-01-01T00:00:01.000Z"),
+        (1_714_564_800_123, "2024-05-01T12:00:00.123Z"),
+        (1_709_251_199_999, "2024-02-29T23:59:59.999Z"),
+        (4_102_444_800_000, "2100-01-01T00:00:00.000Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+    ],
+)
+def test_rfc3339(time_ms: int, expected: str) -> None:
+    assert rfc3339(time_ms) == expected
+    moment = datetime.fromisoformat(expected.replace("Z", "+00:00"))
+    assert moment.tzinfo == UTC
+    assert round(moment.timestamp() * 1000) == time_ms
+
+
+def test_new_event_id() -> None:
+    ids = {new_event_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(re.fullmatch(r"EV[0-9a-f]{32}", i) for i in ids)
+
+
+# --- Batches ------------------------------------------------------------------------------
+
+
+def test_encode_batch_round_trips() -> None:
+    events = [
+        envelope(new_event_id(), MESSAGE_QUEUED, 1_714_564_800_000 + i, _message_data(), "/s")
+        for i in range(3)
+    ]
+    events[1]["data"]["tags"] = {"text": "Grüße 👋 مرحبا"}
+    body = encode_batch(events)
+    assert isinstance(body, bytes)
+    assert json.loads(body) == events
+    assert body.startswith(b"[{")
+    assert b'", "' not in body
+    assert b'": ' not in body  # compact
+    assert "Grüße 👋 مرحبا".encode() in body  # UTF-8, not \\u escapes
+    assert encode_batch([]) == b"[]"
+
+
+def test_encode_batch_keeps_attribute_order() -> None:
+    body = encode_batch([envelope("EV1", MESSAGE_QUEUED, 0, {"a": 1}, "/s")])
+    assert body == (
+        b'[{"specversion":"1.0","type":"com.twilio.comms-api.message.queued","source":"/s",'
+        b'"id":"EV1","time":"1970-01-01T00:00:00.000Z","datacontenttype":"application/json",'
+        b'"data":{"a":1}}]'
+    )
+
+
+# --- Subscription patterns ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "type_", "expected"),
+    [
+        (P + "message.queued", P + "message.queued", True),
+        (P + "message.queued", P + "message.sent", False),
+        (P + "message.*", P + "message.queued", True),
+        (P + "message.*", P + "message.inbound-received", True),
+        (P + "message.*", P + "operation.completed", False),
+        (P + "operation.*", P + "operation.completed", True),
+        (P + "*", P + "operation.scheduled", True),
+        ("*", P + "message.read", True),
+        (P + "message.*", P + "message.", True),
+        (P + "message.", P + "message.queued", False),  # no star: exact only
+        (P + "message.queued*", P + "message.queued", True),
+        (P + "*.queued", P + "message.queued", False),  # inner star is literal
+        (P + "message.queued", P + "message.queued.extra", False),
+        ("", P + "message.queued", False),
+    ],
+)
+def test_type_matches(pattern: str, type_: str, expected: bool) -> None:
+    assert type_matches(pattern, type_) is expected
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        *EVENT_TYPES,
+        P + "message.*",
+        P + "operation.*",
+        P + "*",
+        "com.twilio.*",
+        "*",
+        P + "message.q*",
+        P + "message.queued*",
+    ],
+)
+def test_valid_type_patterns(pattern: str) -> None:
+    assert validate_type_pattern(pattern) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("", "empty"),
+        (P + "message.unknown", "not a known event type"),
+        (P + "message.queued.extra", "not a known event type"),
+        ("com.twilio.messaging.message.sent", "not a known event type"),
+        (P + "message", "not a known event type"),
+        (P + "conversation.*", "matches no event type"),
+        (P + "message.queued.*", "matches no event type"),
+        ("*" + "message.queued", "only allowed at the end"),
+        (P + "*.queued", "only allowed at the end"),
+        (P + "message.**", "only allowed at the end"),
+    ],
+)
+def test_invalid_type_patterns(pattern: str, problem: str) -> None:
+    text = validate_type_pattern(pattern)
+    assert text is not None
+    assert problem in text
+
+
+def test_every_valid_pattern_selects_a_known_type() -> None:
+    for pattern in [P + "message.*", P + "*", "*", P + "message.q*", *EVENT_TYPES]:
+        assert validate_type_pattern(pattern) is None
+        assert any(type_matches(pattern, t) for t in EVENT_TYPES)
