@@ -7,8 +7,8 @@ client costs no database read per request.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
+import re
 import time
 from typing import Any
 
@@ -24,11 +24,18 @@ from opencomms.store import accounts
 __all__ = ["BasicAuthMiddleware", "forget_credential"]
 
 CACHE_SECONDS = 60.0
+# an account or key SID: printable ASCII; anything else (a NUL byte...) never reaches the database
+_USERNAME = re.compile(r"[\x21-\x7e]{1,128}")
 _verified: dict[tuple[str, str], tuple[str, float]] = {}
+# Bumped by every revocation: a check that read the database before a revocation must not
+# cache its (now stale) answer after it, or a deleted key would keep working for a minute.
+_revocations = 0
 
 
 def forget_credential(username: str) -> None:
     """Drop a revoked credential from the cache at once."""
+    global _revocations  # noqa: PLW0603
+    _revocations += 1
     for key in [key for key in _verified if key[0] == username]:
         del _verified[key]
 
@@ -39,10 +46,10 @@ def _credentials(header: str) -> tuple[str, str]:
         raise ApiError(401)
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII text
         raise ApiError(401) from None
     username, sep, secret = decoded.partition(":")
-    if not sep or not username or not secret:
+    if not sep or not secret or not _USERNAME.fullmatch(username):
         raise ApiError(401)
     return username, secret
 
@@ -57,8 +64,10 @@ class BasicAuthMiddleware(AbstractAuthenticationMiddleware):
         if cached is not None and cached[1] > time.monotonic():
             return AuthenticationResult(user=cached[0], auth=username)
         runtime = connection.app.state.runtime
+        revocations = _revocations
         found = await runtime.db.read(lambda conn: accounts.find_credential(conn, username))
         if found is None or not hmac.compare_digest(found[1], digest):
             raise ApiError(401)
-        _verified[(username, digest)] = (found[0], time.monotonic() + CACHE_SECONDS)
+        if revocations == _revocations:
+            _verified[(username, digest)] = (found[0], time.monotonic() + CACHE_SECONDS)
         return AuthenticationResult(user=found[0], auth=username)

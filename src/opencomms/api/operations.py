@@ -19,6 +19,10 @@ from opencomms.store import operations
 __all__ = ["fetch_operation", "list_operations"]
 
 AnyRequest = Request[Any, Any, Any]
+PREFIX = "comms_operation_"
+# Above every operation id in any collation: the pager's `~` top is not (PostgreSQL
+# compares text with the database's collation, where `~` may sort before letters).
+CEILING = PREFIX + "z" * 26
 
 
 @get("/Messages/Operations")
@@ -27,7 +31,7 @@ async def list_operations(request: AnyRequest) -> Response[bytes]:
     errors: list[FieldError] = []
     page = parse_page(query, errors)
     status = enum_filter(query, "status", {s.value for s in OperationStatus}, errors)
-    since, until = date_bounds(query, "comms_operation_", errors)
+    since, until = date_bounds(query, PREFIX, errors)
     if errors:
         raise invalid(errors)
     account = account_of(request)
@@ -35,7 +39,7 @@ async def list_operations(request: AnyRequest) -> Response[bytes]:
         lambda conn: operations.list_operations(
             conn,
             account,
-            before=min(page.before, until),
+            before=min(page.before, until, CEILING),
             since=since,
             status=status,
             limit=page.size + 1,

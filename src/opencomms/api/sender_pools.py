@@ -11,9 +11,9 @@ from litestar.params import FromPath
 from opencomms.api.common import account_of, json_body, json_response, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.paging import page_envelope, parse_page
-from opencomms.api.senders import check_tags
+from opencomms.api.senders import CONTROL, check_tags
 from opencomms.api.wire import pool_json, sender_json
-from opencomms.domain.ids import new_sender_pool_id
+from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE, new_sender_pool_id
 from opencomms.engine.clock import now_ms
 from opencomms.store import senders
 from opencomms.store.database import Conn
@@ -48,7 +48,8 @@ async def _check_senders(request: AnyRequest, value: Any, errors: list[FieldErro
         return []
     ids = list(dict.fromkeys(value))
     account = account_of(request)
-    found = await runtime_of(request).db.read(lambda conn: senders.get_senders(conn, ids))
+    wellformed = [sender_id for sender_id in ids if SENDER_ID_RE.fullmatch(sender_id)]
+    found = await runtime_of(request).db.read(lambda conn: senders.get_senders(conn, wellformed))
     for index, sender_id in enumerate(value):
         sender = found.get(sender_id)
         if sender is None or sender.account_sid != account:
@@ -63,8 +64,10 @@ async def _apply(
     changes: dict[str, Any] = {}
     if "name" in body:
         name = body["name"]
-        if not isinstance(name, str) or not 1 <= len(name) <= 256:
-            errors.append(FieldError("name", "must be 1 to 256 characters"))
+        if not isinstance(name, str) or not 1 <= len(name) <= 256 or CONTROL.search(name):
+            errors.append(
+                FieldError("name", "must be 1 to 256 characters, without control characters")
+            )
         changes["name"] = name
     if "senders" in body:
         changes["sender_ids"] = await _check_senders(request, body["senders"], errors)
@@ -116,6 +119,8 @@ async def list_pools(request: AnyRequest) -> Response[bytes]:
 
 
 async def _load(request: AnyRequest, pool_id: FromPath[str]) -> SenderPoolRecord:
+    if not SENDER_POOL_ID_RE.fullmatch(pool_id):
+        raise not_found("SenderPool", pool_id)
     account = account_of(request)
     pool = await runtime_of(request).db.read(lambda conn: senders.get_pool(conn, account, pool_id))
     if pool is None:
@@ -138,6 +143,8 @@ async def update_pool(request: AnyRequest, pool_id: FromPath[str]) -> Response[b
 
 @delete("/SenderPools/{pool_id:str}", status_code=204)
 async def delete_pool(request: AnyRequest, pool_id: FromPath[str]) -> None:
+    if not SENDER_POOL_ID_RE.fullmatch(pool_id):
+        raise not_found("SenderPool", pool_id)
     account = account_of(request)
     if not await runtime_of(request).db.write(
         lambda conn: senders.delete_pool(conn, account, pool_id)
@@ -147,12 +154,29 @@ async def delete_pool(request: AnyRequest, pool_id: FromPath[str]) -> None:
 
 @get("/SenderPools/{pool_id:str}/Senders")
 async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
+    """The pool's senders in the pool's order (its fallback order), paginated by position."""
+    query = dict(request.query_params)
+    errors: list[FieldError] = []
+    page = parse_page(query, errors)
+    after = -1
+    if query.get("pageToken", query.get("page_token")) and not errors:
+        kind, _, position = page.before.partition("_")
+        if kind != "position" or not position.isdigit():
+            errors.append(FieldError("pageToken", "is not a token of this list"))
+        else:
+            after = int(position)
+    if errors:
+        raise invalid(errors)
     pool = await _load(request, pool_id)
-    found = await runtime_of(request).db.read(
-        lambda conn: senders.get_senders(conn, pool.sender_ids)
+    rows = await runtime_of(request).db.read(
+        lambda conn: senders.list_pool_members(
+            conn, pool.id, after_position=after, limit=page.size + 1
+        )
     )
-    members = [sender_json(found[i]) for i in pool.sender_ids if i in found]
-    return json_response({"senders": members, "pagination": {"next": None, "self": None}})
+    shown = rows[: page.size]
+    last = f"position_{shown[-1][0]}" if shown else None
+    members = [sender_json(sender) for _, sender in shown]
+    return json_response(page_envelope("senders", members, page, rows, last))
 
 
 @post("/SenderPools/{pool_id:str}/Senders", status_code=200)
@@ -172,7 +196,7 @@ async def remove_pool_sender(
     request: AnyRequest, pool_id: FromPath[str], sender_id: FromPath[str]
 ) -> None:
     pool = await _load(request, pool_id)
-    if not await runtime_of(request).db.write(
+    if not SENDER_ID_RE.fullmatch(sender_id) or not await runtime_of(request).db.write(
         lambda conn: senders.remove_pool_member(conn, pool.id, sender_id)
     ):
         raise not_found("Sender", f"{sender_id} in pool {pool_id}")

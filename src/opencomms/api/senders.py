@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -14,9 +15,10 @@ from opencomms.api.filters import enum_filter
 from opencomms.api.paging import page_envelope, parse_page
 from opencomms.api.send_request import TAG_PATTERN
 from opencomms.api.wire import sender_json
-from opencomms.domain.channels import SenderChannel
+from opencomms.domain.addresses import normalize_address
+from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.durations import parse_duration_ms
-from opencomms.domain.ids import new_sender_id
+from opencomms.domain.ids import SENDER_ID_RE, new_sender_id
 from opencomms.engine.clock import now_ms
 from opencomms.store import senders
 from opencomms.store.records import SenderRecord
@@ -26,6 +28,35 @@ __all__ = ["create_sender", "delete_sender", "fetch_sender", "list_senders", "up
 AnyRequest = Request[Any, Any, Any]
 STATUSES = {"ACTIVATED", "DEACTIVATED"}
 MUTABLE = {"status", "tags", "connector", "fallbackTimeout", "receiptWait"}
+CHANNELS = frozenset(channel.value for channel in SenderChannel)
+MAX_DURATION_MS = 30 * 86_400_000  # 30 days: a fallback timeout or receipt wait longer is a typo
+
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_SHORT_CODE = re.compile(r"[0-9]{3,8}")
+_ALPHANUMERIC_ID = re.compile(r"(?=[0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11}")  # SMS only
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # no control character reaches the database
+_PRINTABLE = re.compile(r"[\x21-\x7e]{1,256}")  # an RCS agent id: printable ASCII, no space
+
+
+def _address_problem(address: str, channel: str) -> str | None:
+    """Why `address` cannot be a sender on `channel`, or None when it can."""
+    forms: tuple[re.Pattern[str], ...]
+    if CONTROL.search(address):
+        return "must not contain control characters"
+    if channel == SenderChannel.SMS:
+        forms = (_E164, _SHORT_CODE, _ALPHANUMERIC_ID)
+        wanted = "an E.164 number, a short code or an alphanumeric sender id (11 characters)"
+    elif channel == SenderChannel.WHATSAPP:
+        forms, wanted = (_E164,), "an E.164 number such as +12065558844"
+    elif channel == SenderChannel.EMAIL:
+        if normalize_address(address, RecipientChannel.EMAIL) is None:
+            return "must be an email address"
+        return None
+    else:
+        forms, wanted = (_PRINTABLE,), "an agent id: printable ASCII characters, no spaces"
+    if any(form.fullmatch(address) for form in forms):
+        return None
+    return f"must be {wanted}"
 
 
 def check_tags(value: Any, errors: list[FieldError]) -> dict[str, str]:
@@ -58,18 +89,24 @@ def _changes(
     if "tags" in body:
         changes["tags"] = check_tags(body["tags"], errors)
     if "connector" in body:
-        if body["connector"] not in runtime_of(request).connectors:
+        name = body["connector"]
+        connector = runtime_of(request).connectors.get(name) if isinstance(name, str) else None
+        if connector is None:
             errors.append(FieldError("connector", "no connector with this name is configured"))
+        elif base.channel in CHANNELS and base.channel not in connector.channels:
+            errors.append(FieldError("connector", f"does not carry {base.channel}"))
         else:
-            changes["connector"] = body["connector"]
+            changes["connector"] = name
     for field, column in (
         ("fallbackTimeout", "fallback_timeout_ms"),
         ("receiptWait", "receipt_wait_ms"),
     ):
         if field in body:
             ms = parse_duration_ms(body[field]) if isinstance(body[field], str) else None
-            if ms is None:
-                errors.append(FieldError(field, "must be a duration such as '500ms', '60s', '72h'"))
+            if ms is None or ms > MAX_DURATION_MS:
+                errors.append(
+                    FieldError(field, "must be a duration up to '30d', such as '500ms', '60s'")
+                )
             else:
                 changes[column] = ms
     return msgspec.structs.replace(base, **changes)
@@ -83,10 +120,14 @@ async def create_sender(request: AnyRequest) -> Response[bytes]:
         if key not in MUTABLE | {"address", "channel"}:
             errors.append(FieldError(key, "is not a known field"))
     address, channel = body.get("address"), body.get("channel")
-    if not isinstance(address, str) or not 1 <= len(address) <= 256:
-        errors.append(FieldError("address", "is required: 1 to 256 characters"))
-    if not isinstance(channel, str) or channel.upper() not in {c.value for c in SenderChannel}:
+    if not isinstance(channel, str) or channel.upper() not in CHANNELS:
         errors.append(FieldError("channel", "must be one of SMS, RCS, WHATSAPP, EMAIL"))
+    if not isinstance(address, str) or not address:
+        errors.append(FieldError("address", "is required"))
+    elif isinstance(channel, str) and channel.upper() in CHANNELS:
+        problem = _address_problem(address, channel.upper())
+        if problem is not None:
+            errors.append(FieldError("address", problem))
     runtime = runtime_of(request)
     now = now_ms()
     defaults = runtime.settings.simulator
@@ -117,7 +158,7 @@ async def list_senders(request: AnyRequest) -> Response[bytes]:
     errors: list[FieldError] = []
     page = parse_page(query, errors)
     status = enum_filter(query, "status", STATUSES, errors)
-    channel = enum_filter(query, "channel", {c.value for c in SenderChannel}, errors)
+    channel = enum_filter(query, "channel", set(CHANNELS), errors)
     if errors:
         raise invalid(errors)
     account = account_of(request)
@@ -134,6 +175,8 @@ async def list_senders(request: AnyRequest) -> Response[bytes]:
 
 
 async def _load(request: AnyRequest, sender_id: FromPath[str]) -> SenderRecord:
+    if not SENDER_ID_RE.fullmatch(sender_id):
+        raise not_found("Sender", sender_id)
     account = account_of(request)
     sender = await runtime_of(request).db.read(
         lambda conn: senders.get_sender(conn, account, sender_id)
@@ -169,6 +212,8 @@ async def update_sender(request: AnyRequest, sender_id: FromPath[str]) -> Respon
 
 @delete("/Senders/{sender_id:str}", status_code=204)
 async def delete_sender(request: AnyRequest, sender_id: FromPath[str]) -> None:
+    if not SENDER_ID_RE.fullmatch(sender_id):
+        raise not_found("Sender", sender_id)
     account = account_of(request)
     if not await runtime_of(request).db.write(
         lambda conn: senders.delete_sender(conn, account, sender_id)

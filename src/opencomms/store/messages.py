@@ -9,7 +9,7 @@ from opencomms.store.database import Conn
 from opencomms.store.jsoncol import load
 from opencomms.store.records import AttemptRecord, MessageRecord
 
-__all__ = ["MessageFilters", "get_message", "list_attempts", "list_messages"]
+__all__ = ["MessageFilters", "bounded_above", "get_message", "list_attempts", "list_messages"]
 
 _COLUMNS = (
     "id, account_sid, operation_id, status, recipient, content, tags, channel, sender,"
@@ -19,6 +19,15 @@ _ATTEMPT_COLUMNS = (
     "id, message_id, number, sender_id, channel, from_address, to_address, to_channel,"
     " status, error_code, error_message, attempted_at, updated_at"
 )
+
+
+def bounded_above(before: str, prefix: str) -> bool:
+    """Whether `before` bounds the ids of `prefix`: a bound past all of them (the pager's
+    `~` top) is no bound and stays out of the SQL. PostgreSQL compares text with the
+    database's collation, where `~` may sort before letters (ICU, en_US): `id < '~'`
+    would then match nothing. Ids themselves (one prefix, then [0-9a-z]) sort the same
+    in every collation."""
+    return before < prefix + "~"
 
 
 def _message(row: Sequence[Any]) -> MessageRecord:
@@ -65,8 +74,12 @@ async def list_messages(
         args: list[Any] = [filters.operation_id, account_sid]
     else:
         clauses, args = ["account_sid = ?"], [account_sid]
-    clauses += ["id < ?", "id >= ?"]
-    args += [filters.before, filters.since]
+    if bounded_above(filters.before, "comms_message_"):
+        clauses.append("id < ?")
+        args.append(filters.before)
+    if filters.since:
+        clauses.append("id >= ?")
+        args.append(filters.since)
     for column, value in (("status", filters.status), ("channel", filters.channel)):
         if value is not None:
             clauses.append(f"{column} = ?")

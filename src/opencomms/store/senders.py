@@ -7,6 +7,7 @@ from typing import Any
 
 from opencomms.store.database import Conn, placeholders
 from opencomms.store.jsoncol import dump, load
+from opencomms.store.messages import bounded_above
 from opencomms.store.records import SenderPoolRecord, SenderRecord
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "get_senders",
     "insert_pool",
     "insert_sender",
+    "list_pool_members",
     "list_pools",
     "list_senders",
     "remove_pool_member",
@@ -119,7 +121,10 @@ async def list_senders(
 ) -> list[SenderRecord]:
     """A page of senders, newest first, after the id `after`."""
     clauses, args = ["account_sid = ?"], [account_sid]
-    for column, value in (("id <", after), ("status =", status), ("channel =", channel)):
+    if after is not None and bounded_above(after, "comms_sender_"):
+        clauses.append("id < ?")
+        args.append(after)
+    for column, value in (("status =", status), ("channel =", channel)):
         if value is not None:
             clauses.append(f"{column} ?")
             args.append(value)
@@ -186,13 +191,17 @@ async def insert_pool(conn: Conn, pool: SenderPoolRecord) -> None:
 
 
 async def update_pool(conn: Conn, pool: SenderPoolRecord) -> None:
-    """Rename, retag and reorder: the members are replaced by `pool.sender_ids`."""
+    """Rename, retag, reorder and (un)mark as default: the members are replaced by
+    `pool.sender_ids`. Making it the default takes that from the others: `set_default_pool`."""
     await conn.execute(
-        "UPDATE sender_pools SET name = ?, tags = ?, updated_at = ? WHERE id = ?",
+        "UPDATE sender_pools SET name = ?, tags = ?, is_default = ?, updated_at = ?"
+        " WHERE id = ? AND account_sid = ?",
         pool.name,
         dump(pool.tags),
+        int(pool.is_default),
         pool.updated_at,
         pool.id,
+        pool.account_sid,
     )
     await conn.execute("DELETE FROM sender_pool_members WHERE pool_id = ?", pool.id)
     await add_pool_members(conn, pool.id, pool.sender_ids)
@@ -209,6 +218,22 @@ async def add_pool_members(conn: Conn, pool_id: str, sender_ids: Sequence[str]) 
         " ON CONFLICT (pool_id, sender_id) DO NOTHING",
         [(pool_id, sender_id, start + i) for i, sender_id in enumerate(sender_ids)],
     )
+
+
+async def list_pool_members(
+    conn: Conn, pool_id: str, *, after_position: int, limit: int
+) -> list[tuple[int, SenderRecord]]:
+    """A page of the pool's senders in the pool's order: (position, sender) after a position."""
+    columns = ", ".join(f"s.{column.strip()}" for column in _SENDER_COLUMNS.split(","))
+    rows = await conn.fetch(
+        f"SELECT m.position, {columns} FROM sender_pool_members m"
+        " JOIN senders s ON s.id = m.sender_id"
+        " WHERE m.pool_id = ? AND m.position > ? ORDER BY m.position LIMIT ?",
+        pool_id,
+        after_position,
+        limit,
+    )
+    return [(row[0], _sender(row[1:])) for row in rows]
 
 
 async def remove_pool_member(conn: Conn, pool_id: str, sender_id: str) -> bool:
@@ -241,11 +266,12 @@ async def default_pool(conn: Conn, account_sid: str) -> SenderPoolRecord | None:
 async def list_pools(
     conn: Conn, account_sid: str, *, after: str | None, limit: int
 ) -> list[SenderPoolRecord]:
+    bound = [after] if after is not None and bounded_above(after, "comms_senderpool_") else []
     rows = await conn.fetch(
-        f"SELECT {_POOL_COLUMNS} FROM sender_pools WHERE account_sid = ? AND id < ?"
-        " ORDER BY id DESC LIMIT ?",
+        f"SELECT {_POOL_COLUMNS} FROM sender_pools WHERE account_sid = ?"
+        f"{' AND id < ?' if bound else ''} ORDER BY id DESC LIMIT ?",
         account_sid,
-        after or "~",
+        *bound,
         limit,
     )
     return await _pools(conn, rows)
