@@ -22,7 +22,12 @@ def server(
     directory = tmp_path_factory.mktemp(f"server-{request.param}")
     with database_url(request.param, str(directory)) as url:
         settings = Settings(
-            server=ServerSettings(database_url=url),
+            server=ServerSettings(
+                database_url=url,
+                secret_key_file=str(directory / "opencomms.key"),
+                # the tests' webhook receivers listen on loopback
+                allowed_callback_networks=["127.0.0.0/8", "::1/128"],
+            ),
             simulator=SimulatorSettings(
                 receipt_latency_ms=[0, 5],
                 submit_log=str(directory / "submits.jsonl"),

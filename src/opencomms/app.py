@@ -9,7 +9,7 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 
-from opencomms.api import api_keys, messages, operations, sender_pools, senders
+from opencomms.api import account, api_keys, messages, operations, sender_pools, senders, sinks
 from opencomms.api.auth import BasicAuthMiddleware
 from opencomms.api.errors import exception_handlers
 from opencomms.engine.runtime import Runtime
@@ -39,6 +39,16 @@ RESOURCES = [
     api_keys.create_api_key,
     api_keys.list_api_keys,
     api_keys.delete_api_key,
+    account.fetch_account,
+    sinks.create_sink,
+    sinks.list_sinks,
+    sinks.fetch_sink,
+    sinks.delete_sink,
+    sinks.list_sink_deliveries,
+    sinks.create_subscription,
+    sinks.list_subscriptions,
+    sinks.fetch_subscription,
+    sinks.delete_subscription,
 ]
 
 

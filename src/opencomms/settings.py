@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 __all__ = [
+    "EventSettings",
     "ServerSettings",
     "Settings",
     "SettingsError",
@@ -35,6 +36,9 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     allowed_callback_networks: list[str] = msgspec.field(default_factory=list)
     public_url: str = ""  # base of operationLocation; empty: from the request's Host
     max_body_bytes: int = 16 * 1024 * 1024
+    # the key that seals auth tokens kept for signing callbacks (made on first start)
+    secret_key_file: str = "opencomms.key"
+    secret_key: str = ""  # or the key itself, base64 (OPENCOMMS_SECRET_KEY)
 
 
 class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -49,8 +53,16 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     receipt_wait: str = "30s"
 
 
+class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    batch_size: int = 100  # events per POST
+    timeout: str = "15s"  # a delivery not answered within it failed
+    max_retry: str = "72h"  # then the batch is given up (and logged)
+    concurrency: int = 32  # deliveries in flight, one per sink at most
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    events: EventSettings = msgspec.field(default_factory=EventSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     connectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     senders: list[dict[str, Any]] = msgspec.field(default_factory=list)
@@ -63,6 +75,7 @@ _ENVIRONMENT = {
     "OPENCOMMS_DATABASE_URL": ("server", "database_url"),
     "OPENCOMMS_SIMULATOR_SUBMIT_LOG": ("simulator", "submit_log"),
     "OPENCOMMS_PUBLIC_URL": ("server", "public_url"),
+    "OPENCOMMS_SECRET_KEY": ("server", "secret_key"),
 }
 
 

@@ -76,6 +76,7 @@ class ThreadServer:
                     auth_token=token,
                     friendly_name="test",
                     simulator=self.settings.simulator,
+                    sealer=self.runtime.sealer,
                     now=now_ms(),
                 )
             )

@@ -19,14 +19,16 @@ from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.paging import page_envelope, parse_page
 from opencomms.api.send_request import SendRequest, parse_send_request
+from opencomms.api.sinks import checked_callback_url
 from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
-from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id
+from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id, new_sink_id
 from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.clock import now_ms
-from opencomms.store import messages, operations, senders
+from opencomms.store import messages, operations, senders, sinks
 from opencomms.store.database import Conn
 from opencomms.store.messages import MessageFilters
+from opencomms.store.sinks import SinkRecord
 
 __all__ = ["fetch_message", "list_messages", "send_messages"]
 
@@ -78,8 +80,11 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
     runtime = runtime_of(request)
     account = account_of(request)
     resolved = await runtime.db.read(lambda conn: _resolve_senders(conn, account, send.sender))
-    if isinstance(resolved, FieldError):
-        raise invalid([resolved])
+    problems = [resolved] if isinstance(resolved, FieldError) else []
+    if send.callbacks is not None:
+        problems += await checked_callback_url(request, send.callbacks["url"], "callbacks.url")
+    if problems or isinstance(resolved, FieldError):
+        raise invalid(problems)
     operation_id = await _accept(runtime.db.write, account, send, resolved)
     runtime.fanout_ready()
     path = operation_path(prefix_of(request), operation_id)
@@ -101,8 +106,9 @@ async def _accept(write: Any, account: str, send: SendRequest, sender_ids: list[
         "callbacks": send.callbacks,
     }
     recipients = msgspec.json.encode(send.recipients)
-    await write(
-        lambda conn: operations.insert_operation(
+
+    async def store(conn: Conn) -> None:
+        await operations.insert_operation(
             conn,
             operation_id=operation_id,
             account_sid=account,
@@ -113,8 +119,24 @@ async def _accept(write: Any, account: str, send: SendRequest, sender_ids: list[
             send_at=send.send_at if scheduled else None,
             now=now,
         )
-    )
+        if send.callbacks is not None:
+            await _link_callback(conn, account, operation_id, send.callbacks["url"], now)
+
+    await write(store)
     return operation_id
+
+
+async def _link_callback(conn: Conn, account: str, operation_id: str, url: str, now: int) -> None:
+    """`callbacks.url`: this operation's events also go there, through the account's
+    callback sink for that URL (made the first time it is named)."""
+    sink = await sinks.callback_sink(conn, account, url)
+    if sink is None:
+        sink = SinkRecord(
+            new_sink_id(), account, "callback", url, "callbacks.url of a send", "",
+            "ACTIVE", 0, 0, 0, None, now, now, now,
+        )  # fmt: skip
+        await sinks.insert_sink(conn, sink)
+    await sinks.link_callback(conn, operation_id, sink.id)
 
 
 def _tags_filter(text: str | None, errors: list[FieldError]) -> tuple[tuple[str, str], ...]:

@@ -21,6 +21,8 @@ __all__ = [
     "new_operation_id",
     "new_sender_id",
     "new_sender_pool_id",
+    "new_sink_id",
+    "new_subscription_id",
     "ulid_floor",
 ]
 
@@ -56,6 +58,15 @@ def new_sender_pool_id() -> str:
 def new_attempt_id(*, media: bool = False) -> str:
     """A delivery attempt id: `SM` (or `MM` when it carries media) and 32 hex digits."""
     return ("MM" if media else "SM") + secrets.token_hex(16)
+
+
+def new_sink_id() -> str:
+    """`DG` and 32 hex digits, as Twilio's sinks; the hex is a ULID, so ids sort by time."""
+    return "DG" + ULID().hex
+
+
+def new_subscription_id() -> str:
+    return "DF" + ULID().hex
 
 
 def new_account_sid() -> str:

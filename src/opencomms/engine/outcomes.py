@@ -16,9 +16,10 @@ from opencomms.domain.lifecycle import (
     message_after_outcome,
 )
 from opencomms.domain.statuses import MessageStatus
-from opencomms.store import delivery, operations
+from opencomms.store import delivery, events, operations
 from opencomms.store.database import Conn
 from opencomms.store.delivery import AttemptState, MessageState
+from opencomms.store.events import EventRow, attempt_event
 from opencomms.store.records import SenderRecord
 
 __all__ = ["OutcomeBatch"]
@@ -45,6 +46,7 @@ class OutcomeBatch:
         self.messages: dict[str, MessageState] = {}
         self.new_attempts: list[AttemptState] = []
         self.deltas = StatDeltas()
+        self.events: list[EventRow] = []
         self._changed_attempts: set[str] = set()
         self._changed_messages: set[str] = set()
 
@@ -54,8 +56,25 @@ class OutcomeBatch:
             self.messages.setdefault(message.id, message)
 
     def update_attempt(self, attempt: AttemptState) -> None:
+        old = self.attempts.get(attempt.id)
+        if old is not None and old.status != attempt.status:
+            self._event(attempt)
         self.attempts[attempt.id] = attempt
         self._changed_attempts.add(attempt.id)
+
+    def _event(self, attempt: AttemptState) -> None:
+        """Every status change of every attempt is an event, in the same transaction."""
+        self.events.append(
+            attempt_event(
+                attempt.account_sid,
+                attempt.operation_id,
+                attempt.message_id,
+                attempt.id,
+                attempt.status,
+                (attempt.error_code, attempt.error_message),
+                self.now,
+            )
+        )
 
     def update_message(self, message: MessageState) -> None:
         old = self.messages[message.id]
@@ -65,6 +84,7 @@ class OutcomeBatch:
         self._changed_messages.add(message.id)
 
     def add_attempt(self, attempt: AttemptState) -> None:
+        self._event(attempt)
         self.attempts[attempt.id] = attempt
         self.new_attempts.append(attempt)
         self.deltas.add(attempt.operation_id, "attempts")
@@ -140,4 +160,5 @@ class OutcomeBatch:
             conn, [self.messages[i] for i in self._changed_messages], self.now
         )
         await operations.apply_stat_deltas(conn, self.deltas, self.now)
+        await events.insert_events(conn, self.events)
         return await operations.complete_settled(conn, list(self.deltas.by_operation), self.now)

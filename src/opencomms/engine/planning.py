@@ -91,6 +91,7 @@ def _new_attempt(
         id=new_attempt_id(media=media),
         message_id=message.id,
         operation_id=message.operation_id,
+        account_sid=due.account_sid,
         number=message.attempt_count + 1,
         sender_id=sender.id,
         connector=sender.connector,

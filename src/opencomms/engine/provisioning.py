@@ -7,6 +7,8 @@ from __future__ import annotations
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.domain.ids import new_sender_id, new_sender_pool_id
+from opencomms.events.signing import new_webhook_secret
+from opencomms.sealing import Sealer
 from opencomms.settings import SimulatorSettings
 from opencomms.store import accounts, senders
 from opencomms.store.database import Conn
@@ -29,10 +31,20 @@ async def provision_account(
     auth_token: str,
     friendly_name: str,
     simulator: SimulatorSettings,
+    sealer: Sealer,
     now: int,
 ) -> bool:
     """Create the account with its default pool, unless it exists; True when created."""
-    if not await accounts.insert_account(conn, sid, auth_token, friendly_name, now):
+    created = await accounts.insert_account(
+        conn,
+        sid,
+        auth_token=auth_token,
+        auth_token_sealed=sealer.seal(auth_token),
+        webhook_secret=new_webhook_secret(),
+        friendly_name=friendly_name,
+        now=now,
+    )
+    if not created:
         return False
     fallback_ms = parse_duration_ms(simulator.fallback_timeout) or 0
     receipt_ms = parse_duration_ms(simulator.receipt_wait) or 0

@@ -7,15 +7,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from opencomms.connectors.base import Connector
 from opencomms.connectors.simulator import Simulator
+from opencomms.domain.durations import parse_duration_ms
 from opencomms.engine.clock import now_ms
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
 from opencomms.engine.provisioning import provision_account
 from opencomms.engine.receipts import ReceiptApplier
-from opencomms.settings import Settings
+from opencomms.events.delivery import DeliveryPolicy, EventDelivery
+from opencomms.events.ssrf import CallbackPolicy
+from opencomms.sealing import Sealer, load_or_create_key
+from opencomms.settings import EventSettings, Settings
 from opencomms.store import delivery, jobs
 from opencomms.store.database import Conn, Database
 from opencomms.store.open import open_database
@@ -40,6 +45,9 @@ class Runtime:
         self._dispatcher: Dispatcher | None = None
         self._fanout: FanoutWorker | None = None
         self._receipts: ReceiptApplier | None = None
+        self._sealer: Sealer | None = None
+        self._events: EventDelivery | None = None
+        self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
 
     @property
     def db(self) -> Database:
@@ -52,6 +60,18 @@ class Runtime:
         if self._fanout is not None:
             self._fanout.wake()
 
+    @property
+    def sealer(self) -> Sealer:
+        if self._sealer is None:
+            server = self.settings.server
+            key = server.secret_key
+            self._sealer = (
+                Sealer.from_text(key)
+                if key
+                else Sealer(load_or_create_key(Path(server.secret_key_file)))
+            )
+        return self._sealer
+
     async def start(self) -> None:
         self._db = db = await open_database(self.settings.server.database_url)
         if self._sole_worker:
@@ -62,10 +82,14 @@ class Runtime:
             await connector.start(receipts.accept)
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
         fanout = self._fanout = FanoutWorker(db, dispatcher.wake)
+        events = self._events = EventDelivery(
+            db, self.sealer, self.callback_policy, _delivery_policy(self.settings.events)
+        )
         for name, run in (
             ("fanout", fanout.run),
             ("dispatcher", dispatcher.run),
             ("receipts", receipts.run),
+            ("events", events.run),
         ):
             self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
 
@@ -78,6 +102,8 @@ class Runtime:
             await self._dispatcher.drain()
         if self._receipts is not None:
             await self._receipts.flush()
+        if self._events is not None:
+            await self._events.close()
         for connector in self.connectors.values():
             await connector.close()
         if self._db is not None:
@@ -95,11 +121,21 @@ class Runtime:
                 auth_token=token,
                 friendly_name="default",
                 simulator=self.settings.simulator,
+                sealer=self.sealer,
                 now=now_ms(),
             )
         )
         if created:
             log.info("created account %s with a default pool of simulator senders", sid)
+
+
+def _delivery_policy(events: EventSettings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        batch_size=events.batch_size,
+        timeout_s=(parse_duration_ms(events.timeout) or 15_000) / 1000,
+        max_retry_ms=parse_duration_ms(events.max_retry) or 72 * 3_600_000,
+        concurrency=events.concurrency,
+    )
 
 
 async def _release_claims(conn: Conn) -> None:

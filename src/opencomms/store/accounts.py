@@ -20,6 +20,7 @@ __all__ = [
     "insert_account",
     "insert_api_key",
     "list_api_keys",
+    "signing_secrets",
 ]
 
 
@@ -28,18 +29,35 @@ def credential_hash(secret: str) -> str:
 
 
 async def insert_account(
-    conn: Conn, sid: str, auth_token: str, friendly_name: str, now: int
+    conn: Conn,
+    sid: str,
+    *,
+    auth_token: str,
+    auth_token_sealed: str,
+    webhook_secret: str,
+    friendly_name: str,
+    now: int,
 ) -> bool:
     """Create the account unless it exists; True when it was created."""
     changed = await conn.execute(
-        "INSERT INTO accounts (sid, auth_token_hash, friendly_name, created_at)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING",
+        "INSERT INTO accounts (sid, auth_token_hash, auth_token_sealed, webhook_secret,"
+        " friendly_name, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING",
         sid,
         credential_hash(auth_token),
+        auth_token_sealed,
+        webhook_secret,
         friendly_name,
         now,
     )
     return changed == 1
+
+
+async def signing_secrets(conn: Conn, sid: str) -> tuple[str, str] | None:
+    """(sealed auth token, webhook secret) of an account, to sign its callbacks."""
+    row = await conn.fetchrow(
+        "SELECT auth_token_sealed, webhook_secret FROM accounts WHERE sid = ?", sid
+    )
+    return None if row is None else (row[0], row[1])
 
 
 async def get_account(conn: Conn, sid: str) -> AccountRecord | None:

@@ -49,6 +49,7 @@ class AttemptState(NamedTuple):
     id: str
     message_id: str
     operation_id: str
+    account_sid: str
     number: int
     sender_id: str
     connector: str
@@ -91,7 +92,7 @@ def _attempt_state(row: Sequence[Any]) -> AttemptState | None:
     if row[0] is None:
         return None
     values = list(row)
-    values[11] = bool(values[11])
+    values[12] = bool(values[12])
     return AttemptState(*values)
 
 
@@ -162,7 +163,7 @@ async def insert_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
     await conn.insert_many(
         "attempts",
         ATTEMPT_COLUMNS,
-        [(*attempt[:11], int(attempt.in_flight), *attempt[12:]) for attempt in attempts],
+        [(*attempt[:12], int(attempt.in_flight), *attempt[13:]) for attempt in attempts],
     )
 
 

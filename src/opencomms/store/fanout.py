@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from opencomms.store import jobs
+from opencomms.store import events, jobs
 from opencomms.store.database import Conn
+from opencomms.store.events import operation_event
 from opencomms.store.jsoncol import load
 
 __all__ = ["MESSAGE_COLUMNS", "FanoutWork", "insert_chunk", "load_work"]
@@ -100,6 +101,10 @@ async def insert_chunk(
         ("operation_id", "recipient_index", "recipient", "error_code", "error_message"),
         unaddressable,
     )
+    if start == 0 and work.status == "PROCESSING":
+        await events.insert_events(
+            conn, [operation_event(work.account_sid, work.operation_id, "processing", now)]
+        )
     if end == len(work.recipients):
         await conn.execute(
             "DELETE FROM operation_recipients WHERE operation_id = ?", work.operation_id

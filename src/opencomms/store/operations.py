@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from opencomms.domain.lifecycle import StatDeltas
-from opencomms.store import jobs
+from opencomms.store import events, jobs
 from opencomms.store.database import Conn, placeholders
+from opencomms.store.events import operation_event
 from opencomms.store.jsoncol import dump, load
 from opencomms.store.records import STAT_COLUMNS, OperationRecord
 
@@ -77,6 +78,10 @@ async def insert_operation(
         recipients.decode(),
     )
     await jobs.enqueue(conn, "fanout", operation_id, run_at=now, now=now)
+    if status == "SCHEDULED":
+        await events.insert_events(
+            conn, [operation_event(account_sid, operation_id, "scheduled", now)]
+        )
 
 
 async def get_operation(conn: Conn, account_sid: str, operation_id: str) -> OperationRecord | None:
@@ -123,29 +128,38 @@ async def apply_stat_deltas(conn: Conn, deltas: StatDeltas, now: int) -> None:
 
 
 async def complete_settled(conn: Conn, operation_ids: Sequence[str], now: int) -> list[str]:
-    """Mark COMPLETED the operations among these whose every Message has settled."""
+    """Mark COMPLETED the operations among these whose every Message has settled,
+    with their `completed` event; their ids."""
     if not operation_ids:
         return []
     ids = sorted(set(operation_ids))
     rows = await conn.fetch(
         f"UPDATE operations SET status = 'COMPLETED', updated_at = ?"
         f" WHERE id IN ({placeholders(len(ids))}) AND status IN ('PROCESSING', 'SCHEDULED')"
-        f" AND fanout_cursor = recipients AND settled = total RETURNING id",
+        f" AND fanout_cursor = recipients AND settled = total RETURNING id, account_sid",
         now,
         *ids,
+    )
+    await events.insert_events(
+        conn, [operation_event(row[1], row[0], "completed", now) for row in rows]
     )
     return [row[0] for row in rows]
 
 
 async def start_scheduled(conn: Conn, operation_ids: Sequence[str], now: int) -> list[str]:
-    """SCHEDULED operations whose first Message is being sent become PROCESSING."""
+    """SCHEDULED operations whose first Message is being sent become PROCESSING (with
+    their `processing` event)."""
     if not operation_ids:
         return []
     ids = sorted(set(operation_ids))
     rows = await conn.fetch(
         f"UPDATE operations SET status = 'PROCESSING', updated_at = ?"
-        f" WHERE id IN ({placeholders(len(ids))}) AND status = 'SCHEDULED' RETURNING id",
+        f" WHERE id IN ({placeholders(len(ids))}) AND status = 'SCHEDULED'"
+        f" RETURNING id, account_sid",
         now,
         *ids,
+    )
+    await events.insert_events(
+        conn, [operation_event(row[1], row[0], "processing", now) for row in rows]
     )
     return [row[0] for row in rows]

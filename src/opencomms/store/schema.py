@@ -23,6 +23,10 @@ accounts = sa.Table(
     metadata,
     sa.Column("sid", Id, primary_key=True),
     sa.Column("auth_token_hash", sa.Text, nullable=False),
+    # the auth token sealed with the server's key: X-Twilio-Signature needs the token itself
+    sa.Column("auth_token_sealed", sa.Text, nullable=False),
+    # the Standard Webhooks secret of the per-request `callbacks` shortcut
+    sa.Column("webhook_secret", sa.Text, nullable=False),
     sa.Column("friendly_name", sa.Text, nullable=False),
     sa.Column("created_at", Time, nullable=False),
 )
@@ -179,6 +183,7 @@ attempts = sa.Table(
     sa.Column("id", Id, primary_key=True),
     sa.Column("message_id", Id, nullable=False, index=True),
     sa.Column("operation_id", Id, nullable=False),
+    sa.Column("account_sid", Id, nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
     sa.Column("sender_id", Id, nullable=False),
     sa.Column("connector", sa.Text, nullable=False),
@@ -210,4 +215,90 @@ jobs = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.UniqueConstraint("kind", "ref", name="uq_jobs_kind_ref"),
     sa.Index("ix_jobs_run_at", "run_at"),
+)
+
+# The transactional outbox: one row per event, written in the transaction of the change
+# that caused it. `txid` (PostgreSQL: the writing transaction's id) lets a reader walk
+# the events in commit order: it only reads rows of transactions older than every
+# running one, so no row can appear later behind its cursor. On SQLite, with one writer,
+# `seq` is already in commit order and `txid` stays 0.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "txid",
+        sa.BigInteger,
+        nullable=False,
+        server_default=sa.text("0"),
+    ),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("operation_id", Id, nullable=False),
+    sa.Column("message_id", Id, nullable=True),
+    sa.Column("attempt_id", Id, nullable=True),
+    sa.Column("status", sa.Text, nullable=True),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_events_account", "account_sid", "txid", "seq"),
+    sa.Index("ix_events_created", "created_at"),
+)
+
+sinks = sa.Table(
+    "sinks",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    # "webhook": made through /v1/Sinks; "callback": made by a send's `callbacks.url`
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    # the last event delivered (or given up on), in commit order
+    sa.Column("cursor_txid", sa.BigInteger, nullable=False),
+    sa.Column("cursor_seq", sa.BigInteger, nullable=False),
+    # retries of the batch after the cursor
+    sa.Column("tries", sa.Integer, nullable=False),
+    sa.Column("failing_since", Time, nullable=True),
+    sa.Column("next_attempt_at", Time, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_sinks_account", "account_sid", "id"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("sink_id", Id, nullable=False, index=True),
+    sa.Column("types", Json, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_subscriptions_account", "account_sid", "id"),
+)
+
+operation_callbacks = sa.Table(
+    "operation_callbacks",
+    metadata,
+    sa.Column("operation_id", Id, primary_key=True),
+    sa.Column("sink_id", Id, nullable=False, index=True),
+)
+
+sink_deliveries = sa.Table(
+    "sink_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("sink_id", Id, nullable=False),
+    sa.Column("attempted_at", Time, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("first_event_id", sa.Text, nullable=False),
+    sa.Column("last_event_id", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Time, nullable=True),
+    sa.Index("ix_sink_deliveries_sink", "sink_id", "id"),
 )

@@ -1,0 +1,238 @@
+"""`/v1/Sinks` and `/v1/Subscriptions`: where status callbacks go, and which ones.
+
+A sink URL is checked against server-side request forgery when it is created (and again
+at every connection); its Standard Webhooks secret is shown once, in the 201.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath
+
+from opencomms.api.common import account_of, json_body, json_response, runtime_of
+from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.send_request import URL_PATTERN
+from opencomms.domain.ids import new_sink_id, new_subscription_id
+from opencomms.engine.clock import iso, now_ms
+from opencomms.events.cloudevents import validate_type_pattern
+from opencomms.events.signing import new_webhook_secret
+from opencomms.events.ssrf import check_url_async
+from opencomms.store import sinks
+from opencomms.store.database import Conn
+from opencomms.store.sinks import SinkRecord, SubscriptionRecord
+
+__all__ = [
+    "create_sink",
+    "create_subscription",
+    "delete_sink",
+    "delete_subscription",
+    "fetch_sink",
+    "fetch_subscription",
+    "list_sink_deliveries",
+    "list_sinks",
+    "list_subscriptions",
+]
+
+AnyRequest = Request[Any, Any, Any]
+MAX_DELIVERIES = 100
+
+
+def sink_json(sink: SinkRecord, *, secret: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": sink.id,
+        "url": sink.url,
+        "description": sink.description,
+        "status": sink.status,
+        "createdAt": iso(sink.created_at),
+        "updatedAt": iso(sink.updated_at),
+    }
+    if secret:
+        body["secret"] = sink.secret
+    return body
+
+
+def subscription_json(subscription: SubscriptionRecord) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "sinkId": subscription.sink_id,
+        "types": subscription.types,
+        "createdAt": iso(subscription.created_at),
+    }
+
+
+async def checked_callback_url(request: AnyRequest, url: Any, field: str) -> list[FieldError]:
+    """Problems with a callback URL: its form, and where it points (SSRF guard)."""
+    if not isinstance(url, str) or not URL_PATTERN.match(url) or len(url) > 2048:
+        return [FieldError(field, "must be an http(s) URL")]
+    problems = await check_url_async(url, runtime_of(request).callback_policy)
+    return [FieldError(field, problem) for problem in problems or []]
+
+
+@post("/Sinks", status_code=201)
+async def create_sink(request: AnyRequest) -> Response[bytes]:
+    body = await json_body(request)
+    errors = [
+        FieldError(key, "is not a known field") for key in body if key not in ("url", "description")
+    ]
+    errors += await checked_callback_url(request, body.get("url"), "url")
+    description = body.get("description", "")
+    if not isinstance(description, str) or len(description) > 512:
+        errors.append(FieldError("description", "must be at most 512 characters"))
+    if errors:
+        raise invalid(errors)
+    account = account_of(request)
+
+    async def create(conn: Conn) -> SinkRecord:
+        now = now_ms()
+        txid, seq = await sinks.current_position(conn)
+        sink = SinkRecord(
+            new_sink_id(), account, "webhook", body["url"], description, new_webhook_secret(),
+            "ACTIVE", txid, seq, 0, None, now, now, now,
+        )  # fmt: skip
+        await sinks.insert_sink(conn, sink)
+        return sink
+
+    sink = await runtime_of(request).db.write(create)
+    return json_response(sink_json(sink, secret=True), status=201)
+
+
+@get("/Sinks")
+async def list_sinks(request: AnyRequest) -> Response[bytes]:
+    errors: list[FieldError] = []
+    page = parse_page(dict(request.query_params), errors)
+    if errors:
+        raise invalid(errors)
+    account = account_of(request)
+    rows = await runtime_of(request).db.read(
+        lambda conn: sinks.list_sinks(conn, account, before=page.before, limit=page.size + 1)
+    )
+    shown = rows[: page.size]
+    last = shown[-1].id if shown else None
+    return json_response(page_envelope("sinks", [sink_json(s) for s in shown], page, rows, last))
+
+
+async def _load_sink(request: AnyRequest, sink_id: str) -> SinkRecord:
+    account = account_of(request)
+    sink = await runtime_of(request).db.read(lambda conn: sinks.get_sink(conn, account, sink_id))
+    if sink is None:
+        raise not_found("Sink", sink_id)
+    return sink
+
+
+@get("/Sinks/{sink_id:str}")
+async def fetch_sink(request: AnyRequest, sink_id: FromPath[str]) -> Response[bytes]:
+    return json_response(sink_json(await _load_sink(request, sink_id)))
+
+
+@delete("/Sinks/{sink_id:str}", status_code=204)
+async def delete_sink(request: AnyRequest, sink_id: FromPath[str]) -> None:
+    account = account_of(request)
+    if not await runtime_of(request).db.write(
+        lambda conn: sinks.delete_sink(conn, account, sink_id)
+    ):
+        raise not_found("Sink", sink_id)
+
+
+@get("/Sinks/{sink_id:str}/Deliveries")
+async def list_sink_deliveries(request: AnyRequest, sink_id: FromPath[str]) -> Response[bytes]:
+    """The most recent delivery attempts: outcome, response code, error, next retry."""
+    sink = await _load_sink(request, sink_id)
+    rows = await runtime_of(request).db.read(
+        lambda conn: sinks.list_deliveries(conn, sink.id, MAX_DELIVERIES)
+    )
+    deliveries = [
+        {
+            "attemptedAt": iso(row["attempted_at"]),
+            "events": row["events"],
+            "firstEventId": row["first_event_id"],
+            "lastEventId": row["last_event_id"],
+            "outcome": row["outcome"],
+            "responseCode": row["status_code"],
+            "error": row["error"],
+            "durationMs": row["duration_ms"],
+            "nextAttemptAt": iso(row["next_attempt_at"]),
+        }
+        for row in rows
+    ]
+    return json_response(
+        {
+            "deliveries": deliveries,
+            "status": sink.status,
+            "nextAttemptAt": iso(sink.next_attempt_at) if sink.tries else None,
+        }
+    )
+
+
+@post("/Subscriptions", status_code=201)
+async def create_subscription(request: AnyRequest) -> Response[bytes]:
+    body = await json_body(request)
+    errors = [
+        FieldError(key, "is not a known field") for key in body if key not in ("sinkId", "types")
+    ]
+    types = body.get("types")
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+        errors.append(FieldError("types", "must be a non-empty array of event types"))
+        types = []
+    for index, pattern in enumerate(types):
+        problem = validate_type_pattern(pattern)
+        if problem:
+            errors.append(FieldError(f"types[{index}]", problem))
+    account = account_of(request)
+    sink_id = body.get("sinkId")
+    sink = None
+    if isinstance(sink_id, str):
+        sink = await runtime_of(request).db.read(
+            lambda conn: sinks.get_sink(conn, account, sink_id)
+        )
+    if sink is None:
+        errors.append(FieldError("sinkId", "no sink with this id"))
+    if errors:
+        raise invalid(errors)
+    subscription = SubscriptionRecord(
+        new_subscription_id(), account, str(sink_id), list(types), now_ms()
+    )
+    await runtime_of(request).db.write(lambda conn: sinks.insert_subscription(conn, subscription))
+    return json_response(subscription_json(subscription), status=201)
+
+
+@get("/Subscriptions")
+async def list_subscriptions(request: AnyRequest) -> Response[bytes]:
+    errors: list[FieldError] = []
+    page = parse_page(dict(request.query_params), errors)
+    if errors:
+        raise invalid(errors)
+    account = account_of(request)
+    rows = await runtime_of(request).db.read(
+        lambda conn: sinks.list_subscriptions(
+            conn, account, before=page.before, limit=page.size + 1
+        )
+    )
+    shown = rows[: page.size]
+    last = shown[-1].id if shown else None
+    items = [subscription_json(s) for s in shown]
+    return json_response(page_envelope("subscriptions", items, page, rows, last))
+
+
+@get("/Subscriptions/{subscription_id:str}")
+async def fetch_subscription(
+    request: AnyRequest, subscription_id: FromPath[str]
+) -> Response[bytes]:
+    account = account_of(request)
+    found = await runtime_of(request).db.read(
+        lambda conn: sinks.get_subscription(conn, account, subscription_id)
+    )
+    if found is None:
+        raise not_found("Subscription", subscription_id)
+    return json_response(subscription_json(found))
+
+
+@delete("/Subscriptions/{subscription_id:str}", status_code=204)
+async def delete_subscription(request: AnyRequest, subscription_id: FromPath[str]) -> None:
+    account = account_of(request)
+    if not await runtime_of(request).db.write(
+        lambda conn: sinks.delete_subscription(conn, account, subscription_id)
+    ):
+        raise not_found("Subscription", subscription_id)

@@ -1,0 +1,214 @@
+"""Event delivery: each sink's events, in batches, signed, retried until they get through.
+
+Its story: `run` finds sinks with work due → one task per sink (so a slow or failing sink
+holds one slot, never the others) → `deliver_once` reads the next batch after the sink's
+cursor, POSTs it, and records the outcome: 2xx moves the cursor; 410 disables the sink;
+anything else (a timeout, a redirect, a 5xx, a refused address) schedules a retry with
+backoff, for up to `max_retry` (72 h), after which the batch is given up and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from opencomms.engine.clock import now_ms
+from opencomms.engine.wakeup import Wakeup
+from opencomms.events.cloudevents import encode_batch
+from opencomms.events.payloads import event_id, render
+from opencomms.events.retry import backoff_ms, retry_after_ms
+from opencomms.events.signing import delivery_message_id, signed_headers
+from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
+from opencomms.sealing import Sealer
+from opencomms.store import accounts, operations, sinks
+from opencomms.store.database import Conn, Database
+from opencomms.store.sinks import PendingEvent, SinkRecord
+
+__all__ = ["DeliveryPolicy", "EventDelivery"]
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    batch_size: int = 100
+    timeout_s: float = 15.0
+    max_retry_ms: int = 72 * 3_600_000
+    concurrency: int = 32
+
+
+@dataclass
+class _Batch:
+    sink: SinkRecord
+    events: list[PendingEvent]
+    body: bytes
+    auth_token: str
+    webhook_secret: str
+
+
+class EventDelivery:
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        callbacks: CallbackPolicy,
+        policy: DeliveryPolicy = DeliveryPolicy(),
+    ) -> None:
+        self._db = db
+        self._sealer = sealer
+        self._policy = policy
+        self._client = httpx.AsyncClient(
+            transport=GuardedTransport(callbacks),
+            timeout=policy.timeout_s,
+            follow_redirects=False,
+        )
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(policy.concurrency)
+        self._wakeup = Wakeup(IDLE_POLL_S)
+
+    def ring(self) -> None:
+        self._wakeup.ring()
+
+    async def run(self) -> None:
+        while True:
+            due = await self._db.read(lambda conn: sinks.due_sinks(conn, now_ms()))
+            for sink in due:
+                if sink.id not in self._busy:
+                    self._busy.add(sink.id)
+                    task = asyncio.create_task(self._serve(sink.id), name=f"sink {sink.id}")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            await self._wakeup.wait()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._client.aclose()
+
+    async def _serve(self, sink_id: str) -> None:
+        """Deliver this sink's batches one after another while they succeed."""
+        try:
+            async with self._slots:
+                while await self.deliver_once(sink_id):
+                    pass
+        except Exception:
+            log.exception("delivery to sink %s failed unexpectedly", sink_id)
+        finally:
+            self._busy.discard(sink_id)
+
+    async def deliver_once(self, sink_id: str) -> bool:
+        """Send the next batch of this sink; True when it was delivered."""
+        batch = await self._db.read(lambda conn: self._next_batch(conn, sink_id))
+        if batch is None:
+            return False
+        signed = signed_headers(
+            batch.sink.url,
+            batch.body,
+            auth_token=batch.auth_token,
+            webhook_secret=batch.webhook_secret,
+            message_id=delivery_message_id(_ids(batch.events)),
+        )
+        started = time.monotonic()
+        status_code, error, retry_after = None, None, None
+        try:
+            response = await self._client.post(
+                signed.url, content=batch.body, headers=signed.headers
+            )
+            status_code = response.status_code
+            retry_after = response.headers.get("retry-after")
+        except httpx.HTTPError as failure:
+            error = (
+                f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+            )
+        elapsed = int((time.monotonic() - started) * 1000)
+        delivered = status_code is not None and 200 <= status_code < 300
+        await self._db.write(
+            lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed)
+        )
+        return delivered
+
+    async def _next_batch(self, conn: Conn, sink_id: str) -> _Batch | None:
+        sink = await sinks.sink_by_id(conn, sink_id)
+        if sink is None or sink.status != "ACTIVE":
+            return None
+        patterns = await sinks.subscription_types(conn, sink.id)
+        events = await sinks.pending_events(conn, sink, patterns, self._policy.batch_size)
+        if not events:
+            return None
+        contexts = await sinks.attempt_contexts(
+            conn, [e.attempt_id for e in events if e.attempt_id]
+        )
+        completed = {e.operation_id for e in events if e.type.endswith("operation.completed")}
+        stats = {}
+        for operation_id in completed:
+            found = await operations.get_operation(conn, sink.account_sid, operation_id)
+            if found is not None:
+                stats[operation_id] = found.stats
+        secrets = await accounts.signing_secrets(conn, sink.account_sid)
+        if secrets is None:
+            return None
+        sealed_token, account_secret = secrets
+        body = encode_batch(render(events, contexts, stats))
+        webhook_secret = account_secret if sink.kind == "callback" else sink.secret
+        return _Batch(sink, events, body, self._sealer.unseal(sealed_token), webhook_secret)
+
+    async def _record(
+        self,
+        conn: Conn,
+        batch: _Batch,
+        status_code: int | None,
+        error: str | None,
+        retry_after: str | None,
+        elapsed_ms: int,
+    ) -> None:
+        now = now_ms()
+        sink, last = batch.sink, batch.events[-1]
+        next_attempt: int | None = None
+        if status_code is not None and 200 <= status_code < 300:
+            outcome = "DELIVERED"
+            await sinks.advance_cursor(conn, sink.id, last.txid, last.seq, now)
+        elif status_code == 410:
+            outcome = "DISABLED"
+            await sinks.set_sink_state(
+                conn, sink.id, status="DISABLED", tries=sink.tries + 1,
+                failing_since=sink.failing_since or now, next_attempt_at=now, now=now,
+            )  # fmt: skip
+        elif (
+            sink.failing_since is not None and now - sink.failing_since >= self._policy.max_retry_ms
+        ):
+            outcome = "ABANDONED"
+            log.error(
+                "sink %s: giving up on %d events after %d tries",
+                sink.id,
+                len(batch.events),
+                sink.tries,
+            )
+            await sinks.advance_cursor(conn, sink.id, last.txid, last.seq, now)
+        else:
+            outcome = "FAILED"
+            delay = max(backoff_ms(sink.tries), retry_after_ms(retry_after, now) or 0)
+            next_attempt = now + delay
+            await sinks.set_sink_state(
+                conn, sink.id, status="ACTIVE", tries=sink.tries + 1,
+                failing_since=sink.failing_since or now, next_attempt_at=next_attempt, now=now,
+            )  # fmt: skip
+        await sinks.record_delivery(
+            conn,
+            (
+                sink.id, now, len(batch.events), event_id(batch.events[0].seq), event_id(last.seq),
+                outcome, status_code, error, elapsed_ms, next_attempt,
+            ),
+        )  # fmt: skip
+
+
+def _ids(events: Sequence[PendingEvent]) -> list[str]:
+    return [event_id(e.seq) for e in events]

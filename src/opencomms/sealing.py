@@ -1,0 +1,50 @@
+"""Sealing secrets the server must be able to read back (AES-GCM with the server's key).
+
+Auth tokens are stored as digests for authentication, but signing status callbacks with
+X-Twilio-Signature needs the token itself. It is kept sealed with a key that lives
+outside the database (`OPENCOMMS_SECRET_KEY`, or a key file made on first start), so a
+copy of the database alone does not reveal any token.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["Sealer", "load_or_create_key"]
+
+_NONCE_BYTES = 12
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The 256-bit key in `path`, made (readable by its owner only) when missing."""
+    if path.exists():
+        return base64.urlsafe_b64decode(path.read_text().strip())
+    key = AESGCM.generate_key(bit_length=256)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(base64.urlsafe_b64encode(key).decode())
+    return key
+
+
+class Sealer:
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def from_text(cls, text: str) -> Sealer:
+        return cls(base64.urlsafe_b64decode(text))
+
+    def seal(self, plaintext: str) -> str:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), None)
+        return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def unseal(self, sealed: str) -> str:
+        raw = base64.urlsafe_b64decode(sealed)
+        return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()

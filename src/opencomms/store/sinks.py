@@ -1,0 +1,353 @@
+"""Sinks (where events go), subscriptions (which events), and each sink's cursor over the
+outbox. A sink reads the events after its cursor in commit order; its cursor moves only
+when a batch was delivered (or given up on), so a crash can repeat a delivery, never skip
+one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from opencomms.store.database import Conn, placeholders
+from opencomms.store.jsoncol import dump, load
+
+__all__ = [
+    "AttemptContext",
+    "PendingEvent",
+    "SinkRecord",
+    "SubscriptionRecord",
+    "advance_cursor",
+    "attempt_contexts",
+    "callback_sink",
+    "current_position",
+    "delete_sink",
+    "delete_subscription",
+    "due_sinks",
+    "get_sink",
+    "get_subscription",
+    "insert_sink",
+    "insert_subscription",
+    "link_callback",
+    "list_deliveries",
+    "list_sinks",
+    "list_subscriptions",
+    "pending_events",
+    "record_delivery",
+    "set_sink_state",
+    "sink_by_id",
+    "subscription_types",
+]
+
+
+class SinkRecord(NamedTuple):
+    id: str
+    account_sid: str
+    kind: str
+    url: str
+    description: str
+    secret: str
+    status: str
+    cursor_txid: int
+    cursor_seq: int
+    tries: int
+    failing_since: int | None
+    next_attempt_at: int
+    created_at: int
+    updated_at: int
+
+
+class SubscriptionRecord(NamedTuple):
+    id: str
+    account_sid: str
+    sink_id: str
+    types: list[str]
+    created_at: int
+
+
+class PendingEvent(NamedTuple):
+    seq: int
+    txid: int
+    type: str
+    operation_id: str
+    message_id: str | None
+    attempt_id: str | None
+    status: str | None
+    error_code: int | None
+    error_message: str | None
+    created_at: int
+
+
+_SINK = ", ".join(SinkRecord._fields)
+_EVENT = ", ".join(PendingEvent._fields)
+
+
+async def insert_sink(conn: Conn, sink: SinkRecord) -> None:
+    await conn.execute(
+        f"INSERT INTO sinks ({_SINK}) VALUES ({placeholders(len(SinkRecord._fields))})", *sink
+    )
+
+
+async def get_sink(conn: Conn, account_sid: str, sink_id: str) -> SinkRecord | None:
+    row = await conn.fetchrow(
+        f"SELECT {_SINK} FROM sinks WHERE id = ? AND account_sid = ? AND kind = 'webhook'",
+        sink_id,
+        account_sid,
+    )
+    return None if row is None else SinkRecord(*row)
+
+
+async def list_sinks(conn: Conn, account_sid: str, *, before: str, limit: int) -> list[SinkRecord]:
+    rows = await conn.fetch(
+        f"SELECT {_SINK} FROM sinks WHERE account_sid = ? AND kind = 'webhook' AND id < ?"
+        " ORDER BY id DESC LIMIT ?",
+        account_sid,
+        before,
+        limit,
+    )
+    return [SinkRecord(*row) for row in rows]
+
+
+async def delete_sink(conn: Conn, account_sid: str, sink_id: str) -> bool:
+    changed = await conn.execute(
+        "DELETE FROM sinks WHERE id = ? AND account_sid = ? AND kind = 'webhook'",
+        sink_id,
+        account_sid,
+    )
+    if changed:
+        await conn.execute("DELETE FROM subscriptions WHERE sink_id = ?", sink_id)
+    return changed == 1
+
+
+async def callback_sink(conn: Conn, account_sid: str, url: str) -> SinkRecord | None:
+    """The account's sink for a send's `callbacks.url`, if one was made before."""
+    row = await conn.fetchrow(
+        f"SELECT {_SINK} FROM sinks WHERE account_sid = ? AND kind = 'callback' AND url = ?"
+        " ORDER BY id LIMIT 1",
+        account_sid,
+        url,
+    )
+    return None if row is None else SinkRecord(*row)
+
+
+async def link_callback(conn: Conn, operation_id: str, sink_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO operation_callbacks (operation_id, sink_id) VALUES (?, ?)",
+        operation_id,
+        sink_id,
+    )
+
+
+async def insert_subscription(conn: Conn, subscription: SubscriptionRecord) -> None:
+    await conn.execute(
+        "INSERT INTO subscriptions (id, account_sid, sink_id, types, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        subscription.id,
+        subscription.account_sid,
+        subscription.sink_id,
+        dump(subscription.types),
+        subscription.created_at,
+    )
+
+
+def _subscription(row: Sequence[Any]) -> SubscriptionRecord:
+    return SubscriptionRecord(row[0], row[1], row[2], load(row[3]), row[4])
+
+
+async def get_subscription(
+    conn: Conn, account_sid: str, subscription_id: str
+) -> SubscriptionRecord | None:
+    row = await conn.fetchrow(
+        "SELECT id, account_sid, sink_id, types, created_at FROM subscriptions"
+        " WHERE id = ? AND account_sid = ?",
+        subscription_id,
+        account_sid,
+    )
+    return None if row is None else _subscription(row)
+
+
+async def list_subscriptions(
+    conn: Conn, account_sid: str, *, before: str, limit: int
+) -> list[SubscriptionRecord]:
+    rows = await conn.fetch(
+        "SELECT id, account_sid, sink_id, types, created_at FROM subscriptions"
+        " WHERE account_sid = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        account_sid,
+        before,
+        limit,
+    )
+    return [_subscription(row) for row in rows]
+
+
+async def delete_subscription(conn: Conn, account_sid: str, subscription_id: str) -> bool:
+    changed = await conn.execute(
+        "DELETE FROM subscriptions WHERE id = ? AND account_sid = ?", subscription_id, account_sid
+    )
+    return changed == 1
+
+
+async def subscription_types(conn: Conn, sink_id: str) -> list[str]:
+    """Every type pattern subscribed for this sink (exact types or `prefix.*`)."""
+    rows = await conn.fetch("SELECT types FROM subscriptions WHERE sink_id = ?", sink_id)
+    return sorted({pattern for row in rows for pattern in load(row[0])})
+
+
+async def due_sinks(conn: Conn, now: int) -> list[SinkRecord]:
+    rows = await conn.fetch(
+        f"SELECT {_SINK} FROM sinks WHERE status = 'ACTIVE' AND next_attempt_at <= ?", now
+    )
+    return [SinkRecord(*row) for row in rows]
+
+
+def _type_filter(patterns: Sequence[str]) -> tuple[str, list[str]]:
+    clauses, args = [], []
+    for pattern in patterns:
+        if pattern.endswith("*"):
+            clauses.append("type LIKE ?")
+            args.append(pattern[:-1] + "%")
+        else:
+            clauses.append("type = ?")
+            args.append(pattern)
+    return "(" + " OR ".join(clauses) + ")", args
+
+
+async def pending_events(
+    conn: Conn, sink: SinkRecord, patterns: Sequence[str], limit: int
+) -> list[PendingEvent]:
+    """The next events for `sink` after its cursor, in commit order.
+
+    On PostgreSQL only events of transactions older than every running one are read:
+    a transaction still running may hold a lower sequence number, and reading past it
+    would skip its events once it commits.
+    """
+    clauses = ["account_sid = ?", "(txid, seq) > (?, ?)"]
+    args: list[Any] = [sink.account_sid, sink.cursor_txid, sink.cursor_seq]
+    if sink.kind == "callback":
+        clauses.append(
+            "operation_id IN (SELECT operation_id FROM operation_callbacks WHERE sink_id = ?)"
+        )
+        args.append(sink.id)
+    else:
+        if not patterns:
+            return []
+        clause, type_args = _type_filter(patterns)
+        clauses.append(clause)
+        args += type_args
+    if conn.dialect == "postgresql":
+        clauses.append("txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    rows = await conn.fetch(
+        f"SELECT {_EVENT} FROM events WHERE {' AND '.join(clauses)} ORDER BY txid, seq LIMIT ?",
+        *args,
+        limit,
+    )
+    return [PendingEvent(*row) for row in rows]
+
+
+async def advance_cursor(conn: Conn, sink_id: str, txid: int, seq: int, now: int) -> None:
+    """The batch up to (txid, seq) is done: the sink moves on, healthy again."""
+    await conn.execute(
+        "UPDATE sinks SET cursor_txid = ?, cursor_seq = ?, tries = 0, failing_since = NULL,"
+        " next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        txid,
+        seq,
+        now,
+        now,
+        sink_id,
+    )
+
+
+async def set_sink_state(
+    conn: Conn,
+    sink_id: str,
+    *,
+    status: str,
+    tries: int,
+    failing_since: int | None,
+    next_attempt_at: int,
+    now: int,
+) -> None:
+    await conn.execute(
+        "UPDATE sinks SET status = ?, tries = ?, failing_since = ?, next_attempt_at = ?,"
+        " updated_at = ? WHERE id = ?",
+        status,
+        tries,
+        failing_since,
+        next_attempt_at,
+        now,
+        sink_id,
+    )
+
+
+DELIVERY_COLUMNS = (
+    "sink_id",
+    "attempted_at",
+    "events",
+    "first_event_id",
+    "last_event_id",
+    "outcome",
+    "status_code",
+    "error",
+    "duration_ms",
+    "next_attempt_at",
+)
+
+
+async def record_delivery(conn: Conn, row: Sequence[Any]) -> None:
+    await conn.execute(
+        f"INSERT INTO sink_deliveries ({', '.join(DELIVERY_COLUMNS)})"
+        f" VALUES ({placeholders(len(DELIVERY_COLUMNS))})",
+        *row,
+    )
+
+
+async def list_deliveries(conn: Conn, sink_id: str, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM sink_deliveries WHERE sink_id = ?"
+        " ORDER BY id DESC LIMIT ?",
+        sink_id,
+        limit,
+    )
+    return [dict(zip(DELIVERY_COLUMNS, row, strict=True)) for row in rows]
+
+
+async def sink_by_id(conn: Conn, sink_id: str) -> SinkRecord | None:
+    row = await conn.fetchrow(f"SELECT {_SINK} FROM sinks WHERE id = ?", sink_id)
+    return None if row is None else SinkRecord(*row)
+
+
+async def current_position(conn: Conn) -> tuple[int, int]:
+    """A cursor just past every event written so far: a new sink starts from here."""
+    if conn.dialect == "postgresql":
+        # every transaction below the horizon is over; later ones have larger ids
+        row = await conn.fetchrow("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        assert row is not None
+        return int(row[0]) - 1, 2**62
+    row = await conn.fetchrow("SELECT COALESCE(MAX(seq), 0) FROM events")
+    assert row is not None
+    return 0, int(row[0])
+
+
+class AttemptContext(NamedTuple):
+    """What a message event's `data` says of its attempt, beside the event row."""
+
+    number: int
+    channel: str
+    sender_id: str
+    from_address: str
+    to_address: str
+    to_channel: str
+    tags: dict[str, str]
+
+
+async def attempt_contexts(conn: Conn, attempt_ids: Sequence[str]) -> dict[str, AttemptContext]:
+    if not attempt_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT a.id, a.number, a.channel, a.sender_id, a.from_address, a.to_address,"
+        " a.to_channel, m.tags FROM attempts a JOIN messages m ON m.id = a.message_id"
+        f" WHERE a.id IN ({placeholders(len(attempt_ids))})",
+        *attempt_ids,
+    )
+    return {
+        row[0]: AttemptContext(row[1], row[2], row[3], row[4], row[5], row[6], load(row[7]))
+        for row in rows
+    }

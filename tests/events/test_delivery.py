@@ -1,0 +1,236 @@
+"""Status callbacks end to end: sinks, subscriptions, signed CloudEvents batches, retries."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests.events.helpers import (
+    assert_signed,
+    delivered_events,
+    make_sink,
+    posted_batches,
+    wait_for_events,
+)
+from tests.support.polling import send, wait_completed, wait_until
+
+PREFIX = "com.twilio.comms-api."
+
+
+def phone(ending: str) -> dict[str, str]:
+    return {"address": f"+1415555{ending}", "channel": "PHONE"}
+
+
+@pytest.fixture
+def receiver(httpserver: HTTPServer) -> HTTPServer:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    return httpserver
+
+
+def test_every_status_change_arrives_signed_and_tied_to_its_message(
+    api: httpx.Client, account: tuple[str, str], receiver: HTTPServer
+) -> None:
+    sink = make_sink(api, receiver.url_for("/hook"))
+    operation_id = send(api, {"to": [phone("0003"), phone("0100")], "content": {"text": "Hi"}})
+    wait_completed(api, operation_id)
+
+    events = wait_for_events(receiver, 2 + 4 + 7)
+
+    types = [e["type"].removeprefix(PREFIX) for e in events]
+    assert types[0] == "operation.processing"
+    assert types.count("operation.completed") == 1
+    completed = next(e for e in events if e["type"].endswith("operation.completed"))
+    assert completed["data"]["stats"]["total"] == 2
+    by_message: dict[str, list[tuple[int, str, str]]] = collections.defaultdict(list)
+    for event in events:
+        assert event["specversion"] == "1.0"
+        assert event["data"]["operation_id"] == operation_id
+        if event["type"].startswith(PREFIX + "message."):
+            data = event["data"]
+            assert data["attempt_id"].startswith("SM")
+            by_message[data["message_id"]].append(
+                (data["attempt"], data["channel"], data["status"])
+            )
+    flows = sorted(by_message.values(), key=len)
+    # +14155550100: delivered and read on RCS
+    assert flows[0] == [
+        (1, "RCS", "QUEUED"),
+        (1, "RCS", "SENT"),
+        (1, "RCS", "DELIVERED"),
+        (1, "RCS", "READ"),
+    ]
+    # +14155550003: RCS and WhatsApp fail, SMS delivers
+    assert flows[1] == [
+        (1, "RCS", "QUEUED"), (1, "RCS", "FAILED"),
+        (2, "WHATSAPP", "QUEUED"), (2, "WHATSAPP", "FAILED"),
+        (3, "SMS", "QUEUED"), (3, "SMS", "SENT"), (3, "SMS", "DELIVERED"),
+    ]  # fmt: skip
+    assert len({e["id"] for e in events}) == len(events)
+    for request, _ in posted_batches(receiver):
+        assert_signed(request, account[1], sink["secret"])
+
+
+def test_a_subscription_selects_the_types_it_names(api: httpx.Client, receiver: HTTPServer) -> None:
+    make_sink(
+        api, receiver.url_for("/hook"), [PREFIX + "operation.completed", PREFIX + "message.failed"]
+    )
+    operation_id = send(api, {"to": [phone("0001"), phone("0100")], "content": {"text": "Hi"}})
+    wait_completed(api, operation_id)
+
+    events = wait_until(lambda: (found := delivered_events(receiver)) and len(found) >= 2 and found)
+
+    assert sorted(e["type"] for e in events) == [
+        PREFIX + "message.failed",
+        PREFIX + "operation.completed",
+    ]
+    assert events[0]["data"]["error_code"] == 61337
+
+
+def test_the_callbacks_url_of_a_send_gets_that_operations_events(
+    api: httpx.Client, account: tuple[str, str], receiver: HTTPServer
+) -> None:
+    secret = api.get("/Account").json()["webhookSecret"]
+    operation_id = send(
+        api,
+        {
+            "to": [phone("0100")],
+            "content": {"text": "Hi"},
+            "callbacks": {"url": receiver.url_for("/hook")},
+        },
+    )
+    other = send(api, {"to": [phone("0101")], "content": {"text": "Hi"}})
+    wait_completed(api, operation_id)
+    wait_completed(api, other)
+
+    events = wait_for_events(receiver, 6)
+
+    # processing, queued, sent, delivered, read and completed; nothing of the other send
+    assert {e["data"]["operation_id"] for e in events} == {operation_id}
+    for request, _ in posted_batches(receiver):
+        assert_signed(request, account[1], secret)
+
+
+def test_a_failing_receiver_gets_every_event_once_it_recovers(
+    api: httpx.Client, httpserver: HTTPServer
+) -> None:
+    failures = {"left": 3}
+
+    def flaky(request: Request) -> Response:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            return Response("down", status=500)
+        return Response("ok", status=200)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(flaky)
+    sink = make_sink(api, httpserver.url_for("/hook"))
+    operation_id = send(
+        api, {"to": [phone(f"{n:04d}") for n in range(100, 110)], "content": {"text": "Hi"}}
+    )
+    wait_completed(api, operation_id)
+
+    events = wait_for_events(httpserver, 2 + 10 * 4)
+
+    assert len({e["id"] for e in events}) == len(events)
+    failed_ids = set()
+    for request, response in posted_batches(httpserver):
+        if response.status_code == 500:
+            failed_ids |= {e["id"] for e in json.loads(request.get_data())}
+    assert failed_ids and failed_ids <= {e["id"] for e in events}
+    deliveries = api.get(f"/Sinks/{sink['id']}/Deliveries").json()["deliveries"]
+    assert [d["responseCode"] for d in deliveries].count(500) == 3
+    assert all(d["nextAttemptAt"] for d in deliveries if d["outcome"] == "FAILED")
+
+
+def test_410_gone_disables_the_sink(api: httpx.Client, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("gone", status=410)
+    sink = make_sink(api, httpserver.url_for("/hook"))
+    operation_id = send(api, {"to": [phone("0100")], "content": {"text": "Hi"}})
+    wait_completed(api, operation_id)
+
+    wait_until(lambda: api.get(f"/Sinks/{sink['id']}").json()["status"] == "DISABLED")
+
+    assert len(posted_batches(httpserver)) == 1
+
+
+def test_redirects_are_not_followed(api: httpx.Client, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data(
+        "", status=302, headers={"Location": httpserver.url_for("/elsewhere")}
+    )
+    httpserver.expect_request("/elsewhere").respond_with_data("ok")
+    sink = make_sink(api, httpserver.url_for("/hook"))
+    send(api, {"to": [phone("0100")], "content": {"text": "Hi"}})
+
+    wait_until(lambda: api.get(f"/Sinks/{sink['id']}/Deliveries").json()["deliveries"])
+
+    deliveries = api.get(f"/Sinks/{sink['id']}/Deliveries").json()["deliveries"]
+    assert deliveries[0]["outcome"] == "FAILED"
+    assert deliveries[0]["responseCode"] == 302
+    assert posted_batches(httpserver, "/elsewhere") == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/hook",
+        "http://[fc00::1]/hook",
+        "http://192.168.1.10/hook",
+    ],
+)
+def test_sinks_to_private_or_metadata_addresses_are_refused(api: httpx.Client, url: str) -> None:
+    response = api.post("/Sinks", json={"url": url})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "url"
+    assert api.get("/Sinks").json()["sinks"] == []
+
+
+def test_a_callbacks_url_to_a_private_address_is_refused(api: httpx.Client) -> None:
+    response = api.post(
+        "/Messages",
+        json={
+            "to": [phone("0100")],
+            "content": {"text": "Hi"},
+            "callbacks": {"url": "http://10.0.0.1/x"},
+        },
+    )
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["callbacks.url"]
+
+
+def test_sinks_and_subscriptions_are_managed_per_account(
+    api: httpx.Client, receiver: HTTPServer
+) -> None:
+    sink = make_sink(api, receiver.url_for("/hook"))
+    listed = api.get("/Sinks").json()
+    subscriptions = api.get("/Subscriptions").json()["subscriptions"]
+
+    assert [s["id"] for s in listed["sinks"]] == [sink["id"]]
+    assert "secret" not in listed["sinks"][0]
+    assert sink["secret"].startswith("whsec_")
+    assert sink["id"].startswith("DG")
+    assert subscriptions[0]["sinkId"] == sink["id"]
+    assert api.delete(f"/Subscriptions/{subscriptions[0]['id']}").status_code == 204
+    assert api.delete(f"/Sinks/{sink['id']}").status_code == 204
+    assert api.get(f"/Sinks/{sink['id']}").status_code == 404
+
+
+def test_subscription_types_are_checked(api: httpx.Client, receiver: HTTPServer) -> None:
+    sink = make_sink(api, receiver.url_for("/hook"))
+    response = api.post(
+        "/Subscriptions", json={"sinkId": sink["id"], "types": ["com.example.nothing", 3]}
+    )
+
+    assert response.status_code == 400
+    assert {e["field"] for e in response.json()["errors"]} == {"types"}
+    response = api.post(
+        "/Subscriptions", json={"sinkId": sink["id"], "types": ["com.example.nothing"]}
+    )
+    assert [e["field"] for e in response.json()["errors"]] == ["types[0]"]
