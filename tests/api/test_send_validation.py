@@ -616,11 +616,6 @@ def test_every_problem_of_a_request_is_listed_in_one_400(api: httpx.Client) -> N
     assert_nothing_accepted(api)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/messages.py send_messages answers the body's problems before it looks the"
-    " sender up: an unknown sender is named only once the rest is fixed",
-)
 def test_an_unknown_sender_is_listed_with_the_other_problems(api: httpx.Client) -> None:
     body = request(to=[phone("14155550100")], **{"from": {"senderId": UNKNOWN_SENDER}})
 

@@ -68,3 +68,15 @@ def all_messages(api: httpx.Client, **params: Any) -> list[dict[str, Any]]:
         if not page["pagination"]["next"]:
             return found
         query["pageToken"] = page["pagination"]["next"]
+
+
+def wait_stats(api: httpx.Client, operation_id: str, **expected: int) -> dict[str, Any]:
+    """The operation once its stats show `expected` (a READ receipt may follow COMPLETED)."""
+
+    def matches() -> dict[str, Any] | None:
+        body = operation(api, operation_id)
+        stats = body["stats"]
+        return body if all(stats[key] == value for key, value in expected.items()) else None
+
+    result: dict[str, Any] = wait_until(matches)
+    return result

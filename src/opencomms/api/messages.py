@@ -18,7 +18,7 @@ from opencomms.api.common import (
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.paging import page_envelope, parse_page
-from opencomms.api.send_request import SendRequest, parse_send_request
+from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
 from opencomms.api.sinks import checked_callback_url
 from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
@@ -74,14 +74,17 @@ def _base_url(request: AnyRequest) -> str:
 async def send_messages(request: AnyRequest) -> Response[bytes]:
     """Accept one message to up to 10,000 recipients: 202 once it is durably stored."""
     body = await raw_json_body(request)
-    send, errors = parse_send_request(body)
-    if errors:
-        raise invalid(errors)
+    send, problems = parse_send_request(body)
     runtime = runtime_of(request)
     account = account_of(request)
-    resolved = await runtime.db.read(lambda conn: _resolve_senders(conn, account, send.sender))
-    problems = [resolved] if isinstance(resolved, FieldError) else []
-    if send.callbacks is not None:
+    # the checks that need the database or the network join the body's problems, so
+    # that one 400 lists them all
+    resolved: list[str] | FieldError = []
+    if not any(p.field == "body" or p.field.startswith("from") for p in problems):
+        resolved = await runtime.db.read(lambda conn: _resolve_senders(conn, account, send.sender))
+    if isinstance(resolved, FieldError):
+        problems.append(resolved)
+    if send.callbacks is not None and not any(p.field.startswith("callbacks") for p in problems):
         problems += await checked_callback_url(request, send.callbacks["url"], "callbacks.url")
     if problems or isinstance(resolved, FieldError):
         raise invalid(problems)
@@ -140,16 +143,22 @@ async def _link_callback(conn: Conn, account: str, operation_id: str, url: str, 
 
 
 def _tags_filter(text: str | None, errors: list[FieldError]) -> tuple[tuple[str, str], ...]:
+    """`k:v;k2:v2;`: 1 to 10 pairs, each key and value of the tags' own characters."""
     if not text:
         return ()
     pairs = []
-    for part in text.strip(";").split(";"):
+    for part in text.removesuffix(";").split(";"):
         key, sep, value = part.partition(":")
-        if not sep or not key or not value:
-            errors.append(FieldError("tags", "must be key:value pairs separated by ';'"))
+        if not sep or not TAG_PATTERN.match(key) or not TAG_PATTERN.match(value):
+            errors.append(
+                FieldError("tags", "must be key:value pairs of [a-zA-Z0-9._~-] joined by ';'")
+            )
             return ()
         pairs.append((key, value))
-    return tuple(pairs[:10])
+    if len(pairs) > MAX_TAGS:
+        errors.append(FieldError("tags", f"must have at most {MAX_TAGS} pairs"))
+        return ()
+    return tuple(pairs)
 
 
 @get("/Messages")
@@ -178,11 +187,8 @@ async def list_messages(request: AnyRequest) -> Response[bytes]:
     rows = await runtime_of(request).db.read(
         lambda conn: messages.list_messages(conn, account, filters, page.size + 1)
     )
-    shown = rows[: page.size]
     prefix = prefix_of(request)
-    items = [message_json(row, prefix) for row in shown]
-    last = shown[-1].id if shown else None
-    return json_response(page_envelope("messages", items, page, rows, last))
+    return json_response(page_envelope("messages", rows, page, lambda m: message_json(m, prefix)))
 
 
 @get("/Messages/{message_id:str}")

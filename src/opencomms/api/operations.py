@@ -45,10 +45,7 @@ async def list_operations(request: AnyRequest) -> Response[bytes]:
             limit=page.size + 1,
         )
     )
-    shown = rows[: page.size]
-    items = [operation_json(row) for row in shown]
-    last = shown[-1].id if shown else None
-    return json_response(page_envelope("operations", items, page, rows, last))
+    return json_response(page_envelope("operations", rows, page, operation_json))
 
 
 @get("/Messages/Operations/{operation_id:str}")

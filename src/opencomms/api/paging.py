@@ -1,15 +1,19 @@
 """Paging: `pageSize` 1–1000 (default 50), opaque `pageToken`s, keyset over ids.
 
-A token carries the id the next page starts below; pages cost the same at any depth.
+A token carries the id the next page starts below, so pages cost the same at any depth,
+and a fingerprint of the list's filters: a token used with other filters is refused
+rather than silently continuing another list.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -24,28 +28,40 @@ _SIZE = re.compile(r"[0-9]{1,4}")  # ASCII digits: str.isdigit() also takes "²"
 _BOUND = re.compile(r"~|[A-Za-z0-9_]{1,100}")  # an id (or the top): nothing else reaches SQL
 
 
+_PAGING_PARAMETERS = {"pageSize", "page_size", "pageToken", "page_token"}
+T = TypeVar("T")
+
+
 class Page(NamedTuple):
     size: int
     before: str
     token: str
+    filters: str
 
 
 class _Token(msgspec.Struct):
     b: str
+    f: str = ""
 
 
-def _encode(before: str) -> str:
-    raw = msgspec.json.encode(_Token(before))
+def _encode(before: str, filters: str) -> str:
+    raw = msgspec.json.encode(_Token(before, filters))
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(token: str) -> str | None:
+def _decode(token: str) -> _Token | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        before = msgspec.json.decode(raw, type=_Token).b
+        decoded = msgspec.json.decode(raw, type=_Token)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         return None
-    return before if _BOUND.fullmatch(before) else None
+    return decoded if _BOUND.fullmatch(decoded.b) else None
+
+
+def _fingerprint(query: Mapping[str, str]) -> str:
+    """A short digest of the filters of a list request (everything but paging)."""
+    filters = sorted((k, v) for k, v in query.items() if k not in _PAGING_PARAMETERS)
+    return hashlib.sha256(msgspec.json.encode(filters)).hexdigest()[:16]
 
 
 def parse_page(query: Mapping[str, str], errors: list[FieldError]) -> Page:
@@ -57,27 +73,36 @@ def parse_page(query: Mapping[str, str], errors: list[FieldError]) -> Page:
             errors.append(FieldError("pageSize", f"must be an integer from 1 to {MAX_SIZE}"))
         else:
             size = int(raw_size)
+    filters = _fingerprint(query)
     token = query.get("pageToken", query.get("page_token"))
     before = _TOP
     if token:
         decoded = _decode(token)
         if decoded is None:
             errors.append(FieldError("pageToken", "is not a token this API issued"))
+        elif decoded.f != filters:
+            errors.append(FieldError("pageToken", "was issued for a list with other filters"))
         else:
-            before = decoded
-    return Page(size, before, token or _encode(_TOP))
+            before = decoded.b
+    return Page(size, before, token or _encode(_TOP, filters), filters)
 
 
 def page_envelope(
-    key: str, items: Sequence[Any], page: Page, rows_fetched: Sequence[Any], last_id: str | None
+    key: str,
+    rows: Sequence[T],
+    page: Page,
+    render: Callable[[T], Any],
+    position: Callable[[T], str] = attrgetter("id"),
 ) -> dict[str, Any]:
-    """`{key: items, "pagination": {"next", "self"}}`; `rows_fetched` holds one row more
-    than the page when there is a next page."""
-    has_next = len(rows_fetched) > page.size and last_id is not None
+    """`{key: [...], "pagination": {"next", "self"}}` from `rows`, fetched with one row
+    more than the page so that a next page is known to exist; `position` is the key a
+    page continues below."""
+    shown = rows[: page.size]
+    more = len(rows) > page.size and bool(shown)
     return {
-        key: items,
+        key: [render(row) for row in shown],
         "pagination": {
-            "next": _encode(last_id) if has_next and last_id else None,
+            "next": _encode(position(shown[-1]), page.filters) if more else None,
             "self": page.token,
         },
     }

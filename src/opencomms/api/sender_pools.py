@@ -111,11 +111,7 @@ async def list_pools(request: AnyRequest) -> Response[bytes]:
     rows = await runtime_of(request).db.read(
         lambda conn: senders.list_pools(conn, account, after=page.before, limit=page.size + 1)
     )
-    shown = rows[: page.size]
-    last = shown[-1].id if shown else None
-    return json_response(
-        page_envelope("senderPools", [pool_json(p) for p in shown], page, rows, last)
-    )
+    return json_response(page_envelope("senderPools", rows, page, pool_json))
 
 
 async def _load(request: AnyRequest, pool_id: FromPath[str]) -> SenderPoolRecord:
@@ -173,10 +169,11 @@ async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Resp
             conn, pool.id, after_position=after, limit=page.size + 1
         )
     )
-    shown = rows[: page.size]
-    last = f"position_{shown[-1][0]}" if shown else None
-    members = [sender_json(sender) for _, sender in shown]
-    return json_response(page_envelope("senders", members, page, rows, last))
+    return json_response(
+        page_envelope(
+            "senders", rows, page, lambda row: sender_json(row[1]), lambda row: f"position_{row[0]}"
+        )
+    )
 
 
 @post("/SenderPools/{pool_id:str}/Senders", status_code=200)

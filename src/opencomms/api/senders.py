@@ -167,11 +167,7 @@ async def list_senders(request: AnyRequest) -> Response[bytes]:
             conn, account, after=page.before, limit=page.size + 1, status=status, channel=channel
         )
     )
-    shown = rows[: page.size]
-    last = shown[-1].id if shown else None
-    return json_response(
-        page_envelope("senders", [sender_json(s) for s in shown], page, rows, last)
-    )
+    return json_response(page_envelope("senders", rows, page, sender_json))
 
 
 async def _load(request: AnyRequest, sender_id: FromPath[str]) -> SenderRecord:

@@ -109,9 +109,7 @@ async def list_sinks(request: AnyRequest) -> Response[bytes]:
     rows = await runtime_of(request).db.read(
         lambda conn: sinks.list_sinks(conn, account, before=page.before, limit=page.size + 1)
     )
-    shown = rows[: page.size]
-    last = shown[-1].id if shown else None
-    return json_response(page_envelope("sinks", [sink_json(s) for s in shown], page, rows, last))
+    return json_response(page_envelope("sinks", rows, page, sink_json))
 
 
 async def _load_sink(request: AnyRequest, sink_id: str) -> SinkRecord:
@@ -210,10 +208,7 @@ async def list_subscriptions(request: AnyRequest) -> Response[bytes]:
             conn, account, before=page.before, limit=page.size + 1
         )
     )
-    shown = rows[: page.size]
-    last = shown[-1].id if shown else None
-    items = [subscription_json(s) for s in shown]
-    return json_response(page_envelope("subscriptions", items, page, rows, last))
+    return json_response(page_envelope("subscriptions", rows, page, subscription_json))
 
 
 @get("/Subscriptions/{subscription_id:str}")

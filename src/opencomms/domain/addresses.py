@@ -12,8 +12,8 @@ from opencomms.domain.channels import RecipientChannel
 
 __all__ = ["normalize_address"]
 
-_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{1,14}\Z")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}\Z")
 _WHATSAPP_PREFIX = "whatsapp:"
 
 

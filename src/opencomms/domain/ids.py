@@ -27,12 +27,12 @@ __all__ = [
 ]
 
 _ULID = "[0-7][0-9a-hjkmnp-tv-z]{25}"
-OPERATION_ID_RE = re.compile(f"^comms_operation_{_ULID}$")
-MESSAGE_ID_RE = re.compile(f"^comms_message_{_ULID}$")
-SENDER_ID_RE = re.compile(f"^comms_sender_{_ULID}$")
-SENDER_POOL_ID_RE = re.compile(f"^comms_senderpool_{_ULID}$")
-ACCOUNT_SID_RE = re.compile("^AC[0-9a-f]{32}$")
-API_KEY_SID_RE = re.compile("^SK[0-9a-f]{32}$")
+OPERATION_ID_RE = re.compile(rf"^comms_operation_{_ULID}\Z")
+MESSAGE_ID_RE = re.compile(rf"^comms_message_{_ULID}\Z")
+SENDER_ID_RE = re.compile(rf"^comms_sender_{_ULID}\Z")
+SENDER_POOL_ID_RE = re.compile(rf"^comms_senderpool_{_ULID}\Z")
+ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-f]{32}\Z")
+API_KEY_SID_RE = re.compile(r"^SK[0-9a-f]{32}\Z")
 
 
 def _ulid() -> str:

@@ -8,12 +8,15 @@ ids are TEXT (ULID-based ids sort by creation time, which pagination relies on).
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 __all__ = ["metadata"]
 
 metadata = sa.MetaData()
 
-Id = sa.Text
+# Ids compare byte by byte (COLLATE "C" on PostgreSQL) whatever the database's collation:
+# keyset paging relies on their order, and C comparisons are also the cheapest.
+Id = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
 Time = sa.BigInteger
 Json = sa.Text
 Flag = sa.Integer

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 17:51:03.289765
+Create Date: 2026-11-27 18:05:32.004186
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# ids compare byte by byte on PostgreSQL (store/schema.py)
+ID = sa.Text().with_variant(sa.TEXT(collation="C"), "postgresql")
+
 
 def upgrade() -> None:
     op.create_table(
         "accounts",
-        sa.Column("sid", sa.Text(), nullable=False),
+        sa.Column("sid", ID, nullable=False),
         sa.Column("auth_token_hash", sa.Text(), nullable=False),
         sa.Column("auth_token_sealed", sa.Text(), nullable=False),
         sa.Column("webhook_secret", sa.Text(), nullable=False),
@@ -29,8 +32,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "api_keys",
-        sa.Column("sid", sa.Text(), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
+        sa.Column("sid", ID, nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
         sa.Column("secret_hash", sa.Text(), nullable=False),
         sa.Column("friendly_name", sa.Text(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
@@ -41,12 +44,12 @@ def upgrade() -> None:
 
     op.create_table(
         "attempts",
-        sa.Column("id", sa.Text(), nullable=False),
-        sa.Column("message_id", sa.Text(), nullable=False),
-        sa.Column("operation_id", sa.Text(), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("message_id", ID, nullable=False),
+        sa.Column("operation_id", ID, nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
-        sa.Column("sender_id", sa.Text(), nullable=False),
+        sa.Column("sender_id", ID, nullable=False),
         sa.Column("connector", sa.Text(), nullable=False),
         sa.Column("channel", sa.Text(), nullable=False),
         sa.Column("from_address", sa.Text(), nullable=False),
@@ -69,11 +72,11 @@ def upgrade() -> None:
         "events",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("txid", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
         sa.Column("type", sa.Text(), nullable=False),
-        sa.Column("operation_id", sa.Text(), nullable=False),
-        sa.Column("message_id", sa.Text(), nullable=True),
-        sa.Column("attempt_id", sa.Text(), nullable=True),
+        sa.Column("operation_id", ID, nullable=False),
+        sa.Column("message_id", ID, nullable=True),
+        sa.Column("attempt_id", ID, nullable=True),
         sa.Column("status", sa.Text(), nullable=True),
         sa.Column("error_code", sa.Integer(), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
@@ -107,7 +110,7 @@ def upgrade() -> None:
 
     op.create_table(
         "message_tags",
-        sa.Column("message_id", sa.Text(), nullable=False),
+        sa.Column("message_id", ID, nullable=False),
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("message_id", "key"),
@@ -117,9 +120,9 @@ def upgrade() -> None:
 
     op.create_table(
         "messages",
-        sa.Column("id", sa.Text(), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
-        sa.Column("operation_id", sa.Text(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
+        sa.Column("operation_id", ID, nullable=False),
         sa.Column("recipient_index", sa.Integer(), nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("recipient", sa.Text(), nullable=False),
@@ -131,7 +134,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.Text(), nullable=True),
         sa.Column("attempt_count", sa.Integer(), nullable=False),
         sa.Column("next_candidate", sa.Integer(), nullable=False),
-        sa.Column("current_attempt_id", sa.Text(), nullable=True),
+        sa.Column("current_attempt_id", ID, nullable=True),
         sa.Column("settled", sa.Integer(), nullable=False),
         sa.Column("due_at", sa.BigInteger(), nullable=True),
         sa.Column("scheduled_for", sa.BigInteger(), nullable=True),
@@ -156,8 +159,8 @@ def upgrade() -> None:
 
     op.create_table(
         "operation_callbacks",
-        sa.Column("operation_id", sa.Text(), nullable=False),
-        sa.Column("sink_id", sa.Text(), nullable=False),
+        sa.Column("operation_id", ID, nullable=False),
+        sa.Column("sink_id", ID, nullable=False),
         sa.PrimaryKeyConstraint("operation_id"),
     )
     with op.batch_alter_table("operation_callbacks", schema=None) as batch_op:
@@ -167,14 +170,14 @@ def upgrade() -> None:
 
     op.create_table(
         "operation_recipients",
-        sa.Column("operation_id", sa.Text(), nullable=False),
+        sa.Column("operation_id", ID, nullable=False),
         sa.Column("recipients", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("operation_id"),
     )
     op.create_table(
         "operations",
-        sa.Column("id", sa.Text(), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("spec", sa.Text(), nullable=False),
         sa.Column("recipients", sa.Integer(), nullable=False),
@@ -201,8 +204,8 @@ def upgrade() -> None:
 
     op.create_table(
         "sender_pool_members",
-        sa.Column("pool_id", sa.Text(), nullable=False),
-        sa.Column("sender_id", sa.Text(), nullable=False),
+        sa.Column("pool_id", ID, nullable=False),
+        sa.Column("sender_id", ID, nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("pool_id", "sender_id"),
     )
@@ -211,8 +214,8 @@ def upgrade() -> None:
 
     op.create_table(
         "sender_pools",
-        sa.Column("id", sa.Text(), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("is_default", sa.Integer(), nullable=False),
@@ -225,8 +228,8 @@ def upgrade() -> None:
 
     op.create_table(
         "senders",
-        sa.Column("id", sa.Text(), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
         sa.Column("address", sa.Text(), nullable=False),
         sa.Column("channel", sa.Text(), nullable=False),
         sa.Column("connector", sa.Text(), nullable=False),
@@ -245,7 +248,7 @@ def upgrade() -> None:
     op.create_table(
         "sink_deliveries",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("sink_id", sa.Text(), nullable=False),
+        sa.Column("sink_id", ID, nullable=False),
         sa.Column("attempted_at", sa.BigInteger(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("first_event_id", sa.Text(), nullable=False),
@@ -262,8 +265,8 @@ def upgrade() -> None:
 
     op.create_table(
         "sinks",
-        sa.Column("id", sa.Text(), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
@@ -283,9 +286,9 @@ def upgrade() -> None:
 
     op.create_table(
         "subscriptions",
-        sa.Column("id", sa.Text(), nullable=False),
-        sa.Column("account_sid", sa.Text(), nullable=False),
-        sa.Column("sink_id", sa.Text(), nullable=False),
+        sa.Column("id", ID, nullable=False),
+        sa.Column("account_sid", ID, nullable=False),
+        sa.Column("sink_id", ID, nullable=False),
         sa.Column("types", sa.Text(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -296,7 +299,7 @@ def upgrade() -> None:
 
     op.create_table(
         "unaddressable",
-        sa.Column("operation_id", sa.Text(), nullable=False),
+        sa.Column("operation_id", ID, nullable=False),
         sa.Column("recipient_index", sa.Integer(), nullable=False),
         sa.Column("recipient", sa.Text(), nullable=False),
         sa.Column("error_code", sa.Integer(), nullable=False),
