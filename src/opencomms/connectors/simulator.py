@@ -231,21 +231,23 @@ class Simulator:
             receipts = [Receipt("DELIVERED", attempt_id)]
             if behaviour is Behaviour.DELIVER_AND_READ:
                 receipts.append(Receipt("READ", attempt_id))
-        delay = 0.0
-        low, high = self._latency(self._settings.receipt_latency_ms)
-        for receipt in receipts:
-            delay += self._random.uniform(low, high) / 1000
-            self._later(delay, receipt)
+        self._later(receipts)
 
-    def _later(self, delay: float, receipt: Receipt) -> None:
+    def _later(self, receipts: list[Receipt]) -> None:
+        """Report `receipts[0]` after the receipt latency, then the rest, each after the one
+        before: timers of close deadlines are not fired in order by every event loop
+        (uvloop fired READ before DELIVERED), so each receipt schedules the next."""
         loop = asyncio.get_running_loop()
+        low, high = self._latency(self._settings.receipt_latency_ms)
 
         def fire() -> None:
             self._timers.discard(timer)
             if self._emit is not None:
-                self._emit(receipt)
+                self._emit(receipts[0])
+            if len(receipts) > 1:
+                self._later(receipts[1:])
 
-        timer = loop.call_later(delay, fire)
+        timer = loop.call_later(self._random.uniform(low, high) / 1000, fire)
         self._timers.add(timer)
 
     async def _pace(self, submissions: Sequence[Submission]) -> None:

@@ -27,7 +27,7 @@ from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
 from opencomms.sealing import Sealer
 from opencomms.store import accounts, operations, sinks
 from opencomms.store.database import Conn, Database
-from opencomms.store.sinks import PendingEvent, SinkRecord
+from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
 
 __all__ = ["DeliveryPolicy", "EventDelivery"]
 
@@ -51,6 +51,7 @@ class _Batch:
     body: bytes
     auth_token: str
     webhook_secret: str
+    replay: Replay | None = None
 
 
 class EventDelivery:
@@ -110,6 +111,10 @@ class EventDelivery:
         batch = await self._db.read(lambda conn: self._next_batch(conn, sink_id))
         if batch is None:
             return False
+        if not batch.events and batch.replay is not None:  # the replayed range is all sent
+            replay_id = batch.replay.id
+            await self._db.write(lambda conn: sinks.finish_replay(conn, replay_id))
+            return True
         signed = signed_headers(
             batch.sink.url,
             batch.body,
@@ -141,9 +146,17 @@ class EventDelivery:
         if sink is None or sink.status != "ACTIVE":
             return None
         patterns = await sinks.subscription_types(conn, sink.id)
+        replay = None
         events = await sinks.pending_events(conn, sink, patterns, self._policy.batch_size)
-        if not events:
-            return None
+        if not events:  # the live stream is idle: resend a replayed range, if one waits
+            replay = await sinks.next_replay(conn, sink.id)
+            if replay is None:
+                return None
+            events = await sinks.pending_events(
+                conn, sink, patterns, self._policy.batch_size, replay
+            )
+            if not events:
+                return _Batch(sink, [], b"", "", "", replay)
         contexts = await sinks.attempt_contexts(
             conn, [e.attempt_id for e in events if e.attempt_id]
         )
@@ -159,7 +172,7 @@ class EventDelivery:
         sealed_token, account_secret = secrets
         body = encode_batch(render(events, contexts, stats))
         webhook_secret = account_secret if sink.kind == "callback" else sink.secret
-        return _Batch(sink, events, body, self._sealer.unseal(sealed_token), webhook_secret)
+        return _Batch(sink, events, body, self._sealer.unseal(sealed_token), webhook_secret, replay)
 
     async def _record(
         self,
@@ -175,7 +188,7 @@ class EventDelivery:
         next_attempt: int | None = None
         if status_code is not None and 200 <= status_code < 300:
             outcome = "DELIVERED"
-            await sinks.advance_cursor(conn, sink.id, last.txid, last.seq, now)
+            await self._move_on(conn, batch, now)
         elif status_code == 410:
             outcome = "DISABLED"
             await sinks.set_sink_state(
@@ -192,7 +205,7 @@ class EventDelivery:
                 len(batch.events),
                 sink.tries,
             )
-            await sinks.advance_cursor(conn, sink.id, last.txid, last.seq, now)
+            await self._move_on(conn, batch, now)
         else:
             outcome = "FAILED"
             delay = max(backoff_ms(sink.tries), retry_after_ms(retry_after, now) or 0)
@@ -208,6 +221,17 @@ class EventDelivery:
                 outcome, status_code, error, elapsed_ms, next_attempt,
             ),
         )  # fmt: skip
+
+    @staticmethod
+    async def _move_on(conn: Conn, batch: _Batch, now: int) -> None:
+        """Past this batch: the sink's cursor, or its replay's (the sink is healthy again)."""
+        last = batch.events[-1]
+        if batch.replay is None:
+            await sinks.advance_cursor(conn, batch.sink.id, last.txid, last.seq, now)
+            return
+        await sinks.advance_replay(conn, batch.replay.id, last.txid, last.seq)
+        cursor = (batch.sink.cursor_txid, batch.sink.cursor_seq)
+        await sinks.advance_cursor(conn, batch.sink.id, *cursor, now)
 
 
 def _ids(events: Sequence[PendingEvent]) -> list[str]:

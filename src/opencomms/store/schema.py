@@ -305,3 +305,17 @@ sink_deliveries = sa.Table(
     sa.Column("next_attempt_at", Time, nullable=True),
     sa.Index("ix_sink_deliveries_sink", "sink_id", "id"),
 )
+
+# A replay resends a sink's events of a time range, with its own cursor, beside the
+# sink's live stream; the row goes once the range is sent.
+sink_replays = sa.Table(
+    "sink_replays",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("sink_id", Id, nullable=False, index=True),
+    sa.Column("since_ms", Time, nullable=False),
+    sa.Column("until_ms", Time, nullable=False),
+    sa.Column("cursor_txid", sa.BigInteger, nullable=False),
+    sa.Column("cursor_seq", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)

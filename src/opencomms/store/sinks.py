@@ -14,23 +14,28 @@ from opencomms.store.jsoncol import dump, load
 __all__ = [
     "AttemptContext",
     "PendingEvent",
+    "Replay",
     "SinkRecord",
     "SubscriptionRecord",
     "advance_cursor",
+    "advance_replay",
     "attempt_contexts",
     "callback_sink",
     "current_position",
     "delete_sink",
     "delete_subscription",
     "due_sinks",
+    "finish_replay",
     "get_sink",
     "get_subscription",
+    "insert_replay",
     "insert_sink",
     "insert_subscription",
     "link_callback",
     "list_deliveries",
     "list_sinks",
     "list_subscriptions",
+    "next_replay",
     "pending_events",
     "record_delivery",
     "set_sink_state",
@@ -210,17 +215,35 @@ def _type_filter(patterns: Sequence[str]) -> tuple[str, list[str]]:
     return "(" + " OR ".join(clauses) + ")", args
 
 
+class Replay(NamedTuple):
+    id: int
+    since_ms: int
+    until_ms: int
+    cursor_txid: int
+    cursor_seq: int
+
+
 async def pending_events(
-    conn: Conn, sink: SinkRecord, patterns: Sequence[str], limit: int
+    conn: Conn,
+    sink: SinkRecord,
+    patterns: Sequence[str],
+    limit: int,
+    replay: Replay | None = None,
 ) -> list[PendingEvent]:
-    """The next events for `sink` after its cursor, in commit order.
+    """The next events for `sink` after its cursor (or a replay's), in commit order.
 
     On PostgreSQL only events of transactions older than every running one are read:
     a transaction still running may hold a lower sequence number, and reading past it
     would skip its events once it commits.
     """
+    cursor = (
+        (replay.cursor_txid, replay.cursor_seq) if replay else (sink.cursor_txid, sink.cursor_seq)
+    )
     clauses = ["account_sid = ?", "(txid, seq) > (?, ?)"]
-    args: list[Any] = [sink.account_sid, sink.cursor_txid, sink.cursor_seq]
+    args: list[Any] = [sink.account_sid, *cursor]
+    if replay is not None:
+        clauses.append("created_at >= ? AND created_at < ?")
+        args += [replay.since_ms, replay.until_ms]
     if sink.kind == "callback":
         clauses.append(
             "operation_id IN (SELECT operation_id FROM operation_callbacks WHERE sink_id = ?)"
@@ -351,3 +374,33 @@ async def attempt_contexts(conn: Conn, attempt_ids: Sequence[str]) -> dict[str, 
         row[0]: AttemptContext(row[1], row[2], row[3], row[4], row[5], row[6], load(row[7]))
         for row in rows
     }
+
+
+async def insert_replay(conn: Conn, sink_id: str, since_ms: int, until_ms: int, now: int) -> None:
+    await conn.execute(
+        "INSERT INTO sink_replays (sink_id, since_ms, until_ms, cursor_txid, cursor_seq,"
+        " created_at) VALUES (?, ?, ?, 0, 0, ?)",
+        sink_id,
+        since_ms,
+        until_ms,
+        now,
+    )
+
+
+async def next_replay(conn: Conn, sink_id: str) -> Replay | None:
+    row = await conn.fetchrow(
+        "SELECT id, since_ms, until_ms, cursor_txid, cursor_seq FROM sink_replays"
+        " WHERE sink_id = ? ORDER BY id LIMIT 1",
+        sink_id,
+    )
+    return None if row is None else Replay(*row)
+
+
+async def advance_replay(conn: Conn, replay_id: int, txid: int, seq: int) -> None:
+    await conn.execute(
+        "UPDATE sink_replays SET cursor_txid = ?, cursor_seq = ? WHERE id = ?", txid, seq, replay_id
+    )
+
+
+async def finish_replay(conn: Conn, replay_id: int) -> None:
+    await conn.execute("DELETE FROM sink_replays WHERE id = ?", replay_id)

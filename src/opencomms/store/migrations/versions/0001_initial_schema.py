@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 18:05:32.004186
+Create Date: 2026-11-27 18:08:49.346911
 """
 
 from __future__ import annotations
@@ -264,6 +264,20 @@ def upgrade() -> None:
         batch_op.create_index("ix_sink_deliveries_sink", ["sink_id", "id"], unique=False)
 
     op.create_table(
+        "sink_replays",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("sink_id", ID, nullable=False),
+        sa.Column("since_ms", sa.BigInteger(), nullable=False),
+        sa.Column("until_ms", sa.BigInteger(), nullable=False),
+        sa.Column("cursor_txid", sa.BigInteger(), nullable=False),
+        sa.Column("cursor_seq", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("sink_replays", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sink_replays_sink_id"), ["sink_id"], unique=False)
+
+    op.create_table(
         "sinks",
         sa.Column("id", ID, nullable=False),
         sa.Column("account_sid", ID, nullable=False),
@@ -319,6 +333,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sinks_account")
 
     op.drop_table("sinks")
+    with op.batch_alter_table("sink_replays", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sink_replays_sink_id"))
+
+    op.drop_table("sink_replays")
     with op.batch_alter_table("sink_deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_sink_deliveries_sink")
 

@@ -1,0 +1,74 @@
+"""Every size and target of the benchmark in one place; the smoke test shrinks the sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+__all__ = ["Parameters", "Targets"]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The targets of issue 5."""
+
+    accept_median_ms: float = 100
+    accept_rate_rps: float = 1_500
+    end_to_end_mps: float = 5_000
+    operation_p50_ms: float = 3
+    page_ms: float = 50
+    peak_rss_mb: float = 400
+
+
+@dataclass(frozen=True)
+class Parameters:
+    engines: tuple[str, ...] = ("sqlite", "postgresql")
+    # 1. accept-10k
+    accept_recipients: int = 10_000
+    accept_runs: int = 20
+    accept_engines: tuple[str, ...] = ("sqlite",)
+    # 2. accept-rate
+    rate_connections: int = 32
+    rate_seconds: float = 10
+    rate_drain_timeout_s: float = 300
+    # 3. end-to-end (and 5. memory)
+    e2e_operations: int = 10
+    e2e_recipients: int = 10_000
+    e2e_timeout_s: float = 600  # to COMPLETED, or the run fails
+    # from the first POST; a sink not drained by then misses its target (the run's budget)
+    e2e_sink_budget_s: float = 240
+    e2e_sink_idle_s: float = 10  # no event for this long with some missing: they are lost
+    # 4. read-path
+    read_messages: int = 1_000_000
+    read_page_size: int = 1_000
+    read_depth: int = 500
+    read_operation_gets: int = 1_000
+    read_repeats: int = 5  # timings of the page at each sampled depth
+    # 6. baseline
+    baseline_rows: int = 100_000
+    targets: Targets = field(default_factory=Targets)
+
+    @classmethod
+    def smoke(cls) -> Parameters:
+        """Every scenario at a tiny size: checks the harness, not the speed."""
+        return cls(
+            accept_recipients=100,
+            accept_runs=2,
+            rate_connections=4,
+            rate_seconds=1,
+            rate_drain_timeout_s=60,
+            e2e_operations=2,
+            e2e_recipients=100,
+            e2e_timeout_s=60,
+            e2e_sink_budget_s=60,
+            e2e_sink_idle_s=5,
+            read_messages=1_000,
+            read_page_size=100,
+            read_depth=5,
+            read_operation_gets=20,
+            read_repeats=2,
+            baseline_rows=1_000,
+        )
+
+    def with_engines(self, engines: tuple[str, ...]) -> Parameters:
+        accept = tuple(e for e in self.accept_engines if e in engines) or engines[:1]
+        return replace(self, engines=engines, accept_engines=accept)

@@ -1,0 +1,59 @@
+"""The benchmark harness at a tiny size: every scenario runs against a real server and its
+own correctness checks hold. Speed is not asserted here (`make bench` measures it); what
+CI keeps is a harness that still runs and still catches a wrong answer."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from bench.params import Parameters
+from bench.report import Run
+from bench.run import SCENARIOS, run_scenarios
+
+from tests.support.databases import require_postgres
+
+# how many figures each scenario reports for one engine
+EXPECTED = {
+    "baseline": 1,
+    "accept-10k": 1,
+    "accept-rate": 1,
+    "end-to-end": 2,  # with and without the sink
+    "memory": 1,
+    "read-path": 2,  # the operation GET and the page
+}
+
+
+def _smoke(engine: str, directory: Path) -> Run:
+    params = Parameters.smoke().with_engines((engine,))
+    return run_scenarios(params, SCENARIOS, directory / "results", directory / "work")
+
+
+def _assert_sound(run: Run, engine: str, directory: Path) -> None:
+    failures = [f"{r.scenario}/{r.metric}: {r.error}" for r in run.results if r.error]
+    assert not failures, "\n".join(failures)
+    counts: dict[str, int] = {}
+    for result in run.results:
+        assert result.engine == engine
+        assert result.measured is not None and result.measured > 0, result
+        counts[result.scenario] = counts.get(result.scenario, 0) + 1
+    assert counts == EXPECTED
+    saved = json.loads((directory / "results" / "latest.json").read_text())
+    assert len(saved["results"]) == len(run.results)
+    assert saved["progress"][engine], "the end-to-end progress was not recorded"
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (directory / "results" / "latest-end-to-end.png").stat().st_size > 0
+
+
+def test_every_scenario_checks_itself_on_sqlite(tmp_path: Path) -> None:
+    run = _smoke("sqlite", tmp_path)
+    _assert_sound(run, "sqlite", tmp_path)
+
+
+@pytest.mark.postgres
+def test_every_scenario_checks_itself_on_postgresql(tmp_path: Path) -> None:
+    require_postgres()
+    run = _smoke("postgresql", tmp_path)
+    _assert_sound(run, "postgresql", tmp_path)
