@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
 
 from opencomms.api.errors import ApiError, FieldError, invalid
+from opencomms.api.paging import page_envelope, parse_page
+from opencomms.store.database import Conn
 
 if TYPE_CHECKING:
     from opencomms.engine.runtime import Runtime
@@ -16,12 +19,14 @@ __all__ = [
     "account_of",
     "json_body",
     "json_response",
+    "plain_list",
     "prefix_of",
     "raw_json_body",
     "require_json",
     "runtime_of",
 ]
 
+T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 AnyRequest = Request[Any, Any, Any]
 
@@ -73,3 +78,21 @@ def json_response(
     return Response(
         _encoder.encode(data), status_code=status, media_type="application/json", headers=headers
     )
+
+
+async def plain_list(
+    request: AnyRequest,
+    key: str,
+    fetch: Callable[[Conn, str, str, int], Awaitable[Sequence[T]]],
+    render: Callable[[T], Any],
+) -> Response[bytes]:
+    """A list with paging only: `fetch(conn, account, before, limit)` gives the rows."""
+    errors: list[FieldError] = []
+    page = parse_page(dict(request.query_params), errors)
+    if errors:
+        raise invalid(errors)
+    account = account_of(request)
+    rows = await runtime_of(request).db.read(
+        lambda conn: fetch(conn, account, page.before, page.size + 1)
+    )
+    return json_response(page_envelope(key, rows, page, render))

@@ -8,7 +8,7 @@ import msgspec
 from litestar import HttpMethod, Request, Response, delete, get, post, route
 from litestar.params import FromPath
 
-from opencomms.api.common import account_of, json_body, json_response, runtime_of
+from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.paging import page_envelope, parse_page
 from opencomms.api.senders import CONTROL, check_tags
@@ -103,15 +103,14 @@ async def create_pool(request: AnyRequest) -> Response[bytes]:
 
 @get("/SenderPools")
 async def list_pools(request: AnyRequest) -> Response[bytes]:
-    errors: list[FieldError] = []
-    page = parse_page(dict(request.query_params), errors)
-    if errors:
-        raise invalid(errors)
-    account = account_of(request)
-    rows = await runtime_of(request).db.read(
-        lambda conn: senders.list_pools(conn, account, after=page.before, limit=page.size + 1)
+    return await plain_list(
+        request,
+        "senderPools",
+        lambda conn, account, before, limit: senders.list_pools(
+            conn, account, after=before, limit=limit
+        ),
+        pool_json,
     )
-    return json_response(page_envelope("senderPools", rows, page, pool_json))
 
 
 async def _load(request: AnyRequest, pool_id: FromPath[str]) -> SenderPoolRecord:

@@ -11,9 +11,8 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath
 
-from opencomms.api.common import account_of, json_body, json_response, runtime_of
+from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
-from opencomms.api.paging import page_envelope, parse_page
 from opencomms.api.send_request import URL_PATTERN
 from opencomms.domain.ids import new_sink_id, new_subscription_id
 from opencomms.engine.clock import iso, now_ms, parse_iso_ms
@@ -102,15 +101,14 @@ async def create_sink(request: AnyRequest) -> Response[bytes]:
 
 @get("/Sinks")
 async def list_sinks(request: AnyRequest) -> Response[bytes]:
-    errors: list[FieldError] = []
-    page = parse_page(dict(request.query_params), errors)
-    if errors:
-        raise invalid(errors)
-    account = account_of(request)
-    rows = await runtime_of(request).db.read(
-        lambda conn: sinks.list_sinks(conn, account, before=page.before, limit=page.size + 1)
+    return await plain_list(
+        request,
+        "sinks",
+        lambda conn, account, before, limit: sinks.list_sinks(
+            conn, account, before=before, limit=limit
+        ),
+        sink_json,
     )
-    return json_response(page_envelope("sinks", rows, page, sink_json))
 
 
 async def _load_sink(request: AnyRequest, sink_id: str) -> SinkRecord:
@@ -229,17 +227,14 @@ async def create_subscription(request: AnyRequest) -> Response[bytes]:
 
 @get("/Subscriptions")
 async def list_subscriptions(request: AnyRequest) -> Response[bytes]:
-    errors: list[FieldError] = []
-    page = parse_page(dict(request.query_params), errors)
-    if errors:
-        raise invalid(errors)
-    account = account_of(request)
-    rows = await runtime_of(request).db.read(
-        lambda conn: sinks.list_subscriptions(
-            conn, account, before=page.before, limit=page.size + 1
-        )
+    return await plain_list(
+        request,
+        "subscriptions",
+        lambda conn, account, before, limit: sinks.list_subscriptions(
+            conn, account, before=before, limit=limit
+        ),
+        subscription_json,
     )
-    return json_response(page_envelope("subscriptions", rows, page, subscription_json))
 
 
 @get("/Subscriptions/{subscription_id:str}")
