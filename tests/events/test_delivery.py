@@ -6,12 +6,14 @@ import collections
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from opencomms.settings import EventSettings, ServerSettings, Settings
 from tests.events.helpers import (
     assert_signed,
     delivered_events,
@@ -20,6 +22,7 @@ from tests.events.helpers import (
     wait_for_events,
 )
 from tests.support.polling import send, wait_completed, wait_until
+from tests.support.server import ThreadServer
 
 PREFIX = "com.twilio.comms-api."
 
@@ -305,3 +308,45 @@ def test_a_slow_sink_does_not_hold_back_another(api: httpx.Client, receiver: HTT
 def _slowly(request: Request) -> Response:
     time.sleep(4)
     return Response("ok", status=200)
+
+
+def test_a_receiver_slower_than_the_timeout_is_retried(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    answers = iter(["slow"])
+
+    def slow_once(request: Request) -> Response:
+        if next(answers, None):
+            time.sleep(1.5)
+        return Response("ok", status=200)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(slow_once)
+    settings = Settings(
+        server=ServerSettings(
+            database_url=f"sqlite:///{tmp_path}/opencomms.db",
+            secret_key_file=str(tmp_path / "opencomms.key"),
+            allowed_callback_networks=["127.0.0.0/8", "::1/128"],
+        ),
+        events=EventSettings(timeout="500ms"),
+    )
+    server = ThreadServer(settings).start()
+    try:
+        with httpx.Client(base_url=server.url + "/v1", auth=server.new_account()) as api:
+            sink = make_sink(api, httpserver.url_for("/hook"), [PREFIX + "operation.processing"])
+            send(api, {"to": [phone("0100")], "content": {"text": "Hi"}})
+
+            url = f"/Sinks/{sink['id']}/Deliveries"
+            deliveries = wait_until(
+                lambda: (
+                    (found := api.get(url).json()["deliveries"])
+                    and found[0]["outcome"] == "DELIVERED"
+                    and found
+                )
+            )
+    finally:
+        server.stop()
+
+    timed_out, delivered = deliveries[-1], deliveries[0]
+    assert timed_out["outcome"] == "FAILED"
+    assert "Timeout" in timed_out["error"]
+    assert delivered["outcome"] == "DELIVERED"
