@@ -9,7 +9,16 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 
-from opencomms.api import account, api_keys, messages, operations, sender_pools, senders, sinks
+from opencomms.api import (
+    account,
+    api_keys,
+    cancel,
+    messages,
+    operations,
+    sender_pools,
+    senders,
+    sinks,
+)
 from opencomms.api.auth import BasicAuthMiddleware
 from opencomms.api.errors import exception_handlers
 from opencomms.engine.runtime import Runtime
@@ -23,6 +32,8 @@ RESOURCES = [
     messages.fetch_message,
     operations.list_operations,
     operations.fetch_operation,
+    cancel.cancel_whole_operation,
+    cancel.cancel_one_message,
     senders.create_sender,
     senders.list_senders,
     senders.fetch_sender,

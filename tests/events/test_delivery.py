@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -350,3 +350,29 @@ def test_a_receiver_slower_than_the_timeout_is_retried(
     assert timed_out["outcome"] == "FAILED"
     assert "Timeout" in timed_out["error"]
     assert delivered["outcome"] == "DELIVERED"
+
+
+def test_each_canceled_message_has_exactly_one_canceled_event(
+    api: httpx.Client, receiver: HTTPServer
+) -> None:
+    make_sink(api, receiver.url_for("/hook"))
+    send_at = datetime.now(UTC) + timedelta(minutes=10)
+    operation_id = send(
+        api,
+        {
+            "to": [phone("0100"), phone("0101"), phone("0102")],
+            "content": {"text": "Hi"},
+            "schedule": {"sendAt": [send_at.isoformat()]},
+        },
+    )
+    wait_until(
+        lambda: api.get(f"/Messages/Operations/{operation_id}").json()["stats"]["total"] == 3
+    )
+
+    assert api.post(f"/Messages/Operations/{operation_id}/Cancel").status_code == 200
+
+    events = wait_for_events(receiver, 1 + 3)
+    assert events[0]["type"] == PREFIX + "operation.scheduled"
+    canceled = [e for e in events if e["type"] == PREFIX + "message.canceled"]
+    assert len({e["data"]["message_id"] for e in canceled}) == 3
+    assert all(e["data"]["operation_id"] == operation_id for e in canceled)

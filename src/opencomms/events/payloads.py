@@ -54,8 +54,9 @@ def render(
     """One CloudEvents envelope per outbox row; `stats` of completed operations by id."""
     rendered = []
     for event in events:
-        if event.attempt_id is not None and event.message_id is not None:
-            data = _message_data(event, contexts.get(event.attempt_id))
+        if event.message_id is not None:
+            context = contexts.get(event.attempt_id) if event.attempt_id else None
+            data = _message_data(event, context)
             source = message_source(event.message_id)
         else:
             data = {"operation_id": event.operation_id}

@@ -20,6 +20,7 @@ __all__ = [
     "attempts_by_id",
     "attempts_by_provider_id",
     "insert_attempts",
+    "message_states",
     "release_in_flight",
     "save_attempts",
     "save_messages",
@@ -220,3 +221,13 @@ async def release_in_flight(conn: Conn, now: int) -> int:
         now,
         now,
     )
+
+
+async def message_states(
+    conn: Conn, where: str, *args: Any, lock: bool = False
+) -> list[MessageState]:
+    """The delivery state of the Messages matching `where` (over `messages m`), their rows
+    locked on PostgreSQL when `lock`."""
+    suffix = " ORDER BY m.id FOR UPDATE" if lock and conn.dialect == "postgresql" else ""
+    rows = await conn.fetch(f"SELECT {_MESSAGE_STATE} FROM messages m WHERE {where}{suffix}", *args)
+    return [_message_state(row) for row in rows]

@@ -12,7 +12,14 @@ from typing import NamedTuple
 
 from opencomms.store.database import Conn
 
-__all__ = ["EVENT_COLUMNS", "EventRow", "attempt_event", "insert_events", "operation_event"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "EventRow",
+    "attempt_event",
+    "insert_events",
+    "message_event",
+    "operation_event",
+]
 
 OPERATION_PREFIX = "com.twilio.comms-api.operation."
 MESSAGE_PREFIX = "com.twilio.comms-api.message."
@@ -38,6 +45,22 @@ def operation_event(account_sid: str, operation_id: str, name: str, now: int) ->
     return EventRow(
         account_sid, OPERATION_PREFIX + name, operation_id, None, None, None, None, None, now
     )
+
+
+def message_event(
+    account_sid: str,
+    operation_id: str,
+    message_id: str,
+    attempt_id: str | None,
+    status: str,
+    now: int,
+) -> EventRow:
+    """`com.twilio.comms-api.message.<status>` of a Message itself (CANCELED, which may
+    come before any attempt was made)."""
+    return EventRow(
+        account_sid, MESSAGE_PREFIX + status.lower(), operation_id, message_id, attempt_id,
+        status, None, None, now,
+    )  # fmt: skip
 
 
 def attempt_event(

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from opencomms.store import events, jobs
 from opencomms.store.database import Conn
-from opencomms.store.events import operation_event
+from opencomms.store.events import message_event, operation_event
 from opencomms.store.jsoncol import load
 
 __all__ = ["MESSAGE_COLUMNS", "FanoutWork", "insert_chunk", "load_work"]
@@ -43,6 +43,15 @@ MESSAGE_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+
+_STATUS, _SETTLED, _DUE = (MESSAGE_COLUMNS.index(c) for c in ("status", "settled", "due_at"))
+
+
+def _canceled(row: Sequence[Any]) -> tuple[Any, ...]:
+    values = list(row)
+    values[_STATUS], values[_SETTLED], values[_DUE] = "CANCELED", 1, None
+    return tuple(values)
 
 
 class FanoutWork(NamedTuple):
@@ -78,7 +87,16 @@ async def insert_chunk(
     message_status: str,
     now: int,
 ) -> bool:
-    """Store the Messages of recipients [start, end); False if another worker already did."""
+    """Store the Messages of recipients [start, end); False if another worker already did.
+
+    Recipients reached after their operation was canceled become CANCELED Messages."""
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+    row = await conn.fetchrow(
+        f"SELECT status FROM operations WHERE id = ?{lock}", work.operation_id
+    )
+    canceled = row is not None and row[0] == "CANCELED"
+    if canceled:
+        message_status, messages = "CANCELED", [_canceled(message) for message in messages]
     bucket = message_status.lower()
     advanced = await conn.execute(
         f"UPDATE operations SET fanout_cursor = ?, total = total + ?,"
@@ -101,6 +119,14 @@ async def insert_chunk(
         ("operation_id", "recipient_index", "recipient", "error_code", "error_message"),
         unaddressable,
     )
+    if canceled:
+        await events.insert_events(
+            conn,
+            [
+                message_event(work.account_sid, work.operation_id, m[0], None, "CANCELED", now)
+                for m in messages
+            ],
+        )
     if start == 0 and work.status == "PROCESSING":
         await events.insert_events(
             conn, [operation_event(work.account_sid, work.operation_id, "processing", now)]

@@ -22,6 +22,7 @@ __all__ = [
     "get_operation",
     "insert_operation",
     "list_operations",
+    "set_status",
     "start_scheduled",
 ]
 
@@ -163,3 +164,9 @@ async def start_scheduled(conn: Conn, operation_ids: Sequence[str], now: int) ->
         conn, [operation_event(row[1], row[0], "processing", now) for row in rows]
     )
     return [row[0] for row in rows]
+
+
+async def set_status(conn: Conn, operation_id: str, status: str, now: int) -> None:
+    await conn.execute(
+        "UPDATE operations SET status = ?, updated_at = ? WHERE id = ?", status, now, operation_id
+    )
