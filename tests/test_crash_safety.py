@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -79,3 +80,29 @@ def test_sigkill_mid_operation_loses_nothing_and_duplicates_nothing(
     duplicated = {attempt: n for attempt, n in per_attempt.items() if n > 1}
     assert duplicated == {}
     assert {line["operationId"] for line in submits} == {operation_id}
+
+
+def test_a_scheduled_operation_survives_a_restart(backend_url: str, tmp_path: Path) -> None:
+    sid, token = new_account_sid(), new_auth_token()
+    env = {"OPENCOMMS_ACCOUNT_SID": sid, "OPENCOMMS_AUTH_TOKEN": token}
+    server = ServeProcess(backend_url, tmp_path, env).start()
+    try:
+        api = httpx.Client(base_url=server.url + "/v1", auth=(sid, token), timeout=60)
+        send_at = datetime.now(UTC) + timedelta(seconds=4)
+        to = [{"address": ordinary_number(i), "channel": "PHONE"} for i in range(50)]
+        operation_id = send(
+            api,
+            {"to": to, "content": {"text": "Later"}, "schedule": {"sendAt": [send_at.isoformat()]}},
+        )
+        wait_until(lambda: operation(api, operation_id)["stats"]["scheduled"] == 50)
+        server.kill()
+        server.start()
+        assert operation(api, operation_id)["status"] == "SCHEDULED"
+
+        final = wait_completed(api, operation_id, timeout=60)
+    finally:
+        server.stop()
+
+    assert datetime.now(UTC) >= send_at
+    assert final["stats"]["total"] == 50
+    assert final["stats"]["delivered"] + final["stats"]["read"] == 50
