@@ -39,9 +39,9 @@ def test_ten_thousand_recipients_give_exactly_the_expected_events(
     sink = make_sink(api, httpserver.url_for("/hook"))
     to = [{"address": ordinary_number(i), "channel": "PHONE"} for i in range(10_000)]
     operation_id = send(api, {"to": to, "content": {"text": "Hello"}})
-    wait_completed(api, operation_id, timeout=120)
+    wait_completed(api, operation_id, timeout=300)
 
-    events = wait_for_events(httpserver, 10_000 * 4 + 2, timeout=120)
+    events = wait_for_events(httpserver, 10_000 * 4 + 2, timeout=300)
 
     assert {e["data"]["operation_id"] for e in events} == {operation_id}
     per_message = collections.defaultdict(list)
@@ -93,7 +93,7 @@ def test_a_server_killed_mid_delivery_delivers_the_rest_after_restart(
         wait_completed(api, operation_id, timeout=120)
 
         expected = 1_000 * 4 + 2
-        wait_until(lambda: len({e["id"] for e in delivered_events(httpserver)}) >= expected, 120)
+        wait_until(lambda: len({e["id"] for e in delivered_events(httpserver)}) >= expected, 300)
     finally:
         server.stop()
 
