@@ -18,26 +18,37 @@ __all__ = [
     "AttemptOutcome",
     "MessageView",
     "StatDeltas",
-    "advance_attempt",
     "message_after_outcome",
+    "steps_to",
 ]
 
 S = MessageStatus
 
-# How far an attempt has come; a change never goes back.
-_RANK = {S.QUEUED: 0, S.SENT: 1, S.DELIVERED: 2, S.UNDELIVERED: 2, S.FAILED: 2, S.READ: 3}
+# The path of an attempt that gets through; a report further along it fills in the
+# statuses it skipped (a DELIVERED receipt before the submit's answer, a READ before
+# DELIVERED), so that every attempt's events come complete and in order.
+_DELIVERY_PATH = (S.QUEUED, S.SENT, S.DELIVERED, S.READ)
+_AFTER_SENT = {S.DELIVERED: (S.SENT, S.DELIVERED), S.UNDELIVERED: (S.SENT, S.UNDELIVERED)}
 
 
-def advance_attempt(current: str, reported: str) -> str | None:
-    """The attempt's new status after `reported`, or None when it changes nothing
-    (a duplicate, a stale SENT after DELIVERED, a conflicting second final status)."""
-    if reported == current:
-        return None
+def steps_to(current: str, reported: str) -> list[str]:
+    """The statuses an attempt in `current` goes through for a `reported` status: empty
+    for a duplicate, a stale report (SENT after DELIVERED) or a second final status."""
+    if reported == current or (is_final(current) and current != S.DELIVERED):
+        return []
     if reported == S.READ:
-        return S.READ if current in (S.QUEUED, S.SENT, S.DELIVERED) else None
-    if is_final(current):
-        return None
-    return reported if _RANK[S(reported)] > _RANK[S(current)] else None
+        position = _DELIVERY_PATH.index(S(current)) if current in _DELIVERY_PATH else -1
+        return list(_DELIVERY_PATH[position + 1 :]) if position >= 0 else []
+    if current == S.DELIVERED:
+        return []
+    if reported in _AFTER_SENT:
+        path = _AFTER_SENT[S(reported)]
+        return list(path) if current == S.QUEUED else list(path[1:])
+    if reported == S.SENT:
+        return [S.SENT] if current == S.QUEUED else []
+    if reported == S.FAILED:
+        return [S.FAILED]
+    return []
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from opencomms.domain.lifecycle import (
     MessageView,
     StatDeltas,
-    advance_attempt,
     message_after_outcome,
+    steps_to,
 )
 from opencomms.domain.statuses import MessageStatus
 from opencomms.store import delivery, events, operations
@@ -107,25 +107,27 @@ class OutcomeBatch:
     ) -> None:
         """Attempt `attempt_id` reported `status` (from a submit answer or a receipt)."""
         attempt = self.attempts[attempt_id]
-        submitted_at = attempt.submitted_at if attempt.submitted_at is not None else self.now
-        new_status = advance_attempt(attempt.status, status)
         self.update_attempt(
             attempt._replace(
-                status=new_status or attempt.status,
                 in_flight=False,
-                submitted_at=submitted_at,
+                submitted_at=self.now if attempt.submitted_at is None else attempt.submitted_at,
                 provider_message_id=provider_message_id or attempt.provider_message_id,
-                error_code=error[0] if error and new_status else attempt.error_code,
-                error_message=error[1] if error and new_status else attempt.error_message,
                 updated_at=self.now,
             )
         )
+        for step in steps_to(attempt.status, status):
+            final = step == status
+            self._step(attempt_id, step, error if final else None)
+
+    def _step(self, attempt_id: str, status: str, error: tuple[int, str] | None) -> None:
+        """One status change of an attempt, then of its Message if it is the current one."""
+        attempt = self.attempts[attempt_id]._replace(status=status)
+        if error is not None:
+            attempt = attempt._replace(error_code=error[0], error_message=error[1])
+        self.update_attempt(attempt)
         message = self.messages[attempt.message_id]
-        if new_status is None or message.current_attempt_id != attempt_id:
-            return
-        if message.status == S.CANCELED:
-            return
-        self._move_message(message, self.attempts[attempt_id], new_status, error)
+        if message.current_attempt_id == attempt_id and message.status != S.CANCELED:
+            self._move_message(message, attempt, status, error)
 
     def _move_message(
         self,

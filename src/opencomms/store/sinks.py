@@ -232,15 +232,17 @@ async def pending_events(
 ) -> list[PendingEvent]:
     """The next events for `sink` after its cursor (or a replay's), in commit order.
 
-    On PostgreSQL only events of transactions older than every running one are read:
-    a transaction still running may hold a lower sequence number, and reading past it
-    would skip its events once it commits.
+    Read as two index range scans — the rest of the cursor's transaction, then later
+    transactions — so a batch costs the same however long the outbox is. On PostgreSQL
+    only events of transactions older than every running one are read: a transaction
+    still running may hold a lower sequence number, and reading past it would skip its
+    events once it commits. On SQLite (one writer) `txid` is always 0.
     """
-    cursor = (
+    txid, seq = (
         (replay.cursor_txid, replay.cursor_seq) if replay else (sink.cursor_txid, sink.cursor_seq)
     )
-    clauses = ["account_sid = ?", "(txid, seq) > (?, ?)"]
-    args: list[Any] = [sink.account_sid, *cursor]
+    clauses: list[str] = ["account_sid = ?"]
+    args: list[Any] = [sink.account_sid]
     if replay is not None:
         clauses.append("created_at >= ? AND created_at < ?")
         args += [replay.since_ms, replay.until_ms]
@@ -255,13 +257,19 @@ async def pending_events(
         clause, type_args = _type_filter(patterns)
         clauses.append(clause)
         args += type_args
-    if conn.dialect == "postgresql":
-        clauses.append("txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    where = " AND ".join(clauses)
+    select = f"SELECT {_EVENT} FROM events WHERE {where}"
     rows = await conn.fetch(
-        f"SELECT {_EVENT} FROM events WHERE {' AND '.join(clauses)} ORDER BY txid, seq LIMIT ?",
-        *args,
-        limit,
+        f"{select} AND txid = ? AND seq > ? ORDER BY seq LIMIT ?", *args, txid, seq, limit
     )
+    if len(rows) < limit and conn.dialect == "postgresql":
+        horizon = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        rows += await conn.fetch(
+            f"{select} AND txid > ? AND txid < {horizon} ORDER BY txid, seq LIMIT ?",
+            *args,
+            txid,
+            limit - len(rows),
+        )
     return [PendingEvent(*row) for row in rows]
 
 
