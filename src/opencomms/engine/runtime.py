@@ -5,6 +5,7 @@ lifespan."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -92,6 +93,7 @@ class Runtime:
             ("events", events.run),
         ):
             self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
+        _tune_garbage_collector()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -127,6 +129,16 @@ class Runtime:
         )
         if created:
             log.info("created account %s with a default pool of simulator senders", sid)
+
+
+def _tune_garbage_collector() -> None:
+    """Keep the collector off the request path: a 10,000-recipient body makes ~10^5
+    objects, and each full collection walked the whole long-lived heap (the accept took
+    67 ms with collections, 30 ms without). Freezing what exists after start-up removes it
+    from every collection; a larger first generation makes young collections rarer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _delivery_policy(events: EventSettings) -> DeliveryPolicy:
