@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
+from opencomms.api import idempotency
 from opencomms.api.common import (
     account_of,
     json_response,
@@ -17,6 +20,7 @@ from opencomms.api.common import (
 )
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
+from opencomms.api.idempotency import Answer
 from opencomms.api.paging import page_envelope, parse_page
 from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
 from opencomms.api.sinks import checked_callback_url
@@ -27,6 +31,7 @@ from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.clock import now_ms
 from opencomms.store import messages, operations, senders, sinks
 from opencomms.store.database import Conn
+from opencomms.store.idempotency import Claim
 from opencomms.store.messages import MessageFilters
 from opencomms.store.sinks import SinkRecord
 
@@ -74,6 +79,18 @@ def _base_url(request: AnyRequest) -> str:
 async def send_messages(request: AnyRequest) -> Response[bytes]:
     """Accept one message to up to 10,000 recipients: 202 once it is durably stored."""
     body = await raw_json_body(request)
+    claim = await idempotency.claim(request, body)
+    if isinstance(claim, Response):
+        return claim  # the first answer to this Idempotency-Key and body, again
+    try:
+        return await _send(request, body, claim)
+    except BaseException:
+        # only an accepted request consumes its key: a refused or failed one gives it back
+        await idempotency.release(request, claim)
+        raise
+
+
+async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
     send, problems = parse_send_request(body)
     runtime = runtime_of(request)
     account = account_of(request)
@@ -88,17 +105,31 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
         problems += await checked_callback_url(request, send.callbacks["url"], "callbacks.url")
     if problems or isinstance(resolved, FieldError):
         raise invalid(problems)
-    operation_id = await _accept(runtime.db.write, account, send, resolved)
+    answer = partial(_answer, prefix_of(request), _base_url(request))
+    record = idempotency.record_step(claim, answer)
+    operation_id = await _accept(runtime.db.write, account, send, resolved, record)
     runtime.fanout_ready()
-    path = operation_path(prefix_of(request), operation_id)
-    return json_response(
-        {"operationId": operation_id, "operationLocation": _base_url(request) + path},
-        status=202,
-        headers={"operationId": operation_id, "Operation-Location": path, "Location": path},
+    return answer(operation_id).response()
+
+
+def _answer(prefix: str, base_url: str, operation_id: str) -> Answer:
+    path = operation_path(prefix, operation_id)
+    return Answer.json(
+        202,
+        {"operationId": operation_id, "operationLocation": base_url + path},
+        {"operationId": operation_id, "Operation-Location": path, "Location": path},
     )
 
 
-async def _accept(write: Any, account: str, send: SendRequest, sender_ids: list[str]) -> str:
+async def _accept(
+    write: Any,
+    account: str,
+    send: SendRequest,
+    sender_ids: list[str],
+    then: Callable[[Conn, str], Awaitable[None]] | None = None,
+) -> str:
+    """Store the operation; `then(conn, operation_id)`, if given, runs in the same
+    transaction (the Idempotency-Key's answer is recorded there)."""
     operation_id = new_operation_id()
     now = now_ms()
     scheduled = send.send_at is not None and send.send_at > now
@@ -124,6 +155,8 @@ async def _accept(write: Any, account: str, send: SendRequest, sender_ids: list[
         )
         if send.callbacks is not None:
             await _link_callback(conn, account, operation_id, send.callbacks["url"], now)
+        if then is not None:
+            await then(conn, operation_id)
 
     await write(store)
     return operation_id

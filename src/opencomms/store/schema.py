@@ -319,3 +319,22 @@ sink_replays = sa.Table(
     sa.Column("cursor_seq", sa.BigInteger, nullable=False),
     sa.Column("created_at", Time, nullable=False),
 )
+
+# `Idempotency-Key` of a send: PENDING while the request holding it is being accepted,
+# DONE with the answer it got, recorded in the transaction that stored the operation.
+# Forgotten 24 h after `created_at` (store/idempotency.py).
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("account_sid", Id, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    # SHA-256 of the request's raw body, hex
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_body", Json, nullable=True),
+    sa.Column("response_headers", Json, nullable=True),
+    # when it was claimed; also the claim's stamp
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_idempotency_keys_created", "account_sid", "created_at"),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 18:08:49.346911
+Create Date: 2026-11-27 18:45:01.877473
 """
 
 from __future__ import annotations
@@ -91,6 +91,23 @@ def upgrade() -> None:
         # store/schema.py, events: the writing transaction's id orders events by commit
         op.execute(
             "ALTER TABLE events ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)"
+        )
+
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("account_sid", ID, nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("request_hash", sa.Text(), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("response_body", sa.Text(), nullable=True),
+        sa.Column("response_headers", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("account_sid", "key"),
+    )
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_idempotency_keys_created", ["account_sid", "created_at"], unique=False
         )
 
     op.create_table(
@@ -380,6 +397,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_jobs_run_at")
 
     op.drop_table("jobs")
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_index("ix_idempotency_keys_created")
+
+    op.drop_table("idempotency_keys")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_created")
         batch_op.drop_index("ix_events_account")
