@@ -138,6 +138,21 @@ class Api:
                 raise BenchFailure(f"{len(pending)} operations not COMPLETED after {within_s} s")
             await asyncio.sleep(interval)
 
+    async def read_receipts(
+        self, finals: list[dict[str, Any]], *, within_s: float = 30, interval: float = 0.05
+    ) -> list[dict[str, Any]]:
+        """The operations again once every Message is READ: a READ receipt may follow the
+        DELIVERED one that COMPLETED the operation, so the checks wait for it (outside the
+        timed part)."""
+        deadline = time.monotonic() + within_s
+        while True:
+            fresh = [await self.operation(body["id"]) for body in finals]
+            if all(b["stats"]["read"] == b["stats"]["total"] for b in fresh):
+                return fresh
+            if time.monotonic() > deadline:
+                return fresh  # the checks then say what is missing
+            await asyncio.sleep(interval)
+
 
 def settled(operation: dict[str, Any]) -> int:
     stats = operation["stats"]

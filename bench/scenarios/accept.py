@@ -52,6 +52,7 @@ async def _accept_runs(server: ServerProcess, recipients: int, runs: int) -> lis
             if index:
                 latencies.append(elapsed)
             [final] = await api.wait_completed([operation_id], within_s=120, interval=0.05)
+            [final] = await api.read_receipts([final])
             _check_operation(final, recipients)
     return latencies
 
@@ -116,6 +117,11 @@ async def _verify_rate(server: ServerProcess, load: LoadResult, within_s: float)
         check(len(listed) == len(load.accepted), f"{len(listed)} stored, {len(load.accepted)} 202s")
         drained = await _drain(api, within_s)
         final = await api.operations()
+        for _ in range(60):  # READ receipts may trail the COMPLETED: give them 30 s
+            if all(o["stats"]["read"] == o["stats"]["total"] for o in final):
+                break
+            await asyncio.sleep(0.5)
+            final = await api.operations()
         for body in final:
             _check_operation(body, 1)
         statuses = Counter(o["status"] for o in final)

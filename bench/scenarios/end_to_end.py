@@ -159,7 +159,7 @@ async def _drive(server: ServerProcess, sink: SinkProcess | None, params: Parame
             operation_ids, within_s=params.e2e_timeout_s, on_progress=progress
         )
         outcome.completed_s = time.monotonic() - started
-        _check_operations(finals, recipients)
+        _check_operations(await api.read_receipts(finals), recipients)
     if sink is not None:
         await _wait_drained(sink, outcome, started, params)
         await _check_sink_after(sink, outcome, operation_ids, recipients)
