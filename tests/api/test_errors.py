@@ -641,13 +641,6 @@ request_bodies = st.one_of(
 )
 
 
-@pytest.fixture
-def sqlite_only(server: ThreadServer) -> None:
-    if not server.settings.server.database_url.startswith("sqlite"):
-        pytest.skip("the property runs on SQLite only, to keep the suite fast")
-
-
-@pytest.mark.usefixtures("sqlite_only")
 @settings(
     max_examples=150,
     deadline=None,
@@ -683,7 +676,6 @@ query_values = (
 )
 
 
-@pytest.mark.usefixtures("sqlite_only")
 @settings(
     max_examples=150,
     deadline=None,
