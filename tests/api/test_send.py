@@ -186,3 +186,47 @@ def test_a_person_with_several_addresses_is_tried_in_order(api: httpx.Client) ->
     ]
     assert fetched["status"] == "DELIVERED"
     assert len(fetched["to"]) == 2
+
+
+RICH_CARD = {
+    "rcs": {
+        "richCard": {
+            "standaloneCard": {
+                "cardContent": {
+                    "title": "Hello {{name}}",
+                    "suggestions": [{"reply": {"text": "Yes, {{name}}", "postbackData": "yes"}}],
+                }
+            }
+        }
+    }
+}
+
+
+def test_liquid_inside_a_rich_card_is_rendered_per_recipient(api: httpx.Client) -> None:
+    to = [{"address": "+14155550100", "channel": "PHONE", "variables": {"name": "Ada"}}]
+    operation_id = send(
+        api, {"to": to, "content": {"modules": [RICH_CARD, {"sms": {"text": "Hi {{name}}"}}]}}
+    )
+    wait_completed(api, operation_id)
+
+    (message,) = all_messages(api, operationId=operation_id)
+    content = api.get(f"/Messages/{message['id']}").json()["content"]
+    card = content["modules"]["rcs"]["richCard"]["standaloneCard"]["cardContent"]
+    assert card["title"] == "Hello Ada"
+    assert card["suggestions"][0]["reply"] == {"text": "Yes, Ada", "postbackData": "yes"}
+    assert content["modules"]["sms"] == {"text": "Hi Ada"}
+
+
+def test_a_broken_template_inside_a_rich_card_is_named(api: httpx.Client) -> None:
+    card = {"rcs": {"richCard": {"standaloneCard": {"cardContent": {"title": "{% if %}"}}}}}
+    response = api.post(
+        "/Messages",
+        json={
+            "to": [{"address": "+14155550100", "channel": "PHONE"}],
+            "content": {"modules": [card]},
+        },
+    )
+
+    assert response.status_code == 400
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert fields == ["content.modules[0].rcs.richCard.standaloneCard.cardContent.title"]

@@ -17,7 +17,12 @@ from opencomms.api.errors import FieldError
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
-from opencomms.domain.personalization import TemplateError, compile_template, is_template
+from opencomms.domain.personalization import (
+    TemplateError,
+    compile_template,
+    is_template,
+    strings_in,
+)
 from opencomms.engine.clock import parse_iso_ms
 
 __all__ = ["MAX_RECIPIENTS", "SendRequest", "parse_send_request"]
@@ -275,9 +280,9 @@ def _modules(check: _Checker, value: Any) -> dict[str, dict[str, Any]]:
             continue
         if "text" in module and not isinstance(module["text"], str):
             check.fail(f"{path}.{name}.text", "must be a string")
-        for key, text in module.items():
-            if isinstance(text, str) and check.text(text, f"{path}.{name}.{key}", limit=MAX_TEXT):
-                check.template(text, f"{path}.{name}.{key}")
+        for inner, text in strings_in(module, f"{path}.{name}"):
+            if check.text(text, inner, limit=MAX_TEXT):
+                check.template(text, inner)
         modules[channel] = module
     return modules
 

@@ -8,12 +8,20 @@ recipient does not have renders as the empty string (or the template's `default`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
-__all__ = ["Template", "TemplateError", "compile_template", "is_template"]
+__all__ = [
+    "Template",
+    "TemplateError",
+    "compile_template",
+    "is_template",
+    "map_strings",
+    "strings_in",
+]
 
 MAX_OUTPUT_CHARS = 20_000
 MAX_LOOP_ITERATIONS = 1_000
@@ -59,3 +67,30 @@ def is_template(text: str) -> bool:
 
 def compile_template(source: str) -> Template:
     return Template(source)
+
+
+def strings_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string inside nested objects and arrays (a channel module, a rich card),
+    with its path: `richCard.standaloneCard.cardContent.suggestions[0].reply.text`."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings_in(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from strings_in(item, f"{path}[{index}]")
+
+
+def map_strings(value: Any, render: Callable[[str, str], str], path: str = "") -> Any:
+    """A copy of `value` with every string replaced by `render(path, string)`."""
+    if isinstance(value, str):
+        return render(path, value)
+    if isinstance(value, dict):
+        return {
+            key: map_strings(item, render, f"{path}.{key}" if path else str(key))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [map_strings(item, render, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value

@@ -16,7 +16,13 @@ from typing import Any
 from opencomms.domain.channels import SenderChannel, reaches
 from opencomms.domain.errors import NO_CANDIDATE
 from opencomms.domain.ids import new_message_id
-from opencomms.domain.personalization import Template, TemplateError
+from opencomms.domain.personalization import (
+    Template,
+    TemplateError,
+    is_template,
+    map_strings,
+    strings_in,
+)
 from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
 from opencomms.engine.clock import now_ms
@@ -120,10 +126,9 @@ def _templates(spec: dict[str, Any]) -> dict[str, Template]:
     content = spec["content"]
     if isinstance(content.get("text"), str):
         templates["text"] = Template(content["text"])
-    for channel, module in (content.get("modules") or {}).items():
-        for key, value in module.items():
-            if isinstance(value, str):
-                templates[f"modules.{channel}.{key}"] = Template(value)
+    for path, value in strings_in(content.get("modules") or {}, "modules"):
+        if is_template(value):
+            templates[path] = Template(value)
     for key, value in (spec.get("tags") or {}).items():
         templates[f"tags.{key}"] = Template(value)
     return templates
@@ -136,15 +141,11 @@ def _render(
     if "text" in templates:
         content["text"] = templates["text"].render(variables)
     if content.get("modules"):
-        content["modules"] = {
-            channel: {
-                key: templates[f"modules.{channel}.{key}"].render(variables)
-                if f"modules.{channel}.{key}" in templates
-                else value
-                for key, value in module.items()
-            }
-            for channel, module in content["modules"].items()
-        }
+        content["modules"] = map_strings(
+            content["modules"],
+            lambda path, text: templates[path].render(variables) if path in templates else text,
+            "modules",
+        )
     tags = {key: templates[f"tags.{key}"].render(variables) for key in spec.get("tags") or {}}
     return content, tags
 
