@@ -230,3 +230,27 @@ def test_a_broken_template_inside_a_rich_card_is_named(api: httpx.Client) -> Non
     assert response.status_code == 400
     fields = [e["field"] for e in response.json()["errors"]]
     assert fields == ["content.modules[0].rcs.richCard.standaloneCard.cardContent.title"]
+
+
+def test_a_recipient_whose_template_fails_to_render_is_failed_not_sent_empty(
+    api: httpx.Client,
+) -> None:
+    to = [
+        {"address": "+14155550100", "channel": "PHONE", "variables": {"n": "4"}},
+        {"address": "+14155550101", "channel": "PHONE", "variables": {"n": "x" * 9_000}},
+    ]
+    text = "Total {{ n }}{{ n }}{{ n }}"  # 27,000 characters for the second: over the limit
+    operation_id = send(api, {"to": to, "content": {"text": text}})
+
+    wait_completed(api, operation_id)
+    final = wait_stats(api, operation_id, read=1)
+
+    assert final["stats"]["failed"] == 1
+    by_address = {m["to"][0]["address"]: m for m in all_messages(api, operationId=operation_id)}
+    failed = api.get(f"/Messages/{by_address['+14155550101']['id']}").json()
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["code"] == 30099
+    assert failed["attempts"] == []
+    assert api.get(f"/Messages/{by_address['+14155550100']['id']}").json()["content"] == {
+        "text": "Total 444"
+    }

@@ -7,6 +7,7 @@ from typing import NamedTuple
 __all__ = [
     "NO_CANDIDATE",
     "RCS_NOT_ENABLED",
+    "TEMPLATE_FAILED",
     "UNKNOWN",
     "UNREACHABLE",
     "WHATSAPP_NOT_FOUND",
@@ -24,3 +25,5 @@ WHATSAPP_NOT_FOUND = DeliveryError(63003, "Channel could not find To address.")
 UNREACHABLE = DeliveryError(30003, "Unreachable destination handset.")
 UNKNOWN = DeliveryError(30008, "Unknown error.")
 NO_CANDIDATE = DeliveryError(21612, "No sender of the pool can reach this recipient.")
+# opencomms' own code: Twilio has none for a per-recipient rendering failure
+TEMPLATE_FAILED = DeliveryError(30099, "The content could not be rendered for this recipient:")

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from opencomms.domain.channels import SenderChannel, reaches
-from opencomms.domain.errors import NO_CANDIDATE
+from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED
 from opencomms.domain.ids import new_message_id
 from opencomms.domain.personalization import (
     Template,
@@ -93,10 +93,9 @@ class FanoutWorker:
 
 
 class Chunk:
-    def __init__(self, start: int, end: int, status: str) -> None:
+    def __init__(self, start: int, end: int) -> None:
         self.start = start
         self.end = end
-        self.status = status
         self.messages: list[tuple[Any, ...]] = []
         self.tags: list[tuple[str, str, str]] = []
         self.unaddressable: list[tuple[str, int, str, int, str]] = []
@@ -112,7 +111,6 @@ async def _store(conn: Conn, work: FanoutWork, chunk: Chunk) -> bool:
         messages=chunk.messages,
         tags=chunk.tags,
         unaddressable=chunk.unaddressable,
-        message_status=chunk.status,
         now=now,
     )
     if stored and chunk.end == len(work.recipients):
@@ -171,7 +169,7 @@ def build_chunk(
     scheduled = work.send_at is not None and work.send_at > now
     status = MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED
     due_at = work.send_at if scheduled else now
-    chunk = Chunk(start, end, status)
+    chunk = Chunk(start, end)
     for index in range(start, end):
         recipient = work.recipients[index]
         addresses: list[list[str]] = recipient["addresses"]
@@ -186,11 +184,15 @@ def build_chunk(
                 (work.operation_id, index, dump(recipient), NO_CANDIDATE.code, NO_CANDIDATE.message)
             )
             continue
+        row_status, row_due, settled = status, due_at, 0
+        error: tuple[int | None, str | None] = (None, None)
         try:
             content, tags = _render(work.spec, templates, recipient.get("variables"))
-        except TemplateError as error:
+        except TemplateError as failure:
+            # e.g. output over the limit with this recipient's variables: nothing is sent
             content, tags = {"text": ""}, {}
-            log.warning("template failed for %s[%d]: %s", work.operation_id, index, error)
+            row_status, row_due, settled = MessageStatus.FAILED, None, 1
+            error = (TEMPLATE_FAILED.code, f"{TEMPLATE_FAILED.message} {failure}")
         sms_text = _sms_text(content)
         size = measure(sms_text) if sms_text is not None and _any_sms(candidates, ordered) else None
         message_id = new_message_id()
@@ -200,7 +202,7 @@ def build_chunk(
                 work.account_sid,
                 work.operation_id,
                 index,
-                status,
+                row_status,
                 dump([{"address": a, "channel": c} for a, c in addresses]),
                 dump(candidates),
                 len(candidates),
@@ -211,13 +213,12 @@ def build_chunk(
                 0,
                 0,
                 None,
-                0,
-                due_at,
+                settled,
+                row_due,
                 work.send_at if scheduled else None,
                 size.encoding if size else None,
                 size.segments if size else None,
-                None,
-                None,
+                *error,
                 now,
                 now,
             )

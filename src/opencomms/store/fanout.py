@@ -7,6 +7,7 @@ no-op, so every recipient gets exactly one Message even across crashes.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -84,7 +85,6 @@ async def insert_chunk(
     messages: Sequence[Sequence[Any]],
     tags: Sequence[Sequence[Any]],
     unaddressable: Sequence[Sequence[Any]],
-    message_status: str,
     now: int,
 ) -> bool:
     """Store the Messages of recipients [start, end); False if another worker already did.
@@ -96,16 +96,18 @@ async def insert_chunk(
     )
     canceled = row is not None and row[0] == "CANCELED"
     if canceled:
-        message_status, messages = "CANCELED", [_canceled(message) for message in messages]
-    bucket = message_status.lower()
+        messages = [_canceled(message) for message in messages]
+    buckets = Counter(str(message[_STATUS]).lower() for message in messages)
+    buckets["settled"] = sum(message[_SETTLED] for message in messages)
+    moves = "".join(f", {bucket} = {bucket} + ?" for bucket in buckets)
     advanced = await conn.execute(
         f"UPDATE operations SET fanout_cursor = ?, total = total + ?,"
-        f" unaddressable = unaddressable + ?, {bucket} = {bucket} + ?, updated_at = ?"
+        f" unaddressable = unaddressable + ?{moves}, updated_at = ?"
         f" WHERE id = ? AND fanout_cursor = ?",
         end,
         len(messages),
         len(unaddressable),
-        len(messages),
+        *buckets.values(),
         now,
         work.operation_id,
         start,
@@ -119,14 +121,16 @@ async def insert_chunk(
         ("operation_id", "recipient_index", "recipient", "error_code", "error_message"),
         unaddressable,
     )
-    if canceled:
-        await events.insert_events(
-            conn,
-            [
-                message_event(work.account_sid, work.operation_id, m[0], None, "CANCELED", now)
-                for m in messages
-            ],
-        )
+    # Messages born settled (CANCELED, or FAILED when their template did not render)
+    # get their event here, as no attempt will ever report one
+    await events.insert_events(
+        conn,
+        [
+            message_event(work.account_sid, work.operation_id, m[0], None, m[_STATUS], now)
+            for m in messages
+            if m[_SETTLED]
+        ],
+    )
     if start == 0 and work.status == "PROCESSING":
         await events.insert_events(
             conn, [operation_event(work.account_sid, work.operation_id, "processing", now)]
