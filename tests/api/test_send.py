@@ -79,6 +79,9 @@ def test_fallback_follows_the_pool_order(api: httpx.Client) -> None:
     }
     assert channels["0001"] == [("RCS", "FAILED"), ("WHATSAPP", "READ")]
     assert channels["0003"] == [("RCS", "FAILED"), ("WHATSAPP", "FAILED"), ("SMS", "DELIVERED")]
+    sms_attempt = by_address["0003"]["attempts"][2]
+    assert (sms_attempt["encoding"], sms_attempt["segments"]) == ("GSM-7", 1)
+    assert "segments" not in by_address["0003"]["attempts"][0]
     # 0004: RCS works, so the SMS-only failure is never reached
     assert channels["0004"] == [("RCS", "READ")]
     assert channels["0005"] == [("RCS", "FAILED"), ("WHATSAPP", "FAILED"), ("SMS", "FAILED")]

@@ -240,5 +240,5 @@ async def fetch_message(request: AnyRequest, message_id: FromPath[str]) -> Respo
         raise not_found("Message", message_id)
     body = message_json(message, prefix_of(request))
     body["content"] = message.content
-    body["attempts"] = [attempt_json(attempt) for attempt in attempts]
+    body["attempts"] = [attempt_json(attempt, message) for attempt in attempts]
     return json_response(body)

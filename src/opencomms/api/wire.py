@@ -72,7 +72,8 @@ def message_json(message: MessageRecord, prefix: str = "/v1") -> dict[str, Any]:
     }
 
 
-def attempt_json(attempt: AttemptRecord) -> dict[str, Any]:
+def attempt_json(attempt: AttemptRecord, message: MessageRecord) -> dict[str, Any]:
+    """One attempt of `message`; an SMS attempt also shows its encoding and segments."""
     body: dict[str, Any] = {
         "id": attempt.id,
         "attempt": attempt.number,
@@ -86,6 +87,8 @@ def attempt_json(attempt: AttemptRecord) -> dict[str, Any]:
         "attemptedAt": iso(attempt.attempted_at),
         "updatedAt": iso(attempt.updated_at),
     }
+    if attempt.channel == "SMS" and message.segments is not None:
+        body["segments"], body["encoding"] = message.segments, message.encoding
     error = _error(attempt.error_code, attempt.error_message)
     if error is not None:
         body["error"] = error
