@@ -20,8 +20,8 @@ events and `/v1/Messages/{message_id}` for message events (`operation_source`,
 `message_source`), the resource the event is about.
 
 Event ids must not change across retries (receivers deduplicate on them): the
-caller generates one with `new_event_id` when it records the event, stores it,
-and builds the envelope from the stored id.
+delivery worker derives each id from the event's place in the outbox
+(`events.payloads.event_id`), so every retry and replay carries the same one.
 """
 
 from __future__ import annotations
