@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import msgspec
+
+from opencomms.engine.clock import rfc3339
 
 __all__ = [
     "EVENT_TYPES",
@@ -194,13 +195,6 @@ def encode_batch(envelopes: Sequence[Mapping[str, Any]]) -> bytes:
 def new_event_id() -> str:
     """A fresh event id: `EV` and 32 hex digits."""
     return "EV" + secrets.token_hex(16)
-
-
-def rfc3339(time_ms: int) -> str:
-    """RFC 3339 in UTC with milliseconds: `2024-05-01T12:00:00.123Z`."""
-    seconds, millis = divmod(time_ms, 1000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
 def operation_source(operation_id: str) -> str:
