@@ -56,7 +56,7 @@ async def run(
     simulator: Simulator, submissions: list[Submission], settle: float = 0.05
 ) -> tuple[list[SubmitResult], list[Receipt]]:
     receipts: list[Receipt] = []
-    await simulator.start(receipts.append)
+    await simulator.start(receipts.append, lambda message: None)
     results = await simulator.submit(submissions)
     await asyncio.sleep(settle)
     await simulator.close()
@@ -84,7 +84,7 @@ async def test_magic_addresses(
 async def test_a_throttled_attempt_is_accepted_when_submitted_again() -> None:
     simulator = Simulator(quick())
     receipts: list[Receipt] = []
-    await simulator.start(receipts.append)
+    await simulator.start(receipts.append, lambda message: None)
     first = await simulator.submit([submission("SMS", "+14155550007")])
     second = await simulator.submit([submission("SMS", "+14155550007")])
     await asyncio.sleep(0.05)
@@ -158,7 +158,7 @@ async def test_a_restarted_simulator_knows_what_it_accepted_and_redelivers_recei
 
     restarted = Simulator(quick(submit_log=log))
     receipts: list[Receipt] = []
-    await restarted.start(receipts.append)
+    await restarted.start(receipts.append, lambda message: None)
     known = await restarted.was_submitted(["SM" + "1" * 32, "SM" + "9" * 32])
     await asyncio.sleep(0.05)
     await restarted.close()

@@ -14,6 +14,8 @@ import msgspec
 
 __all__ = [
     "Connector",
+    "Inbound",
+    "InboundHandler",
     "Receipt",
     "ReceiptHandler",
     "Submission",
@@ -48,6 +50,9 @@ class SubmitResult(msgspec.Struct, frozen=True):
     error_code: int | None = None
     error_message: str | None = None
     retry_after_ms: int = 0
+    # a message the provider took in several parts (SMPP long SMS): every part's id, the
+    # first being `provider_message_id`; the attempt is DELIVERED when every part is
+    part_ids: tuple[str, ...] = ()
 
 
 class Receipt(msgspec.Struct, frozen=True):
@@ -60,15 +65,28 @@ class Receipt(msgspec.Struct, frozen=True):
     error_message: str | None = None
 
 
+class Inbound(msgspec.Struct, frozen=True):
+    """A message a recipient sent to one of our senders (a reply, STOP, START…)."""
+
+    connector: str
+    channel: str
+    from_address: str  # the recipient who wrote
+    to_address: str  # our sender's address
+    text: str
+    provider_message_id: str | None = None
+
+
 ReceiptHandler = Callable[[Receipt], None]
+InboundHandler = Callable[[Inbound], None]
 
 
 class Connector(Protocol):
     name: str
     channels: frozenset[str]
 
-    async def start(self, receipts: ReceiptHandler) -> None:
-        """Connect, and from now on report receipts through `receipts`."""
+    async def start(self, receipts: ReceiptHandler, inbound: InboundHandler) -> None:
+        """Connect, and from now on report receipts through `receipts` and messages
+        received from recipients through `inbound`."""
 
     async def submit(self, submissions: Sequence[Submission]) -> list[SubmitResult]:
         """Hand over a batch; one result per submission, in any order."""

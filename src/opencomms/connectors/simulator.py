@@ -20,6 +20,8 @@ from pathlib import Path
 import msgspec
 
 from opencomms.connectors.base import (
+    Inbound,
+    InboundHandler,
     Receipt,
     ReceiptHandler,
     Submission,
@@ -46,6 +48,7 @@ class Behaviour(Enum):
     REJECT = auto()
     SILENT = auto()  # accepted, and no receipt ever comes
     THROTTLE_ONCE = auto()
+    DELIVER_THEN_STOP = auto()  # delivered, then the recipient answers STOP
 
 
 RCS, WHATSAPP, SMS, EMAIL = (
@@ -66,6 +69,7 @@ MAGIC_NUMBERS: dict[str, dict[str, Behaviour]] = {
     "0006": dict.fromkeys(_PHONE_CHANNELS, Behaviour.SILENT),
     "0007": dict.fromkeys(_PHONE_CHANNELS, Behaviour.THROTTLE_ONCE),
     "0008": dict.fromkeys(_PHONE_CHANNELS, Behaviour.DELIVER),
+    "0009": dict.fromkeys(_PHONE_CHANNELS, Behaviour.DELIVER_THEN_STOP),
 }
 MAGIC_EMAIL_LOCAL_PARTS = {"fail": Behaviour.REJECT, "bounce": Behaviour.UNDELIVER}
 
@@ -103,6 +107,7 @@ class Simulator:
         self._settings = settings
         self._random = random.Random(settings.seed)
         self._emit: ReceiptHandler | None = None
+        self._inbound: InboundHandler | None = None
         self._accepted: set[str] = set()
         self._throttled: set[str] = set()
         self._log_fd: int | None = None
@@ -110,8 +115,9 @@ class Simulator:
         self._next_slot: dict[str, float] = {}
         self._timers: set[asyncio.TimerHandle] = set()
 
-    async def start(self, receipts: ReceiptHandler) -> None:
+    async def start(self, receipts: ReceiptHandler, inbound: InboundHandler) -> None:
         self._emit = receipts
+        self._inbound = inbound
         if not self._settings.submit_log:
             return
         path = Path(self._settings.submit_log)
@@ -145,9 +151,11 @@ class Simulator:
         low, high = self._latency(self._settings.submit_latency_ms)
         if high:
             await asyncio.sleep(self._random.uniform(low, high) / 1000)
-        for result, behaviour in decided:
+        for submission, (result, behaviour) in zip(submissions, decided, strict=True):
             if result.outcome is SubmitOutcome.ACCEPTED:
                 self._schedule_receipts(result.attempt_id, behaviour)
+            if behaviour is Behaviour.DELIVER_THEN_STOP:
+                self._reply(submission, "STOP")
         return results
 
     async def was_submitted(self, attempt_ids: Sequence[str]) -> dict[str, bool | None]:
@@ -232,6 +240,22 @@ class Simulator:
             if behaviour is Behaviour.DELIVER_AND_READ:
                 receipts.append(Receipt("READ", attempt_id))
         self._later(receipts)
+
+    def _reply(self, submission: Submission, text: str) -> None:
+        """The recipient writes back to the sender, after the receipt latency."""
+        inbound = Inbound(
+            self.name, submission.channel, submission.to_address, submission.from_address, text
+        )
+        low, high = self._latency(self._settings.receipt_latency_ms)
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            if self._inbound is not None:
+                self._inbound(inbound)
+
+        timer = loop.call_later(self._random.uniform(low, high) / 1000, fire)
+        self._timers.add(timer)
 
     def _later(self, receipts: list[Receipt]) -> None:
         """Report `receipts[0]` after the receipt latency, then the rest, each after the one

@@ -80,7 +80,7 @@ class Runtime:
         await self._provision_configured_account()
         receipts = self._receipts = ReceiptApplier(db)
         for connector in self.connectors.values():
-            await connector.start(receipts.accept)
+            await connector.start(receipts.accept, inbound.accept)
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
         fanout = self._fanout = FanoutWorker(db, dispatcher.wake)
         events = self._events = EventDelivery(
