@@ -6,6 +6,7 @@ never decides retry or fallback (the engine does, from the closed vocabulary bel
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
@@ -76,8 +77,11 @@ class Inbound(msgspec.Struct, frozen=True):
     provider_message_id: str | None = None
 
 
-ReceiptHandler = Callable[[Receipt], None]
-InboundHandler = Callable[[Inbound], None]
+# Both handlers queue what they are given and return a future that is done once it is
+# stored: a connector that acknowledges to its provider (SMPP's deliver_sm_resp) waits
+# for it first, so a crash in between makes the provider send it again, not lose it.
+ReceiptHandler = Callable[[Receipt], "asyncio.Future[None]"]
+InboundHandler = Callable[[Inbound], "asyncio.Future[None]"]
 
 
 class Connector(Protocol):

@@ -10,14 +10,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from opencomms.connectors.base import Connector
+from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.simulator import Simulator
 from opencomms.domain.durations import parse_duration_ms
+from opencomms.engine.batching import BatchApplier
 from opencomms.engine.clock import now_ms
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
+from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.provisioning import provision_account
-from opencomms.engine.receipts import ReceiptApplier
+from opencomms.engine.receipts import apply_receipts
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, load_or_create_key
@@ -45,7 +47,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._dispatcher: Dispatcher | None = None
         self._fanout: FanoutWorker | None = None
-        self._receipts: ReceiptApplier | None = None
+        self._receipts: BatchApplier[Receipt] | None = None
+        self._inbound: BatchApplier[Inbound] | None = None
         self._sealer: Sealer | None = None
         self._events: EventDelivery | None = None
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
@@ -78,7 +81,8 @@ class Runtime:
         if self._sole_worker:
             await db.write(_release_claims)
         await self._provision_configured_account()
-        receipts = self._receipts = ReceiptApplier(db)
+        receipts = self._receipts = BatchApplier(db, apply_receipts)
+        inbound = self._inbound = BatchApplier(db, apply_inbound)
         for connector in self.connectors.values():
             await connector.start(receipts.accept, inbound.accept)
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
@@ -90,6 +94,7 @@ class Runtime:
             ("fanout", fanout.run),
             ("dispatcher", dispatcher.run),
             ("receipts", receipts.run),
+            ("inbound", inbound.run),
             ("events", events.run),
         ):
             self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
@@ -102,8 +107,9 @@ class Runtime:
         self._tasks.clear()
         if self._dispatcher is not None:
             await self._dispatcher.drain()
-        if self._receipts is not None:
-            await self._receipts.flush()
+        for applier in (self._receipts, self._inbound):
+            if applier is not None:
+                await applier.flush()
         if self._events is not None:
             await self._events.close()
         for connector in self.connectors.values():
