@@ -10,6 +10,7 @@ __all__ = [
     "TEMPLATE_FAILED",
     "UNKNOWN",
     "UNREACHABLE",
+    "UNSUBSCRIBED",
     "WHATSAPP_NOT_FOUND",
     "DeliveryError",
 ]
@@ -26,4 +27,5 @@ UNREACHABLE = DeliveryError(30003, "Unreachable destination handset.")
 UNKNOWN = DeliveryError(30008, "Unknown error.")
 NO_CANDIDATE = DeliveryError(21612, "No sender of the pool can reach this recipient.")
 # opencomms' own code: Twilio has none for a per-recipient rendering failure
+UNSUBSCRIBED = DeliveryError(21610, "Attempt to send to unsubscribed recipient.")
 TEMPLATE_FAILED = DeliveryError(30099, "The content could not be rendered for this recipient:")

@@ -17,8 +17,10 @@ __all__ = [
     "new_api_key_sid",
     "new_attempt_id",
     "new_auth_token",
+    "new_inbound_id",
     "new_message_id",
     "new_operation_id",
+    "new_opt_out_id",
     "new_sender_id",
     "new_sender_pool_id",
     "new_sink_id",
@@ -45,6 +47,14 @@ def new_operation_id() -> str:
 
 def new_message_id() -> str:
     return f"comms_message_{_ulid()}"
+
+
+def new_inbound_id() -> str:
+    return f"comms_inbound_{_ulid()}"
+
+
+def new_opt_out_id() -> str:
+    return f"comms_optout_{_ulid()}"
 
 
 def new_sender_id() -> str:

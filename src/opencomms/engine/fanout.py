@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from opencomms.domain.channels import SenderChannel, reaches
-from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED
+from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSUBSCRIBED
 from opencomms.domain.ids import new_message_id
 from opencomms.domain.personalization import (
     Template,
@@ -27,7 +27,7 @@ from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
 from opencomms.engine.clock import now_ms
 from opencomms.engine.wakeup import Wakeup
-from opencomms.store import fanout, jobs, operations, senders
+from opencomms.store import fanout, jobs, operations, opt_outs, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.fanout import FanoutWork
 from opencomms.store.jsoncol import dump
@@ -84,7 +84,8 @@ class FanoutWorker:
         templates = _templates(work.spec)
         for start in range(work.cursor, len(work.recipients), CHUNK):
             end = min(start + CHUNK, len(work.recipients))
-            chunk = build_chunk(work, start, end, ordered, templates, now_ms())
+            opted_out = await self._db.read(partial(_opted_out, work=work, start=start, end=end))
+            chunk = build_chunk(work, start, end, ordered, templates, now_ms(), opted_out)
             stored = await self._db.write(partial(_store, work=work, chunk=chunk))
             if not stored:
                 return
@@ -99,6 +100,13 @@ class Chunk:
         self.messages: list[tuple[Any, ...]] = []
         self.tags: list[tuple[str, str, str]] = []
         self.unaddressable: list[tuple[str, int, str, int, str]] = []
+
+
+async def _opted_out(conn: Conn, work: FanoutWork, start: int, end: int) -> dict[str, str | None]:
+    addresses = {
+        address for recipient in work.recipients[start:end] for address, _ in recipient["addresses"]
+    }
+    return await opt_outs.suppressed_channels(conn, work.account_sid, sorted(addresses))
 
 
 async def _store(conn: Conn, work: FanoutWork, chunk: Chunk) -> bool:
@@ -164,8 +172,12 @@ def build_chunk(
     ordered: Sequence[SenderRecord],
     templates: dict[str, Template],
     now: int,
+    opted_out: Mapping[str, str | None] | None = None,
 ) -> Chunk:
-    """The rows for recipients [start, end): Messages, their tags, and the unaddressable."""
+    """The rows for recipients [start, end): Messages, their tags, and the unaddressable.
+    `opted_out`: addresses on the suppression list, and of which channel (None: all)."""
+    opted_out = opted_out or {}
+    channel_of = {sender.id: sender.channel for sender in ordered}
     scheduled = work.send_at is not None and work.send_at > now
     status = MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED
     due_at = work.send_at if scheduled else now
@@ -186,6 +198,11 @@ def build_chunk(
             continue
         row_status, row_due, settled = status, due_at, 0
         error: tuple[int | None, str | None] = (None, None)
+        if opted_out:
+            candidates = [c for c in candidates if not _suppressed(c, opted_out, channel_of)]
+            if not candidates:  # every way to reach the recipient is opted out
+                row_status, row_due, settled = MessageStatus.FAILED, None, 1
+                error = (UNSUBSCRIBED.code, UNSUBSCRIBED.message)
         try:
             content, tags = _render(work.spec, templates, recipient.get("variables"))
         except TemplateError as failure:
@@ -225,6 +242,16 @@ def build_chunk(
         )
         chunk.tags.extend((message_id, key, value) for key, value in tags.items())
     return chunk
+
+
+def _suppressed(
+    candidate: list[str], opted_out: Mapping[str, str | None], channel_of: Mapping[str, str]
+) -> bool:
+    address, _, sender_id = candidate
+    if address not in opted_out:
+        return False
+    channel = opted_out[address]
+    return channel is None or channel == channel_of.get(sender_id)
 
 
 def _any_sms(candidates: list[list[str]], ordered: Sequence[SenderRecord]) -> bool:

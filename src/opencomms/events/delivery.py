@@ -25,8 +25,9 @@ from opencomms.events.retry import backoff_ms, retry_after_ms
 from opencomms.events.signing import delivery_message_id, signed_headers
 from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
 from opencomms.sealing import Sealer
-from opencomms.store import accounts, operations, sinks
+from opencomms.store import accounts, inbound, operations, sinks
 from opencomms.store.database import Conn, Database
+from opencomms.store.events import INBOUND_RECEIVED
 from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
 
 __all__ = ["DeliveryPolicy", "EventDelivery"]
@@ -170,7 +171,10 @@ class EventDelivery:
         if secrets is None:
             return None
         sealed_token, account_secret = secrets
-        body = encode_batch(render(events, contexts, stats))
+        received = await inbound.get_inbound(
+            conn, [e.message_id for e in events if e.type == INBOUND_RECEIVED and e.message_id]
+        )
+        body = encode_batch(render(events, contexts, stats, received))
         webhook_secret = account_secret if sink.kind == "callback" else sink.secret
         return _Batch(sink, events, body, self._sealer.unseal(sealed_token), webhook_secret, replay)
 

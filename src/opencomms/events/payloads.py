@@ -10,9 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opencomms.events.cloudevents import envelope, message_source, operation_source, rfc3339
+from opencomms.store.events import INBOUND_RECEIVED
+from opencomms.store.inbound import InboundRecord
 from opencomms.store.sinks import AttemptContext, PendingEvent
 
 __all__ = ["event_id", "render"]
+
+
+INBOUND_SOURCE = "/v1/InboundMessages"
 
 
 def event_id(seq: int) -> str:
@@ -46,15 +51,33 @@ def _message_data(event: PendingEvent, context: AttemptContext | None) -> dict[s
     return data
 
 
+def _inbound_data(event: PendingEvent, record: InboundRecord | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"message_id": event.message_id, "timestamp": rfc3339(event.created_at)}
+    if record is not None:
+        data.update(
+            channel=record.channel,
+            to={"address": record.to_address, "channel": record.channel},
+            body=record.text,
+            keyword=record.keyword,
+            **{"from": {"address": record.from_address, "channel": record.channel}},
+        )
+    return data
+
+
 def render(
     events: Sequence[PendingEvent],
     contexts: Mapping[str, AttemptContext],
     stats: Mapping[str, dict[str, int]],
+    inbound: Mapping[str, InboundRecord],
 ) -> list[dict[str, Any]]:
-    """One CloudEvents envelope per outbox row; `stats` of completed operations by id."""
+    """One CloudEvents envelope per outbox row; `stats` of completed operations by id,
+    `inbound` messages by id."""
     rendered = []
     for event in events:
-        if event.message_id is not None:
+        if event.type == INBOUND_RECEIVED and event.message_id is not None:
+            data = _inbound_data(event, inbound.get(event.message_id))
+            source = INBOUND_SOURCE
+        elif event.message_id is not None:
             context = contexts.get(event.attempt_id) if event.attempt_id else None
             data = _message_data(event, context)
             source = message_source(event.message_id)

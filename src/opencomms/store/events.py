@@ -14,6 +14,7 @@ from opencomms.store.database import Conn
 
 __all__ = [
     "EVENT_COLUMNS",
+    "INBOUND_RECEIVED",
     "EventRow",
     "attempt_event",
     "insert_events",
@@ -23,6 +24,7 @@ __all__ = [
 
 OPERATION_PREFIX = "com.twilio.comms-api.operation."
 MESSAGE_PREFIX = "com.twilio.comms-api.message."
+INBOUND_RECEIVED = MESSAGE_PREFIX + "inbound-received"
 
 
 class EventRow(NamedTuple):

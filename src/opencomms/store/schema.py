@@ -204,6 +204,8 @@ attempts = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("attempted_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # receipts find their attempt by the provider's id
+    sa.Index("ix_attempts_provider_message_id", "provider_message_id"),
 )
 
 jobs = sa.Table(
@@ -337,4 +339,58 @@ idempotency_keys = sa.Table(
     # when it was claimed; also the claim's stamp
     sa.Column("created_at", Time, nullable=False),
     sa.Index("ix_idempotency_keys_created", "account_sid", "created_at"),
+)
+
+# The suppression list: a recipient here gets no attempt (on `channel`, or on any channel
+# when it is NULL). Entries come from the API or from inbound STOP keywords.
+opt_outs = sa.Table(
+    "opt_outs",
+    metadata,
+    sa.Column("account_sid", Id, primary_key=True),
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column("id", Id, nullable=False),
+    sa.Column("channel", sa.Text, nullable=True),
+    sa.Column("source", sa.Text, nullable=False),  # API or KEYWORD
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_opt_outs_id", "account_sid", "id", unique=True),
+)
+
+# What recipients wrote to our senders; announced as message.inbound-received events.
+inbound_messages = sa.Table(
+    "inbound_messages",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("connector", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("from_address", sa.Text, nullable=False),
+    sa.Column("to_address", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("keyword", sa.Text, nullable=True),  # STOP or START when it was one
+    sa.Column("provider_message_id", sa.Text, nullable=True),
+    sa.Column("received_at", Time, nullable=False),
+)
+
+# The parts of an attempt sent in several (a long SMS over SMPP), each with its own
+# provider id and receipt: the attempt is DELIVERED once every part is.
+attempt_parts = sa.Table(
+    "attempt_parts",
+    metadata,
+    sa.Column("provider_message_id", sa.Text, primary_key=True),
+    sa.Column("attempt_id", Id, nullable=False, index=True),
+    sa.Column("part", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+)
+
+# Receipts whose provider id no attempt carries yet: a receipt may overtake the submit's
+# answer. They are applied when the answer is recorded.
+early_receipts = sa.Table(
+    "early_receipts",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("provider_message_id", sa.Text, nullable=False, index=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("received_at", Time, nullable=False),
 )
