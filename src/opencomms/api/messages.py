@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -27,6 +28,7 @@ from opencomms.api.sinks import checked_callback_url
 from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id, new_sink_id
+from opencomms.domain.local_time import window_ms
 from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.clock import now_ms
 from opencomms.store import messages, operations, senders, sinks
@@ -132,12 +134,17 @@ async def _accept(
     transaction (the Idempotency-Key's answer is recorded there)."""
     operation_id = new_operation_id()
     now = now_ms()
-    scheduled = send.send_at is not None and send.send_at > now
+    send_at = send.send_at
+    if send.send_at_local is not None:  # the operation starts when the first one is due
+        first, last = window_ms(datetime.fromisoformat(send.send_at_local))
+        send_at = max(first, now) if last > now else None
+    scheduled = send_at is not None and send_at > now
     spec = {
         "content": send.content,
         "tags": send.tags,
         "senders": sender_ids,
         "callbacks": send.callbacks,
+        "sendAtLocal": send.send_at_local,
     }
     recipients = msgspec.json.encode(send.recipients)
 
@@ -150,7 +157,7 @@ async def _accept(
             spec=spec,
             recipients=recipients,
             recipient_count=len(send.recipients),
-            send_at=send.send_at if scheduled else None,
+            send_at=send_at if scheduled else None,
             now=now,
         )
         if send.callbacks is not None:

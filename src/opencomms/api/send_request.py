@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ from opencomms.api.errors import FieldError
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
+from opencomms.domain.local_time import parse_local
 from opencomms.domain.personalization import (
     TemplateError,
     compile_template,
@@ -53,6 +55,7 @@ class SendRequest:
     content: dict[str, Any] = field(default_factory=dict)
     sender: dict[str, str] | None = None
     send_at: int | None = None
+    send_at_local: str | None = None  # a zone-less sendAt: each recipient's local time
     tags: dict[str, str] = field(default_factory=dict)
     callbacks: dict[str, str] | None = None
 
@@ -119,7 +122,7 @@ def parse_send_request(body: bytes) -> tuple[SendRequest, list[FieldError]]:
     if data.get("from") is not None:
         request.sender = _sender(check, data["from"])
     if data.get("schedule") is not None:
-        request.send_at = _schedule(check, data["schedule"])
+        _schedule(check, data["schedule"], request)
     if data.get("callbacks") is not None:
         request.callbacks = _callbacks(check, data["callbacks"])
     if data.get("tags") is not None:
@@ -336,25 +339,36 @@ def _sender(check: _Checker, value: Any) -> dict[str, str] | None:
     return {key: sender[key]}
 
 
-def _schedule(check: _Checker, value: Any) -> int | None:
+def _schedule(check: _Checker, value: Any, request: SendRequest) -> None:
+    """`sendAt`: date-times with a zone (the latest is used), or without one (taken in
+    each recipient's local time, domain/local_time.py), not both."""
     schedule = check.object(value, "schedule")
     if schedule is None:
-        return None
+        return
     check.unknown(schedule, {"sendAt"}, "schedule")
     send_at = schedule.get("sendAt")
     if isinstance(send_at, str):
         send_at = [send_at]
     if not isinstance(send_at, list) or not send_at:
         check.fail("schedule.sendAt", "must be an array of date-times")
-        return None
-    moments = []
+        return
+    moments: list[int] = []
+    local: list[datetime] = []
     for index, text in enumerate(send_at):
         moment = parse_iso_ms(text) if isinstance(text, str) else None
-        if moment is None:
-            check.fail(f"schedule.sendAt[{index}]", "must be an RFC 3339 date-time with a zone")
-        else:
+        naive = parse_local(text) if isinstance(text, str) and moment is None else None
+        if moment is not None:
             moments.append(moment)
-    return max(moments) if moments and len(moments) == len(send_at) else None
+        elif naive is not None:
+            local.append(naive)
+        else:
+            check.fail(f"schedule.sendAt[{index}]", "must be an RFC 3339 date-time")
+    if moments and local:
+        check.fail("schedule.sendAt", "must all have a zone, or none (local time)")
+    elif len(moments) == len(send_at):
+        request.send_at = max(moments)
+    elif len(local) == len(send_at):
+        request.send_at_local = max(local).isoformat()
 
 
 def _callbacks(check: _Checker, value: Any) -> dict[str, str] | None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from opencomms.domain.channels import SenderChannel, reaches
 from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSUBSCRIBED
 from opencomms.domain.ids import new_message_id
+from opencomms.domain.local_time import instant_ms, zone_of
 from opencomms.domain.personalization import (
     Template,
     TemplateError,
@@ -178,13 +180,16 @@ def build_chunk(
     `opted_out`: addresses on the suppression list, and of which channel (None: all)."""
     opted_out = opted_out or {}
     channel_of = {sender.id: sender.channel for sender in ordered}
-    scheduled = work.send_at is not None and work.send_at > now
-    status = MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED
-    due_at = work.send_at if scheduled else now
+    local = work.spec.get("sendAtLocal")
+    local_time = datetime.fromisoformat(local) if local else None
     chunk = Chunk(start, end)
     for index in range(start, end):
         recipient = work.recipients[index]
         addresses: list[list[str]] = recipient["addresses"]
+        send_at = instant_ms(local_time, zone_of(addresses[0][0])) if local_time else work.send_at
+        scheduled = send_at is not None and send_at > now
+        status = MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED
+        due_at = send_at if scheduled else now
         candidates = [
             [address, channel, sender.id]
             for address, channel in addresses
@@ -232,7 +237,7 @@ def build_chunk(
                 None,
                 settled,
                 row_due,
-                work.send_at if scheduled else None,
+                send_at if scheduled else None,
                 size.encoding if size else None,
                 size.segments if size else None,
                 *error,
