@@ -1,8 +1,10 @@
 """Operator settings: a typed struct from the TOML file, the environment and the CLI.
 
 Precedence, lowest first: defaults, the file (`--config` / OPENCOMMS_CONFIG), the
-OPENCOMMS_* environment variables, command-line options. A key that is unknown,
-misspelt or of the wrong type stops the start with an error naming it and its line.
+OPENCOMMS_* environment variables, command-line options. Anything that cannot be used
+(a key unknown, misspelt or of the wrong type, a duration that is not one, a sender on a
+connector that is not configured, a `*_env` variable that is not set) stops the start
+with an error naming the key and its line.
 """
 
 from __future__ import annotations
@@ -10,19 +12,32 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 
+from opencomms.connectors.smpp.config import SmppConfig
+from opencomms.domain.channels import SenderChannel
+from opencomms.domain.durations import parse_duration_ms
+from opencomms.domain.sender_addresses import sender_address_problem
+
 __all__ = [
+    "BUILTIN_CONNECTOR",
+    "ConnectorConfig",
     "EventSettings",
+    "SenderConfig",
+    "SenderPoolConfig",
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "SimulatorConnectorConfig",
     "SimulatorSettings",
     "load_settings",
 ]
+
+BUILTIN_CONNECTOR = "simulator"
 
 
 class SettingsError(Exception):
@@ -42,6 +57,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    durations: ClassVar[tuple[str, ...]] = ("fallback_timeout", "receipt_wait")
+
     submit_latency_ms: list[int] = msgspec.field(default_factory=lambda: [0, 0])
     receipt_latency_ms: list[int] = msgspec.field(default_factory=lambda: [0, 50])
     submit_log: str = ""
@@ -54,21 +71,86 @@ class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
 
 class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    durations: ClassVar[tuple[str, ...]] = ("timeout", "max_retry")
+
     batch_size: int = 100  # events per POST
     timeout: str = "15s"  # a delivery not answered within it failed
     max_retry: str = "72h"  # then the batch is given up (and logged)
     concurrency: int = 32  # deliveries in flight, one per sink at most
 
 
+class SimulatorConnectorConfig(
+    msgspec.Struct, tag_field="type", tag="simulator", forbid_unknown_fields=True, kw_only=True
+):
+    """Another simulator under its own name (`[connectors.<name>]`, `type = "simulator"`),
+    e.g. to stand in for a carrier not yet contracted. It keeps no submit log."""
+
+    channels: ClassVar[frozenset[str]] = frozenset(SenderChannel)
+    durations: ClassVar[tuple[str, ...]] = ("fallback_timeout", "receipt_wait")
+
+    fallback_timeout: str = ""  # of the senders on it; empty: [simulator]'s
+    receipt_wait: str = ""
+
+
+ConnectorConfig = SimulatorConnectorConfig | SmppConfig
+Channel = Literal["SMS", "RCS", "WHATSAPP", "EMAIL"]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class SenderConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A `[[senders]]` entry: provisioned into every account (docs/decisions.md)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("fallback_timeout", "receipt_wait")
+
+    address: NonEmpty
+    channel: Channel
+    connector: str = BUILTIN_CONNECTOR
+    fallback_timeout: str = ""  # empty: the connector's
+    receipt_wait: str = ""
+
+
+class SenderPoolConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A `[[sender_pools]]` entry; `senders` are addresses of `[[senders]]`, in fallback
+    order (`CHANNEL:address` when one address has senders on several channels)."""
+
+    name: NonEmpty
+    senders: list[str] = msgspec.field(default_factory=list)
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
-    connectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
-    senders: list[dict[str, Any]] = msgspec.field(default_factory=list)
-    sender_pools: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
+    senders: list[SenderConfig] = msgspec.field(default_factory=list)
+    sender_pools: list[SenderPoolConfig] = msgspec.field(default_factory=list)
     account_sid: str = ""
     auth_token: str = ""
+
+    def sender_durations(self, connector: str) -> tuple[str, str]:
+        """(fallback timeout, receipt wait) of a new sender on `connector`."""
+        config = self.connectors.get(connector)
+        fallback, receipt = self.simulator.fallback_timeout, self.simulator.receipt_wait
+        if config is not None:
+            fallback, receipt = config.fallback_timeout or fallback, config.receipt_wait or receipt
+        return fallback, receipt
+
+    def configured_sender_durations(self, sender: SenderConfig) -> tuple[int, int]:
+        """The milliseconds of a configured sender's two durations."""
+        fallback, receipt = self.sender_durations(sender.connector)
+        return (
+            parse_duration_ms(sender.fallback_timeout or fallback) or 0,
+            parse_duration_ms(sender.receipt_wait or receipt) or 0,
+        )
+
+    def pool_members(self, pool: SenderPoolConfig) -> list[tuple[str, str]]:
+        """The (address, channel) of each of the pool's senders, in order (checked at load)."""
+        members: list[tuple[str, str]] = []
+        for entry in pool.senders:
+            found = _pool_entry(self.senders, entry)
+            if len(found) == 1 and found[0] not in members:
+                members.append(found[0])
+        return members
 
 
 _ENVIRONMENT = {
@@ -78,44 +160,245 @@ _ENVIRONMENT = {
     "OPENCOMMS_SECRET_KEY": ("server", "secret_key"),
 }
 
+Key = tuple[str | int, ...]
 
-def _line_of(text: str, key: str) -> str:
+
+class _Problem(Exception):
+    def __init__(self, key: Key, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+def _dotted(key: Key) -> str:
+    text = ""
+    for part in key:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
+
+
+def _key_parts(text: str) -> Key:
+    return tuple(part.strip().strip("\"'") for part in text.split("."))
+
+
+_ARRAY_TABLE = re.compile(r"\[\[\s*([^\]]+?)\s*\]\]")
+_TABLE = re.compile(r"\[\s*([^\]]+?)\s*\]")
+_ASSIGNMENT = re.compile(r"([A-Za-z0-9_\-\"'. ]+?)\s*=")
+
+
+def _key_lines(text: str) -> dict[Key, int]:
+    """The line of each table header and key of a TOML text, by its full key path
+    (`[[senders]]` tables are numbered from 0, as the validation errors number them)."""
+    lines: dict[Key, int] = {}
+    table: Key = ()
+    counts: dict[Key, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line) or line.strip() == f"[{key}]":
-            return f" (line {number})"
-    return ""
+        stripped = line.strip()
+        if match := _ARRAY_TABLE.match(stripped):
+            base = _key_parts(match.group(1))
+            counts[base] = counts.get(base, -1) + 1
+            table = key = (*base, counts[base])
+        elif match := _TABLE.match(stripped):
+            table = key = _key_parts(match.group(1))
+        elif match := _ASSIGNMENT.match(stripped):
+            key = (*table, *_key_parts(match.group(1)))
+        else:
+            continue
+        lines.setdefault(key, number)
+    return lines
 
 
-def _from_file(path: Path) -> dict[str, Any]:
+def _error(source: str, text: str, key: Key, message: str) -> SettingsError:
+    """`file: key (line n): message`, the line being the key's or its nearest table's."""
+    lines = _key_lines(text)
+    line = next((lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in lines), None)
+    where = f" (line {line})" if line is not None else ""
+    prefix = f"{source}: " if source else ""
+    return SettingsError(f"{prefix}{_dotted(key) or 'configuration'}{where}: {message}")
+
+
+_AT = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+
+
+def _validation_problem(error: msgspec.ValidationError, within: Key = ()) -> _Problem:
+    match = _AT.match(str(error))
+    assert match is not None
+    problem, path = match.group("problem"), match.group("path") or ""
+    key: Key = within + tuple(
+        name if name else int(index) for name, index in _PATH_PART.findall(path)
+    )
+    if field := _FIELD.search(problem):
+        key = (*key, field.group(1))
+    return _Problem(key, problem)
+
+
+T = TypeVar("T")
+
+
+def _convert(raw: Any, kind: Any, within: Key = ()) -> Any:
+    try:
+        return msgspec.convert(raw, kind)
+    except msgspec.ValidationError as error:
+        raise _validation_problem(error, within) from None
+
+
+def _typed(raw: dict[str, Any]) -> Settings:
+    """The settings struct; each connector is converted alone, so that an error names it."""
+    connectors = raw.get("connectors", {})
+    if not isinstance(connectors, dict):
+        raise _Problem(("connectors",), "must be a table of connectors by name")
+    typed: dict[str, ConnectorConfig] = {
+        name: _convert(config, ConnectorConfig, ("connectors", name))
+        for name, config in connectors.items()
+    }
+    settings: Settings = _convert({**raw, "connectors": {}}, Settings)
+    return msgspec.structs.replace(settings, connectors=typed)
+
+
+def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
+    yield ("simulator",), settings.simulator
+    yield ("events",), settings.events
+    for name, connector in settings.connectors.items():
+        yield ("connectors", name), connector
+    for index, sender in enumerate(settings.senders):
+        yield ("senders", index), sender
+
+
+def _check_durations(key: Key, config: msgspec.Struct) -> None:
+    for field in msgspec.structs.fields(config):
+        if field.name not in getattr(config, "durations", ()):
+            continue
+        value = getattr(config, field.name)
+        if value == "" and field.default == "":
+            continue  # inherited
+        ms = parse_duration_ms(value)
+        if ms is None or ms <= 0:
+            raise _Problem(
+                (*key, field.name), f"{value!r} is not a duration such as '500ms', '60s', '72h'"
+            )
+
+
+def _resolve_secrets(key: Key, config: T, environ: Mapping[str, str]) -> T:
+    """`x_env = "VAR"` becomes `x` = the variable's value."""
+    fields = set(getattr(config, "__struct_fields__", ()))
+    changes: dict[str, str] = {}
+    for name in sorted(fields):
+        target = name.removesuffix("_env")
+        variable = getattr(config, name)
+        if target == name or target not in fields or not variable:
+            continue
+        if getattr(config, target):
+            raise _Problem((*key, name), f"give {target} or {name}, not both")
+        value = environ.get(variable)
+        if not value:
+            state = "is empty" if value == "" else "is not set"
+            raise _Problem((*key, name), f"the environment variable {variable} {state}")
+        changes[target] = value
+    return msgspec.structs.replace(config, **changes) if changes else config  # type: ignore[type-var]
+
+
+def _pool_entry(senders: list[SenderConfig], entry: str) -> list[tuple[str, str]]:
+    """The configured senders a pool entry names: `address` or `CHANNEL:address`."""
+    channel, _, address = entry.partition(":")
+    if channel in SenderChannel.__members__ and address:
+        return [
+            (s.address, s.channel) for s in senders if (s.address, s.channel) == (address, channel)
+        ]
+    return [(s.address, s.channel) for s in senders if s.address == entry]
+
+
+def _check_senders(settings: Settings) -> None:
+    seen: set[tuple[str, str]] = set()
+    for index, sender in enumerate(settings.senders):
+        key: Key = ("senders", index)
+        problem = sender_address_problem(sender.address, sender.channel)
+        if problem is not None:
+            raise _Problem((*key, "address"), f"{sender.address!r} {problem}")
+        if (sender.address, sender.channel) in seen:
+            raise _Problem(
+                (*key, "address"),
+                f"a {sender.channel} sender {sender.address} is already configured",
+            )
+        seen.add((sender.address, sender.channel))
+        if sender.connector == BUILTIN_CONNECTOR:
+            continue
+        connector = settings.connectors.get(sender.connector)
+        if connector is None:
+            known = ", ".join(sorted({BUILTIN_CONNECTOR, *settings.connectors}))
+            raise _Problem(
+                (*key, "connector"), f"no connector {sender.connector!r} (configured: {known})"
+            )
+        if sender.channel not in connector.channels:
+            raise _Problem(
+                (*key, "channel"),
+                f"connector {sender.connector!r} does not carry {sender.channel}",
+            )
+
+
+def _check_pools(settings: Settings) -> None:
+    names: set[str] = set()
+    for index, pool in enumerate(settings.sender_pools):
+        if pool.name in names:
+            raise _Problem(
+                ("sender_pools", index, "name"), f"a pool {pool.name!r} is already configured"
+            )
+        names.add(pool.name)
+        for entry in pool.senders:
+            found = _pool_entry(settings.senders, entry)
+            if not found:
+                raise _Problem(
+                    ("sender_pools", index, "senders"),
+                    f"no configured sender {entry!r} in [[senders]]",
+                )
+            if len(found) > 1:
+                channels = ", ".join(f"{channel}:{address}" for address, channel in found)
+                raise _Problem(
+                    ("sender_pools", index, "senders"),
+                    f"{entry!r} is several senders; name one: {channels}",
+                )
+
+
+def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    if BUILTIN_CONNECTOR in settings.connectors:
+        raise _Problem(
+            ("connectors", BUILTIN_CONNECTOR),
+            "is the built-in simulator; it is configured under [simulator]",
+        )
+    for key, config in _structs(settings):
+        _check_durations(key, config)
+    connectors = {
+        name: _resolve_secrets(("connectors", name), config, environ)
+        for name, config in settings.connectors.items()
+    }
+    settings = msgspec.structs.replace(settings, connectors=connectors)
+    _check_senders(settings)
+    _check_pools(settings)
+    return settings
+
+
+def _from_file(path: Path) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text()
     except OSError as error:
         raise SettingsError(f"cannot read configuration {path}: {error.strerror}") from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path}: {error}") from None
-    try:
-        msgspec.convert(raw, Settings)
-    except msgspec.ValidationError as error:
-        message = str(error)
-        keys = re.findall(r"`\$\.([^`]+)`|field `([^`]+)`", message)
-        key = next((part for pair in keys for part in pair if part), "")
-        leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
-        raise SettingsError(f"{path}: {message}{_line_of(text, leaf)}") from None
-    return raw
 
 
 def load_settings(
     config_path: str | None = None,
     *,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Settings:
     """Build the settings from the file, the environment and explicit overrides."""
     env = dict(os.environ if environ is None else environ)
     path = config_path or env.get("OPENCOMMS_CONFIG")
-    raw: dict[str, Any] = _from_file(Path(path)) if path else {}
+    raw, text = _from_file(Path(path)) if path else ({}, "")
     for variable, (section, key) in _ENVIRONMENT.items():
         if env.get(variable):
             raw.setdefault(section, {})[key] = env[variable]
@@ -132,6 +415,6 @@ def load_settings(
         if value is not None:
             raw.setdefault("server", {})[key] = value
     try:
-        return msgspec.convert(raw, Settings)
-    except msgspec.ValidationError as error:
-        raise SettingsError(str(error)) from None
+        return _checked(_typed(raw), env)
+    except _Problem as problem:
+        raise _error(str(path or ""), text, problem.key, problem.message) from None

@@ -13,9 +13,9 @@ from litestar.params import FromPath
 from opencomms.api.auth import forget_credential
 from opencomms.api.common import account_of, json_body, json_response, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid, not_found
-from opencomms.api.senders import CONTROL
 from opencomms.api.wire import api_key_json
 from opencomms.domain.ids import API_KEY_SID_RE, new_api_key_secret, new_api_key_sid
+from opencomms.domain.sender_addresses import CONTROL
 from opencomms.engine.clock import now_ms
 from opencomms.store import accounts
 

@@ -11,9 +11,10 @@ from litestar.params import FromPath
 from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.paging import page_envelope, parse_page
-from opencomms.api.senders import CONTROL, check_tags
+from opencomms.api.senders import check_tags
 from opencomms.api.wire import pool_json, sender_json
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE, new_sender_pool_id
+from opencomms.domain.sender_addresses import CONTROL
 from opencomms.engine.clock import now_ms
 from opencomms.store import senders
 from opencomms.store.database import Conn

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
@@ -15,10 +14,10 @@ from opencomms.api.filters import enum_filter
 from opencomms.api.paging import page_envelope, parse_page
 from opencomms.api.send_request import TAG_PATTERN
 from opencomms.api.wire import sender_json
-from opencomms.domain.addresses import normalize_address
-from opencomms.domain.channels import RecipientChannel, SenderChannel
+from opencomms.domain.channels import SenderChannel
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.domain.ids import SENDER_ID_RE, new_sender_id
+from opencomms.domain.sender_addresses import sender_address_problem
 from opencomms.engine.clock import now_ms
 from opencomms.store import senders
 from opencomms.store.records import SenderRecord
@@ -30,33 +29,6 @@ STATUSES = {"ACTIVATED", "DEACTIVATED"}
 MUTABLE = {"status", "tags", "connector", "fallbackTimeout", "receiptWait"}
 CHANNELS = frozenset(channel.value for channel in SenderChannel)
 MAX_DURATION_MS = 30 * 86_400_000  # 30 days: a fallback timeout or receipt wait longer is a typo
-
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-_SHORT_CODE = re.compile(r"[0-9]{3,8}")
-_ALPHANUMERIC_ID = re.compile(r"(?=[0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11}")  # SMS only
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # no control character reaches the database
-_PRINTABLE = re.compile(r"[\x21-\x7e]{1,256}")  # an RCS agent id: printable ASCII, no space
-
-
-def _address_problem(address: str, channel: str) -> str | None:
-    """Why `address` cannot be a sender on `channel`, or None when it can."""
-    forms: tuple[re.Pattern[str], ...]
-    if CONTROL.search(address):
-        return "must not contain control characters"
-    if channel == SenderChannel.SMS:
-        forms = (_E164, _SHORT_CODE, _ALPHANUMERIC_ID)
-        wanted = "an E.164 number, a short code or an alphanumeric sender id (11 characters)"
-    elif channel == SenderChannel.WHATSAPP:
-        forms, wanted = (_E164,), "an E.164 number such as +12065558844"
-    elif channel == SenderChannel.EMAIL:
-        if normalize_address(address, RecipientChannel.EMAIL) is None:
-            return "must be an email address"
-        return None
-    else:
-        forms, wanted = (_PRINTABLE,), "an agent id: printable ASCII characters, no spaces"
-    if any(form.fullmatch(address) for form in forms):
-        return None
-    return f"must be {wanted}"
 
 
 def check_tags(value: Any, errors: list[FieldError]) -> dict[str, str]:
@@ -125,7 +97,7 @@ async def create_sender(request: AnyRequest) -> Response[bytes]:
     if not isinstance(address, str) or not address:
         errors.append(FieldError("address", "is required"))
     elif isinstance(channel, str) and channel.upper() in CHANNELS:
-        problem = _address_problem(address, channel.upper())
+        problem = sender_address_problem(address, channel.upper())
         if problem is not None:
             errors.append(FieldError("address", problem))
     runtime = runtime_of(request)

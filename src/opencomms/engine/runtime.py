@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from opencomms.connectors.base import Connector, Inbound, Receipt
-from opencomms.connectors.simulator import Simulator
+from opencomms.connectors.registry import build_connectors
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.engine.batching import BatchApplier
 from opencomms.engine.clock import now_ms
@@ -41,8 +41,7 @@ class Runtime:
         embedded `serve`), so any claim it finds at start was left by a dead process."""
         self.settings = settings
         self._sole_worker = sole_worker
-        simulator: Connector = Simulator(settings.simulator)
-        self.connectors: dict[str, Connector] = {"simulator": simulator}
+        self.connectors: dict[str, Connector] = build_connectors(settings)
         self._db: Database | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dispatcher: Dispatcher | None = None

@@ -1,0 +1,38 @@
+"""Which addresses a sender may have on each channel (checked by the API and the
+operator's configuration alike)."""
+
+from __future__ import annotations
+
+import re
+
+from opencomms.domain.addresses import normalize_address
+from opencomms.domain.channels import RecipientChannel, SenderChannel
+
+__all__ = ["CONTROL", "sender_address_problem"]
+
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_SHORT_CODE = re.compile(r"[0-9]{3,8}")
+_ALPHANUMERIC_ID = re.compile(r"(?=[0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11}")  # SMS only
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # no control character reaches the database
+_PRINTABLE = re.compile(r"[\x21-\x7e]{1,256}")  # an RCS agent id: printable ASCII, no space
+
+
+def sender_address_problem(address: str, channel: str) -> str | None:
+    """Why `address` cannot be a sender on `channel`, or None when it can."""
+    forms: tuple[re.Pattern[str], ...]
+    if CONTROL.search(address):
+        return "must not contain control characters"
+    if channel == SenderChannel.SMS:
+        forms = (_E164, _SHORT_CODE, _ALPHANUMERIC_ID)
+        wanted = "an E.164 number, a short code or an alphanumeric sender id (11 characters)"
+    elif channel == SenderChannel.WHATSAPP:
+        forms, wanted = (_E164,), "an E.164 number such as +12065558844"
+    elif channel == SenderChannel.EMAIL:
+        if normalize_address(address, RecipientChannel.EMAIL) is None:
+            return "must be an email address"
+        return None
+    else:
+        forms, wanted = (_PRINTABLE,), "an agent id: printable ASCII characters, no spaces"
+    if any(form.fullmatch(address) for form in forms):
+        return None
+    return f"must be {wanted}"
