@@ -16,9 +16,11 @@ from opencomms.connectors.base import Connector, Submission, SubmitOutcome, Subm
 from opencomms.engine.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
+from opencomms.engine.receipts import apply_early_receipts
 from opencomms.engine.wakeup import Wakeup
-from opencomms.store import delivery, operations, senders
+from opencomms.store import delivery, operations, parts, senders
 from opencomms.store.database import Conn, Database
+from opencomms.store.parts import Part
 
 __all__ = ["Dispatcher"]
 
@@ -147,7 +149,24 @@ class Dispatcher:
         for attempt_id in unanswered:
             message = batch.messages[batch.attempts[attempt_id].message_id]
             batch.update_message(message._replace(due_at=now + UNKNOWN_RETRY_MS))
-        return await batch.save(conn)
+        completed = await batch.save(conn)
+        return completed + await _record_provider_ids(conn, results)
+
+
+async def _record_provider_ids(conn: Conn, results: Sequence[SubmitResult]) -> list[str]:
+    """Keep the parts of long messages, then apply the receipts that came before these
+    answers; the operations this COMPLETED."""
+    accepted = [r for r in results if r.outcome is SubmitOutcome.ACCEPTED]
+    await parts.insert_parts(
+        conn,
+        [
+            Part(part_id, r.attempt_id, number, "SENT")
+            for r in accepted
+            for number, part_id in enumerate(r.part_ids, start=1)
+        ],
+    )
+    ids = [i for r in accepted for i in (r.part_ids or (r.provider_message_id,)) if i]
+    return await apply_early_receipts(conn, ids)
 
 
 def _rejected(submission: Submission, reason: str) -> SubmitResult:

@@ -1,18 +1,43 @@
-"""Receipts: the attempts they move, applied a batch at a time (one UPDATE … per table)."""
+"""Receipts: the attempts they move, applied a batch at a time (one UPDATE … per table).
+
+A receipt names its attempt by our id or by the provider's. A provider id may be one
+part's of a long message (the attempt is DELIVERED once every part is, UNDELIVERED or
+FAILED as soon as one part is), or not be known yet: a receipt can overtake the answer
+to its submit. Such a receipt waits in the database and is applied once the answer is
+recorded (`apply_early_receipts`), so it is neither lost nor applied to nothing.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+from msgspec.structs import replace
 
 from opencomms.connectors.base import Receipt
 from opencomms.engine.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
-from opencomms.store import delivery, senders
+from opencomms.store import delivery, parts, senders
 from opencomms.store.database import Conn
+from opencomms.store.parts import EarlyReceipt, Part
 
-__all__ = ["apply_receipts"]
+__all__ = [
+    "EARLY_RECEIPT_KEEP_MS",
+    "apply_early_receipts",
+    "apply_receipts",
+    "sweep_early_receipts",
+]
+
+EARLY_RECEIPT_KEEP_MS = 7 * 24 * 3600 * 1000
+"""A receipt whose id no attempt ever carried (another system's) is dropped after this."""
+
+_FAILED = ("UNDELIVERED", "FAILED")
+_FINAL = ("DELIVERED", *_FAILED)
 
 
-async def apply_receipts(conn: Conn, receipts: list[Receipt]) -> list[str]:
+async def apply_receipts(conn: Conn, receipts: Sequence[Receipt]) -> list[str]:
     """Move the attempts these receipts are about; the operations this COMPLETED."""
+    now = now_ms()
+    receipts = await _parts_to_attempts(conn, receipts)
     by_attempt = [r.attempt_id for r in receipts if r.attempt_id]
     by_provider = [
         r.provider_message_id for r in receipts if not r.attempt_id and r.provider_message_id
@@ -22,17 +47,87 @@ async def apply_receipts(conn: Conn, receipts: list[Receipt]) -> list[str]:
     known = await senders.get_senders(
         conn, sorted({a.sender_id for a, _ in pairs + provider_pairs})
     )
-    batch = OutcomeBatch(now_ms(), known)
+    batch = OutcomeBatch(now, known)
     batch.track(pairs + provider_pairs)
     provider_index = {a.provider_message_id: a.id for a, _ in provider_pairs}
+    early: list[EarlyReceipt] = []
     for receipt in receipts:
         attempt_id = receipt.attempt_id or provider_index.get(receipt.provider_message_id)
+        if attempt_id is None and receipt.provider_message_id:
+            early.append(_early(receipt, now))
+            continue
         if attempt_id is None or attempt_id not in batch.attempts:
             continue  # not ours, or from a database that no longer has it
-        error = (
-            (receipt.error_code, receipt.error_message or "")
-            if receipt.error_code is not None
-            else None
-        )
-        batch.reach(attempt_id, receipt.status, error=error)
+        batch.reach(attempt_id, receipt.status, error=_error(receipt))
+    await parts.hold_early_receipts(conn, early)
     return await batch.save(conn)
+
+
+async def apply_early_receipts(conn: Conn, provider_ids: Sequence[str]) -> list[str]:
+    """Apply the receipts that were waiting for these ids (just recorded); the operations
+    this COMPLETED."""
+    waiting = await parts.take_early_receipts(conn, provider_ids)
+    if not waiting:
+        return []
+    return await apply_receipts(
+        conn,
+        [
+            Receipt(e.status, None, e.provider_message_id, e.error_code, e.error_message)
+            for e in waiting
+        ],
+    )
+
+
+async def sweep_early_receipts(conn: Conn) -> list[str]:
+    """Apply waiting receipts whose answer was recorded meanwhile (on PostgreSQL a receipt
+    and its answer may commit side by side, each not seeing the other), and drop those
+    that waited too long; the operations this COMPLETED."""
+    await parts.forget_early_receipts(conn, now_ms() - EARLY_RECEIPT_KEEP_MS)
+    return await apply_early_receipts(conn, await parts.matched_early_receipt_ids(conn, 1_000))
+
+
+async def _parts_to_attempts(conn: Conn, receipts: Sequence[Receipt]) -> list[Receipt]:
+    """Receipts on parts, replaced by what they mean for their attempts."""
+    ids = [r.provider_message_id for r in receipts if not r.attempt_id and r.provider_message_id]
+    found = {part.provider_message_id: part for part in await parts.parts_with_ids(conn, ids)}
+    if not found:
+        return list(receipts)
+    attempt_ids = sorted({part.attempt_id for part in found.values()})
+    siblings = {p.provider_message_id: p for p in await parts.parts_of_attempts(conn, attempt_ids)}
+    changed: dict[str, Part] = {}
+    failures: dict[str, Receipt] = {}
+    rest: list[Receipt] = []
+    for receipt in receipts:
+        part = siblings.get(receipt.provider_message_id or "")
+        if part is None or receipt.attempt_id:
+            rest.append(receipt)
+            continue
+        if part.status not in _FINAL and receipt.status in _FINAL:
+            siblings[part.provider_message_id] = changed[part.provider_message_id] = part._replace(
+                status=receipt.status
+            )
+        if receipt.status in _FAILED:
+            failures.setdefault(part.attempt_id, receipt)
+    await parts.save_part_statuses(conn, list(changed.values()))
+    for attempt_id in attempt_ids:
+        statuses = [p.status for p in siblings.values() if p.attempt_id == attempt_id]
+        if attempt_id in failures:
+            failure = failures[attempt_id]
+            rest.append(replace(failure, attempt_id=attempt_id, provider_message_id=None))
+        elif statuses and all(status == "DELIVERED" for status in statuses):
+            rest.append(Receipt("DELIVERED", attempt_id))
+    return rest
+
+
+def _error(receipt: Receipt) -> tuple[int, str] | None:
+    if receipt.error_code is None:
+        return None
+    return receipt.error_code, receipt.error_message or ""
+
+
+def _early(receipt: Receipt, now: int) -> EarlyReceipt:
+    assert receipt.provider_message_id is not None
+    return EarlyReceipt(
+        receipt.provider_message_id, receipt.status, receipt.error_code,
+        receipt.error_message, now,
+    )  # fmt: skip

@@ -8,6 +8,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 from opencomms.connectors.base import Connector, Inbound, Receipt
@@ -19,7 +20,7 @@ from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
 from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.provisioning import provision_account
-from opencomms.engine.receipts import apply_receipts
+from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, load_or_create_key
@@ -33,6 +34,7 @@ __all__ = ["Runtime"]
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0
+EARLY_RECEIPT_SWEEP_S = 5.0
 
 
 class Runtime:
@@ -94,6 +96,7 @@ class Runtime:
             ("dispatcher", dispatcher.run),
             ("receipts", receipts.run),
             ("inbound", inbound.run),
+            ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
         ):
             self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
@@ -159,6 +162,12 @@ async def _release_claims(conn: Conn) -> None:
     """Whatever is claimed belongs to a process that is gone: it is due again now."""
     await jobs.release_all(conn)
     await delivery.release_in_flight(conn, now_ms())
+
+
+async def _sweep_early_receipts(db: Database) -> None:
+    while True:
+        await asyncio.sleep(EARLY_RECEIPT_SWEEP_S)
+        await db.write(sweep_early_receipts)
 
 
 async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
