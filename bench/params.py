@@ -17,6 +17,8 @@ class Targets:
     operation_p50_ms: float = 3
     page_ms: float = 50
     peak_rss_mb: float = 400
+    # smpp-vs-jasmin-http: opencomms through Jasmin's SMPP server, against Jasmin's HTTP API
+    smpp_vs_jasmin_http: float = 10
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class Parameters:
     read_repeats: int = 5  # timings of the page at each sampled depth
     # 6. baseline
     baseline_rows: int = 100_000
+    # smpp-vs-jasmin-http (opt-in: needs .ci/peers.sh): the same Messages both ways
+    jasmin_messages: int = 10_000
+    jasmin_http_connections: int = 64
+    jasmin_timeout_s: float = 900  # per half, to every Message at the SMSC / DELIVERED
     targets: Targets = field(default_factory=Targets)
 
     @classmethod
@@ -67,6 +73,9 @@ class Parameters:
             read_operation_gets=20,
             read_repeats=2,
             baseline_rows=1_000,
+            jasmin_messages=100,
+            jasmin_http_connections=8,
+            jasmin_timeout_s=120,
         )
 
     def with_engines(self, engines: tuple[str, ...]) -> Parameters:

@@ -22,12 +22,15 @@ from bench.scenarios.accept import run_accept_10k, run_accept_rate
 from bench.scenarios.baseline import run_baseline
 from bench.scenarios.end_to_end import run_end_to_end
 from bench.scenarios.read_path import run_read_path
+from bench.scenarios.smpp_jasmin import run_smpp_vs_jasmin_http
 from bench.server import POSTGRES_ADMIN_URL, postgres_available
 
-__all__ = ["SCENARIOS", "main", "run_scenarios"]
+__all__ = ["OPT_IN_SCENARIOS", "SCENARIOS", "main", "run_scenarios"]
 
 RESULTS = Path(__file__).parent / "results"
 SCENARIOS = ("baseline", "accept-10k", "accept-rate", "end-to-end", "read-path")
+# run only when named: they need real peers (.ci/peers.sh), on SQLite only
+OPT_IN_SCENARIOS = ("smpp-vs-jasmin-http",)
 
 
 def _engine_runner(
@@ -40,6 +43,7 @@ def _engine_runner(
         "accept-rate": (run_accept_rate, params.accept_engines),
         "end-to-end": (run_end_to_end, params.engines),
         "read-path": (run_read_path, params.engines),
+        "smpp-vs-jasmin-http": (run_smpp_vs_jasmin_http, ("sqlite",)),
     }
     return table[name]
 
@@ -77,7 +81,7 @@ def run_scenarios(
     run = Run(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), machine_info(), asdict(params))
     context = Context(run, params, workdir)
     postgres = "postgresql" in params.engines and postgres_available()
-    for name in (s for s in SCENARIOS if s in scenarios):
+    for name in (s for s in SCENARIOS + OPT_IN_SCENARIOS if s in scenarios):
         runner, engines = _engine_runner(name, context)
         for engine in engines:
             print(f"== {name} on {engine}", flush=True)
@@ -96,7 +100,9 @@ def run_scenarios(
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument(
+        "--scenarios", nargs="+", choices=SCENARIOS + OPT_IN_SCENARIOS, default=list(SCENARIOS)
+    )
     parser.add_argument(
         "--engines", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
     )

@@ -108,14 +108,15 @@ class Credentials:
         return (self.account_sid, self.auth_token)
 
 
-def _config(directory: Path, allow_loopback_sinks: bool) -> Path:
-    """The operator TOML of a benchmark run: a simulator with zero receipt latency."""
+def _config(directory: Path, allow_loopback_sinks: bool, extra: str = "") -> Path:
+    """The operator TOML of a benchmark run: a simulator with zero receipt latency, and
+    `extra` (connectors, senders, pools) after it."""
     lines = ["[simulator]", "receipt_latency_ms = [0, 0]", "", "[server]"]
     lines.append(f'secret_key_file = "{directory / "opencomms.key"}"')
     if allow_loopback_sinks:
         lines.append('allowed_callback_networks = ["127.0.0.0/8"]')
     path = directory / "opencomms.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n\n" + extra)
     return path
 
 
@@ -130,13 +131,16 @@ class ServerProcess:
         credentials: Credentials | None = None,
         allow_loopback_sinks: bool = False,
         core: int | None = None,
+        config: str = "",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
         self.directory = directory
         self.credentials = credentials or Credentials.fresh()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._config = _config(directory, allow_loopback_sinks)
+        self._config = _config(directory, allow_loopback_sinks, config)
+        self._env = env or {}
         self._core = core
         self._log = directory / f"serve-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -153,6 +157,7 @@ class ServerProcess:
             "OPENCOMMS_ACCOUNT_SID": self.credentials.account_sid,
             "OPENCOMMS_AUTH_TOKEN": self.credentials.auth_token,
             "OPENCOMMS_CONFIG": str(self._config),
+            **self._env,
         }
         command = [sys.executable, "-m", "opencomms", "serve", "--port", str(self.port)]
         command += ["--database-url", self.database_url]

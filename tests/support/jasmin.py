@@ -52,8 +52,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.server import free_port
-
 __all__ = [
     "JASMIN_VERSION",
     "JasminError",
@@ -117,6 +115,10 @@ class JasminPeer:
             )
         return submits
 
+    def smsc_count(self) -> int:
+        """How many `submit_sm` the SMSC has answered so far (cheaper than the list)."""
+        return self.smsc_log.read_bytes().count(b"\n") if self.smsc_log.exists() else 0
+
     def jcli(self, *commands: str) -> str:
         """Run jCli commands (each answered before the next), return what they printed."""
         with _JCli(self.jcli_port) as cli:
@@ -158,6 +160,7 @@ def jasmin_chain(
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jasmin-")))
+        directory.mkdir(parents=True, exist_ok=True)
         chain = _Chain(directory, receipt_status, accepted_receipts, timeout)
         stack.callback(chain.stop)
         try:
@@ -396,6 +399,13 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _port_open(port: int) -> bool:
