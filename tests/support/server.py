@@ -78,6 +78,7 @@ class ThreadServer:
                     simulator=self.settings.simulator,
                     sealer=self.runtime.sealer,
                     now=now_ms(),
+                    configured=self.settings,
                 )
             )
         )

@@ -102,7 +102,10 @@ async def create_sender(request: AnyRequest) -> Response[bytes]:
             errors.append(FieldError("address", problem))
     runtime = runtime_of(request)
     now = now_ms()
-    defaults = runtime.settings.simulator
+    connector = body.get("connector")
+    fallback, receipt = runtime.settings.sender_durations(
+        connector if isinstance(connector, str) else "simulator"
+    )  # the connector's defaults
     base = SenderRecord(
         id=new_sender_id(),
         account_sid=account_of(request),
@@ -111,8 +114,8 @@ async def create_sender(request: AnyRequest) -> Response[bytes]:
         connector="simulator",
         status="ACTIVATED",
         tags={},
-        fallback_timeout_ms=parse_duration_ms(defaults.fallback_timeout) or 0,
-        receipt_wait_ms=parse_duration_ms(defaults.receipt_wait) or 0,
+        fallback_timeout_ms=parse_duration_ms(fallback) or 0,
+        receipt_wait_ms=parse_duration_ms(receipt) or 0,
         created_at=now,
         updated_at=now,
     )

@@ -19,7 +19,7 @@ from opencomms.engine.clock import now_ms
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
 from opencomms.engine.inbound import apply_inbound
-from opencomms.engine.provisioning import provision_account
+from opencomms.engine.provisioning import provision_account, provision_configured
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.ssrf import CallbackPolicy
@@ -121,9 +121,14 @@ class Runtime:
             self._db = None
 
     async def _provision_configured_account(self) -> None:
+        """The account of OPENCOMMS_ACCOUNT_SID, then the configured senders and pools in
+        every account."""
         sid, token = self.settings.account_sid, self.settings.auth_token
-        if not (sid and token):
-            return
+        if sid and token:
+            await self._provision_account(sid, token)
+        await self.db.write(lambda conn: provision_configured(conn, self.settings, now_ms()))
+
+    async def _provision_account(self, sid: str, token: str) -> None:
         created = await self.db.write(
             lambda conn: provision_account(
                 conn,

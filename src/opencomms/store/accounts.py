@@ -19,6 +19,7 @@ __all__ = [
     "get_account",
     "insert_account",
     "insert_api_key",
+    "list_account_sids",
     "list_api_keys",
     "signing_secrets",
 ]
@@ -65,6 +66,10 @@ async def get_account(conn: Conn, sid: str) -> AccountRecord | None:
         "SELECT sid, friendly_name, created_at FROM accounts WHERE sid = ?", sid
     )
     return None if row is None else AccountRecord(*row)
+
+
+async def list_account_sids(conn: Conn) -> list[str]:
+    return [row[0] for row in await conn.fetch("SELECT sid FROM accounts ORDER BY sid")]
 
 
 async def find_credential(conn: Conn, username: str) -> tuple[str, str] | None:

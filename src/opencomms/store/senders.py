@@ -15,6 +15,7 @@ __all__ = [
     "default_pool",
     "delete_pool",
     "delete_sender",
+    "find_pool_by_name",
     "find_sender_by_address",
     "get_pool",
     "get_sender",
@@ -258,6 +259,19 @@ async def default_pool(conn: Conn, account_sid: str) -> SenderPoolRecord | None:
         f"SELECT {_POOL_COLUMNS} FROM sender_pools WHERE account_sid = ? AND is_default = 1"
         " ORDER BY id LIMIT 1",
         account_sid,
+    )
+    pools = await _pools(conn, rows)
+    return pools[0] if pools else None
+
+
+async def find_pool_by_name(conn: Conn, account_sid: str, name: str) -> SenderPoolRecord | None:
+    """The account's pool of this name (names need not be unique: the default pool first,
+    then the oldest)."""
+    rows = await conn.fetch(
+        f"SELECT {_POOL_COLUMNS} FROM sender_pools WHERE account_sid = ? AND name = ?"
+        " ORDER BY is_default DESC, id LIMIT 1",
+        account_sid,
+        name,
     )
     pools = await _pools(conn, rows)
     return pools[0] if pools else None

@@ -1,0 +1,264 @@
+"""The operator's TOML file: what parses, and every kind of mistake named by key and line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from opencomms.connectors.smpp.config import SmppConfig
+from opencomms.settings import SettingsError, SimulatorConnectorConfig, load_settings
+
+GOOD = """\
+[server]
+port = 8081
+
+[connectors.operator_a]                 # one SMSC account
+type = "smpp"
+host = "smsc.example.net"
+system_id = "acme"
+password_env = "OPERATOR_A_PASSWORD"
+system_type = "VMA"
+bind_mode = "transmitter"
+binds = 2
+window = 20
+throughput = 50
+source_ton = 5
+source_npi = 0
+default_data_coding = 3
+enquire_link_interval = "15s"
+receipt_wait = "48h"
+
+[connectors.lab]
+type = "simulator"
+fallback_timeout = "2s"
+
+[[senders]]
+address = "+12065558844"
+channel = "SMS"
+connector = "operator_a"
+fallback_timeout = "90s"
+
+[[senders]]
+address = "+12065558844"
+channel = "WHATSAPP"
+connector = "lab"
+
+[[senders]]
+address = "ACME"
+channel = "SMS"
+
+[[sender_pools]]
+name = "default"
+senders = ["WHATSAPP:+12065558844", "SMS:+12065558844"]
+
+[[sender_pools]]
+name = "brand"
+senders = ["ACME"]
+"""
+ENV = {"OPERATOR_A_PASSWORD": "s3cret"}
+
+
+def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> object:
+    path = tmp_path / "opencomms.toml"
+    path.write_text(text)
+    return load_settings(str(path), environ=ENV if env is None else env)
+
+
+def error_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(SettingsError) as raised:
+        load(tmp_path, text, env)
+    return str(raised.value)
+
+
+def line_of(text: str, needle: str, after: str = "") -> int:
+    """The 1-based line of the first `needle` after the line `after`."""
+    lines = text.splitlines()
+    start = lines.index(after) if after else 0
+    return next(n for n, line in enumerate(lines, 1) if n > start and line.startswith(needle))
+
+
+def test_a_good_file_parses_into_typed_connectors_senders_and_pools(tmp_path: Path) -> None:
+    (tmp_path / "opencomms.toml").write_text(GOOD)
+    settings = load_settings(str(tmp_path / "opencomms.toml"), environ=ENV)
+
+    smpp = settings.connectors["operator_a"]
+    assert isinstance(smpp, SmppConfig)
+    assert (smpp.host, smpp.port, smpp.system_id, smpp.system_type) == (
+        "smsc.example.net", 2775, "acme", "VMA",
+    )  # fmt: skip
+    assert (smpp.bind_mode, smpp.binds, smpp.window, smpp.throughput) == ("transmitter", 2, 20, 50)
+    assert (smpp.source_ton, smpp.source_npi, smpp.default_data_coding) == (5, 0, 3)
+    assert smpp.enquire_link_interval == "15s"
+    assert smpp.password == "s3cret"  # read from the environment at load
+    assert "s3cret" not in repr(settings)
+    assert isinstance(settings.connectors["lab"], SimulatorConnectorConfig)
+    assert [(s.address, s.channel, s.connector) for s in settings.senders] == [
+        ("+12065558844", "SMS", "operator_a"),
+        ("+12065558844", "WHATSAPP", "lab"),
+        ("ACME", "SMS", "simulator"),
+    ]
+    # a sender's durations: its own, else its connector's, else the simulator's
+    assert [settings.configured_sender_durations(s) for s in settings.senders] == [
+        (90_000, 48 * 3_600_000),
+        (2_000, 30_000),
+        (10_000, 30_000),
+    ]
+    assert [settings.pool_members(p) for p in settings.sender_pools] == [
+        [("+12065558844", "WHATSAPP"), ("+12065558844", "SMS")],
+        [("ACME", "SMS")],
+    ]
+
+
+def test_no_file_means_the_simulator_alone(tmp_path: Path) -> None:
+    settings = load_settings(None, environ={})
+    assert (settings.connectors, settings.senders, settings.sender_pools) == ({}, [], [])
+
+
+def test_an_inline_password_is_used_as_given(tmp_path: Path) -> None:
+    text = GOOD.replace('password_env = "OPERATOR_A_PASSWORD"', 'password = "inline"')
+    settings = load(tmp_path, text, env={})
+    assert settings.connectors["operator_a"].password == "inline"  # type: ignore[attr-defined]
+
+
+# (text in GOOD, its replacement with `# here` on the line the error must name, the key
+# the error must name, a fragment of its message)
+SMPP_HEAD = '[connectors.operator_a]                 # one SMSC account\ntype = "smpp"\n'
+BAD = [
+    ("window = 20", 'window = "x"  # here', "connectors.operator_a.window", "Expected `int`"),
+    ("window = 20", "windw = 20  # here", "connectors.operator_a.windw", "unknown field"),
+    ("binds = 2", "binds = 0  # here", "connectors.operator_a.binds", ">= 1"),
+    ("source_ton = 5", "source_ton = 300  # here", "connectors.operator_a.source_ton", "<= 255"),
+    (
+        'bind_mode = "transmitter"',
+        'bind_mode = "both"  # here',
+        "connectors.operator_a.bind_mode",
+        "Invalid enum value 'both'",
+    ),
+    ('type = "smpp"', 'type = "smpq"  # here', "connectors.operator_a.type", "Invalid value"),
+    (
+        SMPP_HEAD + 'host = "smsc.example.net"\n',
+        "[connectors.operator_a]  # here\ntype = 'smpp'\n",
+        "connectors.operator_a.host",
+        "missing required field `host`",
+    ),
+    (
+        'enquire_link_interval = "15s"',
+        'enquire_link_interval = "15 seconds"  # here',
+        "connectors.operator_a.enquire_link_interval",
+        "'15 seconds' is not a duration",
+    ),
+    (
+        'receipt_wait = "48h"',
+        'receipt_wait = "0s"  # here',
+        "connectors.operator_a.receipt_wait",
+        "not a duration",
+    ),
+    (
+        'fallback_timeout = "2s"',
+        'fallback_timeout = "2"  # here',
+        "connectors.lab.fallback_timeout",
+        "not a duration",
+    ),
+    (
+        'password_env = "OPERATOR_A_PASSWORD"',
+        'password = "inline"\npassword_env = "OPERATOR_A_PASSWORD"  # here',
+        "connectors.operator_a.password_env",
+        "give password or password_env, not both",
+    ),
+    (
+        'connector = "operator_a"',
+        'connector = "operator_b"  # here',
+        "senders[0].connector",
+        "no connector 'operator_b' (configured: lab, operator_a, simulator)",
+    ),
+    (
+        'channel = "WHATSAPP"\nconnector = "lab"',
+        'channel = "WHATSAPP"  # here\nconnector = "operator_a"',
+        "senders[1].channel",
+        "connector 'operator_a' does not carry WHATSAPP",
+    ),
+    ('channel = "WHATSAPP"', 'channel = "whatsapp"  # here', "senders[1].channel", "Invalid enum"),
+    (
+        'address = "ACME"',
+        'address = "ACME CORPORATION"  # here',
+        "senders[2].address",
+        "alphanumeric sender id",
+    ),
+    (
+        'fallback_timeout = "90s"',
+        'fallback_timeout = "soon"  # here',
+        "senders[0].fallback_timeout",
+        "'soon' is not a duration",
+    ),
+    (
+        'address = "ACME"',
+        'address = "+12065558844"  # here',
+        "senders[2].address",
+        "a SMS sender +12065558844 is already configured",
+    ),
+    (
+        'senders = ["ACME"]',
+        'senders = ["NOPE"]  # here',
+        "sender_pools[1].senders",
+        "no configured sender 'NOPE' in [[senders]]",
+    ),
+    (
+        'senders = ["ACME"]',
+        'senders = ["+12065558844"]  # here',
+        "sender_pools[1].senders",
+        "name one: SMS:+12065558844, WHATSAPP:+12065558844",
+    ),
+    ('name = "brand"', 'name = "default"  # here', "sender_pools[1].name", "already configured"),
+    (
+        "[connectors.lab]",
+        "[connectors.simulator]  # here",
+        "connectors.simulator",
+        "is the built-in simulator",
+    ),
+    ("port = 8081", 'port = "eighty"  # here', "server.port", "Expected `int`, got `str`"),
+    ("[server]", "[servr]  # here", "servr", "unknown field `servr`"),
+    ('address = "ACME"', 'adress = "ACME"  # here', "senders[2].adress", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "key", "message"), BAD, ids=[c[2] for c in BAD])
+def test_a_bad_file_is_an_error_naming_the_key_and_its_line(
+    tmp_path: Path, old: str, new: str, key: str, message: str
+) -> None:
+    assert old in GOOD
+    text = GOOD.replace(old, new, 1)
+    marked = next(n for n, line in enumerate(text.splitlines(), 1) if line.endswith("# here"))
+
+    error = error_of(tmp_path, text)
+
+    assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line {marked}): "), error
+    assert message in error
+
+
+@pytest.mark.parametrize(
+    ("env", "state"), [({}, "is not set"), ({"OPERATOR_A_PASSWORD": ""}, "is empty")]
+)
+def test_a_missing_env_variable_names_the_key_and_the_variable(
+    tmp_path: Path, env: dict[str, str], state: str
+) -> None:
+    error = error_of(tmp_path, GOOD, env)
+    assert f"connectors.operator_a.password_env (line {line_of(GOOD, 'password_env')})" in error
+    assert f"the environment variable OPERATOR_A_PASSWORD {state}" in error
+
+
+def test_an_unreadable_or_malformed_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read configuration"):
+        load_settings(str(tmp_path / "missing.toml"), environ={})
+    assert "opencomms.toml" in error_of(tmp_path, "[server\n")
+
+
+def test_the_readme_example_parses(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Operator configuration", 1)[1]
+    match = re.search(r"```toml\n(.*?)```", section, re.DOTALL)
+    assert match, "the README lost its configuration example"
+    variables = re.findall(r'_env = "([A-Z0-9_]+)"', match.group(1))
+    settings = load(tmp_path, match.group(1), env=dict.fromkeys(variables, "x"))
+    assert settings.connectors  # type: ignore[attr-defined]
