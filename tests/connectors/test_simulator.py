@@ -169,6 +169,6 @@ async def test_a_restarted_simulator_knows_what_it_accepted_and_redelivers_recei
 
 async def test_without_a_log_a_restarted_simulator_cannot_tell() -> None:
     simulator = Simulator(quick())
-    await simulator.start(lambda receipt: None)
+    await simulator.start(lambda receipt: None, lambda message: None)
     assert await simulator.was_submitted(["SM" + "1" * 32]) == {"SM" + "1" * 32: None}
     await simulator.close()

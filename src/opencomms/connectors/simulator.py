@@ -28,6 +28,7 @@ from opencomms.connectors.base import (
     SubmitOutcome,
     SubmitResult,
 )
+from opencomms.connectors.pacing import FairPacer
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.errors import (
     RCS_NOT_ENABLED,
@@ -112,7 +113,7 @@ class Simulator:
         self._throttled: set[str] = set()
         self._log_fd: int | None = None
         self._remembers = bool(settings.submit_log)
-        self._next_slot: dict[str, float] = {}
+        self._pacers: dict[str, FairPacer] = {}
         self._timers: set[asyncio.TimerHandle] = set()
 
     async def start(self, receipts: ReceiptHandler, inbound: InboundHandler) -> None:
@@ -275,15 +276,15 @@ class Simulator:
         self._timers.add(timer)
 
     async def _pace(self, submissions: Sequence[Submission]) -> None:
-        """Hold the batch until each sender's throughput cap lets its submits through."""
-        loop = asyncio.get_running_loop()
-        interval = 1 / self._settings.throughput
-        latest = loop.time()
+        """Hold the batch until each sender's throughput cap, shared fairly between
+        accounts and operations, lets its submits through."""
+        turns = []
         for submission in submissions:
-            slot = max(self._next_slot.get(submission.from_address, 0.0), loop.time())
-            self._next_slot[submission.from_address] = slot + interval
-            latest = max(latest, slot)
-        await asyncio.sleep(max(0.0, latest - loop.time()))
+            pacer = self._pacers.get(submission.from_address)
+            if pacer is None:
+                pacer = self._pacers[submission.from_address] = FairPacer(self._settings.throughput)
+            turns.append(pacer.turn(submission.account_sid, submission.operation_id))
+        await asyncio.gather(*turns)
 
     @staticmethod
     def _latency(bounds: list[int]) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 
 from opencomms.connectors.base import Connector, Submission, SubmitOutcome, SubmitResult
@@ -20,6 +21,7 @@ from opencomms.engine.receipts import apply_early_receipts
 from opencomms.engine.wakeup import Wakeup
 from opencomms.store import delivery, operations, parts, senders
 from opencomms.store.database import Conn, Database
+from opencomms.store.delivery import DueMessage
 from opencomms.store.parts import Part
 
 __all__ = ["Dispatcher"]
@@ -31,6 +33,9 @@ LEASE_MS = 300_000  # longer than any submit; a crashed process's claims wait th
 IDLE_POLL_S = 0.2
 IN_FLIGHT_BATCHES = 4
 UNKNOWN_RETRY_MS = 5_000
+FAIR_OPERATIONS = 50  # running operations that share one claim
+MIN_BATCH = 20
+SLOW_SUBMIT_S = 1.0  # a batch that took longer to submit halves the next claim
 
 
 class Dispatcher:
@@ -49,6 +54,8 @@ class Dispatcher:
         self._wakeup = Wakeup(IDLE_POLL_S)
         self._slots = asyncio.Semaphore(IN_FLIGHT_BATCHES)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._turn = 0
+        self._size = batch  # the next claim's size, between MIN_BATCH and `batch`
 
     def wake(self) -> None:
         """New work was committed: look now instead of at the next poll."""
@@ -77,7 +84,7 @@ class Dispatcher:
 
     async def _claim(self, conn: Conn) -> Claimed:
         now = now_ms()
-        due = await delivery.select_due(conn, now=now, lease_ms=self._lease_ms, limit=self._batch)
+        due = await self._fair_share(conn, now)
         if not due:
             return Claimed()
         sender_ids = {candidate[2] for message in due for candidate in message.candidates}
@@ -88,13 +95,47 @@ class Dispatcher:
         claimed.completed = await batch.save(conn)
         return claimed
 
+    def _adapt_batch(self, submit_s: float) -> None:
+        """Claim less while connectors are slow (a throughput cap): what is claimed waits
+        in the connector, where a send started later cannot overtake it; claim more again
+        once they are quick."""
+        if submit_s > SLOW_SUBMIT_S:
+            self._size = max(MIN_BATCH, self._size // 2)
+        elif submit_s < SLOW_SUBMIT_S / 4:
+            self._size = min(self._batch, self._size * 2)
+
+    async def _fair_share(self, conn: Conn, now: int) -> list[DueMessage]:
+        """A batch shared between the running operations, so that a send started after a
+        million-recipient campaign does not wait for it: each running operation (up to
+        FAIR_OPERATIONS, taking turns) gets an equal share of the batch, and what they
+        leave is filled in due order (fallback timeouts, receipt waits of any operation)."""
+        running = await delivery.running_operations(conn, FAIR_OPERATIONS * 4)
+        due: list[DueMessage] = []
+        if len(running) > 1:
+            self._turn = (self._turn + 1) % len(running)
+            turn = (running[self._turn :] + running[: self._turn])[:FAIR_OPERATIONS]
+            share = max(1, self._size // len(turn))
+            for operation_id in turn:
+                due += await delivery.select_due(
+                    conn, now=now, lease_ms=self._lease_ms, limit=share, operation_id=operation_id
+                )
+        if len(due) < self._size:
+            due += await delivery.select_due(
+                conn, now=now, lease_ms=self._lease_ms, limit=self._size - len(due)
+            )
+        return due
+
     async def _process(self, claimed: Claimed) -> None:
         try:
+            started = time.monotonic()
             results: list[SubmitResult] = []
             for name, submissions in claimed.recover.items():
                 results += await self._recover(name, submissions)
-            for name, submissions in claimed.submit.items():
-                results += await self._submit(name, submissions)
+            for answers in await asyncio.gather(
+                *(self._submit(name, group) for name, group in claimed.submit.items())
+            ):
+                results += answers
+            self._adapt_batch(time.monotonic() - started)
             answered = {result.attempt_id for result in results}
             unanswered = [
                 s.attempt_id

@@ -22,6 +22,7 @@ __all__ = [
     "insert_attempts",
     "message_states",
     "release_in_flight",
+    "running_operations",
     "save_attempts",
     "save_messages",
     "select_due",
@@ -97,14 +98,27 @@ def _attempt_state(row: Sequence[Any]) -> AttemptState | None:
     return AttemptState(*values)
 
 
-async def select_due(conn: Conn, *, now: int, lease_ms: int, limit: int) -> list[DueMessage]:
-    """Claim up to `limit` Messages whose `due_at` has come, pushing it `lease_ms` ahead."""
+async def running_operations(conn: Conn, limit: int) -> list[str]:
+    """Ids of operations still SCHEDULED or PROCESSING, oldest first."""
+    rows = await conn.fetch(
+        "SELECT id FROM operations WHERE status IN ('SCHEDULED', 'PROCESSING') ORDER BY id LIMIT ?",
+        limit,
+    )
+    return [row[0] for row in rows]
+
+
+async def select_due(
+    conn: Conn, *, now: int, lease_ms: int, limit: int, operation_id: str | None = None
+) -> list[DueMessage]:
+    """Claim up to `limit` Messages whose `due_at` has come (of one operation, if given),
+    pushing it `lease_ms` ahead."""
     lock = " FOR UPDATE OF m SKIP LOCKED" if conn.dialect == "postgresql" else ""
+    of_operation = " AND m.operation_id = ?" if operation_id else ""
     rows = await conn.fetch(
         f"SELECT {_MESSAGE_STATE}, m.account_sid, m.candidates, m.content, {_ATTEMPT_STATE}"
         " FROM messages m LEFT JOIN attempts a ON a.id = m.current_attempt_id"
-        f" WHERE m.due_at <= ? ORDER BY m.due_at LIMIT ?{lock}",
-        now,
+        f" WHERE m.due_at <= ?{of_operation} ORDER BY m.due_at LIMIT ?{lock}",
+        *((now, operation_id) if operation_id else (now,)),
         limit,
     )
     if not rows:

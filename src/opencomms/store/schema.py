@@ -112,6 +112,13 @@ operations = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_operations_account", "account_sid", "id"),
+    # the few operations still sending, among all those ever made
+    sa.Index(
+        "ix_operations_running",
+        "id",
+        sqlite_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
+        postgresql_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
+    ),
 )
 
 operation_recipients = sa.Table(
@@ -165,6 +172,14 @@ messages = sa.Table(
     sa.Index("ix_messages_account", "account_sid", "id"),
     sa.Index(
         "ix_messages_due",
+        "due_at",
+        sqlite_where=sa.text("due_at IS NOT NULL"),
+        postgresql_where=sa.text("due_at IS NOT NULL"),
+    ),
+    # the dispatcher's fair share: each running operation's due Messages, in due order
+    sa.Index(
+        "ix_messages_operation_due",
+        "operation_id",
         "due_at",
         sqlite_where=sa.text("due_at IS NOT NULL"),
         postgresql_where=sa.text("due_at IS NOT NULL"),

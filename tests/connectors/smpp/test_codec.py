@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from opencomms.connectors.base import Receipt
+from opencomms.connectors.pacing import TokenBucket
 from opencomms.connectors.smpp.errors import STATUS_NAMES, submit_error
 from opencomms.connectors.smpp.gsm import decode_text, encode_parts, gsm7_decode, gsm7_encode
 from opencomms.connectors.smpp.pdu import (
@@ -27,7 +28,6 @@ from opencomms.connectors.smpp.pdu import (
     read_pdu,
 )
 from opencomms.connectors.smpp.receipts import is_receipt, parse_receipt, text_fields
-from opencomms.connectors.smpp.throughput import TokenBucket
 from opencomms.domain.segments import GSM7_BASIC, GSM7_EXTENSION
 
 

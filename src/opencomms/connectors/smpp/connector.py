@@ -1,8 +1,9 @@
 """The `smpp` connector: SMS through an SMSC over SMPP 3.4 (docs/smpp.md).
 
 `submit()` sends every submission's parts through the binds that have window room,
-at most `throughput` submit_sm a second over them all, and returns once each has an
-answer. What it promises the engine:
+at most `throughput` submit_sm a second over them all, shared fairly between accounts
+and operations (connectors/pacing.py), and returns once each has an answer. What it
+promises the engine:
 
 - a submission whose submit_sm never reached a socket is sent on another bind, or
   comes back THROTTLED when no bind is up within `response_timeout`;
@@ -31,6 +32,7 @@ from opencomms.connectors.base import (
     SubmitOutcome,
     SubmitResult,
 )
+from opencomms.connectors.pacing import FairPacer
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.connectors.smpp.errors import (
     ESME_ROK,
@@ -48,7 +50,6 @@ from opencomms.connectors.smpp.pdu import (
 )
 from opencomms.connectors.smpp.receipts import is_receipt, parse_receipt
 from opencomms.connectors.smpp.session import Lost, NotSent, Session, Timing
-from opencomms.connectors.smpp.throughput import TokenBucket
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.domain.errors import UNKNOWN
 
@@ -87,7 +88,7 @@ class SmppConnector:
             reconnect_min=_seconds(config.reconnect_min, "reconnect_min"),
             reconnect_max=_seconds(config.reconnect_max, "reconnect_max"),
         )
-        self._bucket = TokenBucket(config.throughput)
+        self._pacer = FairPacer(config.throughput)
         self._sessions: list[Session] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._turn = itertools.count()
@@ -211,11 +212,11 @@ class SmppConnector:
         first part is a refusal; a later one is sent again once the bind's pause ends."""
         body = encode_short_message(self._short_message(submission, part))
         while True:
+            await self._pacer.turn(submission.account_sid, submission.operation_id)
             session = await self._acquire()
             if session is None:
                 return _Fate.NO_BIND if first else _Fate.LOST
             try:
-                await self._bucket.take()
                 self._written[submission.attempt_id] = None
                 response = await session.submit(body)
             except NotSent:
