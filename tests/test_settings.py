@@ -147,19 +147,19 @@ BAD = [
         'enquire_link_interval = "15s"',
         'enquire_link_interval = "15 seconds"  # here',
         "connectors.operator_a.enquire_link_interval",
-        "'15 seconds' is not a duration",
+        "'15 seconds' is not a positive duration",
     ),
     (
         'receipt_wait = "48h"',
         'receipt_wait = "0s"  # here',
         "connectors.operator_a.receipt_wait",
-        "not a duration",
+        "not a positive duration",
     ),
     (
         'fallback_timeout = "2s"',
         'fallback_timeout = "2"  # here',
         "connectors.lab.fallback_timeout",
-        "not a duration",
+        "not a positive duration",
     ),
     (
         'password_env = "OPERATOR_A_PASSWORD"',
@@ -190,7 +190,7 @@ BAD = [
         'fallback_timeout = "90s"',
         'fallback_timeout = "soon"  # here',
         "senders[0].fallback_timeout",
-        "'soon' is not a duration",
+        "'soon' is not a positive duration",
     ),
     (
         'address = "ACME"',

@@ -276,7 +276,7 @@ def _check_durations(key: Key, config: msgspec.Struct) -> None:
         ms = parse_duration_ms(value)
         if ms is None or ms <= 0:
             raise _Problem(
-                (*key, field.name), f"{value!r} is not a duration such as '500ms', '60s', '72h'"
+                (*key, field.name), f"{value!r} is not a positive duration such as '60s'"
             )
 
 
