@@ -100,6 +100,8 @@ class Smsc:
         self.answers: dict[str, list[int]] = {}  # destination -> statuses to answer, in turn
         self.refusing = False  # close new connections at once
         self.drop_on_response = 0  # swallow this many submit_sm_resp, cutting their connection
+        self.auto_receipt: str | None = None  # send this receipt for every accepted submit
+        self.pushed: list[asyncio.Future[Any]] = []  # the automatic receipts sent
 
     # --- life --------------------------------------------------------------------------
 
@@ -165,6 +167,8 @@ class Smsc:
             submitted.status = 0
             submitted.message_id = message_id or f"M{next(self._ids):06d}"
             submitted.event.accept(submitted.message_id)
+            if self.auto_receipt:
+                self.pushed.append(self.receipt(submitted.message_id, self.auto_receipt))
         submitted.event = None
 
     def release(self) -> None:
