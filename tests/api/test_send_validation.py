@@ -506,9 +506,7 @@ def test_known_senders_are_accepted_in_each_form(api: httpx.Client) -> None:
         ("2030-01-01T09:00:00Z", "schedule"),
     ],
 )
-def test_send_at_must_be_date_times(
-    api: httpx.Client, schedule: Any, field: str
-) -> None:
+def test_send_at_must_be_date_times(api: httpx.Client, schedule: Any, field: str) -> None:
     reject(api, request(schedule=schedule), field)
 
 
