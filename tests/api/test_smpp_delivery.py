@@ -103,7 +103,8 @@ class Setup:
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Setup]:
     smsc = await Smsc().start()
-    receipt_wait = getattr(request, "param_receipt_wait", "60s")
+    marker = request.node.get_closest_marker("receipt_wait")
+    receipt_wait = marker.args[0] if marker else "60s"
     path = tmp_path / "opencomms.toml"
     path.write_text(CONFIG.format(port=smsc.port, sender=SENDER, receipt_wait=receipt_wait))
     account = (new_account_sid(), new_auth_token())
@@ -248,6 +249,22 @@ async def test_a_permanent_error_fails_the_attempt_and_the_fallback_moves_on(
     assert "ESME_RINVDSTADR" in smpp["error"]["message"]
     assert simulator["from"]["address"] == "+15005550006"
     assert message["status"] == "DELIVERED"
+
+
+@pytest.mark.receipt_wait("1s")
+async def test_a_receipt_that_never_comes_ends_in_the_receipt_wait_then_fallback(
+    setup: Setup,
+) -> None:
+    pools = (await setup.call(setup.api.get, "/SenderPools")).json()["senderPools"]
+    fallback = next(pool for pool in pools if pool["name"] == "with fallback")
+
+    operation_id = await setup.send_to("+14155550111", **{"from": {"senderPoolId": fallback["id"]}})
+
+    await setup.call(wait_completed, setup.api, operation_id)
+    message = await setup.message(operation_id)
+    smpp, simulator = message["attempts"]
+    assert smpp["status"] == "SENT"  # the SMSC took it; no receipt ever came
+    assert simulator["status"] == message["status"] == "DELIVERED"
 
 
 async def test_a_lost_answer_is_never_sent_again(setup: Setup) -> None:
