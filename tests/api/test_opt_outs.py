@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -100,3 +101,25 @@ def test_a_stop_reply_opts_the_recipient_out_of_later_sends(api: httpx.Client) -
     wait_completed(api, again)
     (message,) = all_messages(api, operationId=again)
     assert (message["status"], message["error"]["code"]) == ("FAILED", 21610)
+
+
+def test_an_opt_out_after_a_send_was_scheduled_still_applies(api: httpx.Client) -> None:
+    recipient = number()
+    send_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    operation_id = send(
+        api,
+        {
+            "to": [{"address": recipient, "channel": "PHONE"}],
+            "content": {"text": "Tomorrow's sale"},
+            "schedule": {"sendAt": [send_at]},
+        },
+    )
+    wait_until(lambda: all_messages(api, operationId=operation_id))
+
+    api.post("/OptOuts", json={"address": recipient})
+
+    stats = wait_completed(api, operation_id)["stats"]
+    assert_stats_consistent(stats)
+    (message,) = all_messages(api, operationId=operation_id)
+    assert (message["status"], message["error"]["code"]) == ("FAILED", 21610)
+    assert api.get(f"/Messages/{message['id']}").json()["attempts"] == []

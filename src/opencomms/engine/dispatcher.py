@@ -19,7 +19,7 @@ from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
 from opencomms.engine.receipts import apply_early_receipts
 from opencomms.engine.wakeup import Wakeup
-from opencomms.store import delivery, operations, parts, senders
+from opencomms.store import delivery, operations, opt_outs, parts, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.delivery import DueMessage
 from opencomms.store.parts import Part
@@ -90,7 +90,8 @@ class Dispatcher:
         sender_ids = {candidate[2] for message in due for candidate in message.candidates}
         known = await senders.get_senders(conn, sorted(sender_ids))
         batch = OutcomeBatch(now, known)
-        claimed = plan_due(batch, due, known, now + self._lease_ms)
+        opted_out = await _opted_out(conn, due)
+        claimed = plan_due(batch, due, known, now + self._lease_ms, opted_out)
         await operations.start_scheduled(conn, claimed.scheduled_started, now)
         claimed.completed = await batch.save(conn)
         return claimed
@@ -208,6 +209,18 @@ async def _record_provider_ids(conn: Conn, results: Sequence[SubmitResult]) -> l
     )
     ids = [i for r in accepted for i in (r.part_ids or (r.provider_message_id,)) if i]
     return await apply_early_receipts(conn, ids)
+
+
+async def _opted_out(conn: Conn, due: Sequence[DueMessage]) -> dict[tuple[str, str], str | None]:
+    """The claimed recipients on their account's suppression list, with its channel."""
+    by_account: dict[str, set[str]] = {}
+    for message in due:
+        by_account.setdefault(message.account_sid, set()).update(c[0] for c in message.candidates)
+    found: dict[tuple[str, str], str | None] = {}
+    for account, addresses in by_account.items():
+        listed = await opt_outs.suppressed_channels(conn, account, sorted(addresses))
+        found.update(((account, address), channel) for address, channel in listed.items())
+    return found
 
 
 def _rejected(submission: Submission, reason: str) -> SubmitResult:

@@ -12,14 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opencomms.connectors.base import Submission
-from opencomms.domain.errors import NO_CANDIDATE
+from opencomms.domain.errors import NO_CANDIDATE, UNSUBSCRIBED
 from opencomms.domain.ids import new_attempt_id
 from opencomms.domain.statuses import MessageStatus
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.store.delivery import AttemptState, DueMessage, MessageState
+from opencomms.store.events import message_event
 from opencomms.store.records import SenderRecord
 
-__all__ = ["Claimed", "content_for_channel", "plan_due"]
+__all__ = ["Claimed", "OptedOut", "content_for_channel", "plan_due"]
+
+OptedOut = Mapping[tuple[str, str], str | None]
 
 S = MessageStatus
 
@@ -62,15 +65,22 @@ def _submission(due: DueMessage, attempt: AttemptState) -> Submission:
 
 
 def _next_sender(
-    due: DueMessage, senders: Mapping[str, SenderRecord]
-) -> tuple[int, list[str], SenderRecord] | None:
-    """The first usable candidate from the Message's `next_candidate` on."""
+    due: DueMessage, senders: Mapping[str, SenderRecord], opted_out: OptedOut
+) -> tuple[int, list[str], SenderRecord] | bool:
+    """The first usable candidate from the Message's `next_candidate` on; else whether
+    a candidate was passed over because the recipient opted out of its channel."""
+    passed_over = False
     for index in range(due.state.next_candidate, len(due.candidates)):
         candidate = due.candidates[index]
         sender = senders.get(candidate[2])
-        if sender is not None and sender.status == "ACTIVATED":
-            return index, candidate, sender
-    return None
+        if sender is None or sender.status != "ACTIVATED":
+            continue
+        key = (due.account_sid, candidate[0])
+        if key in opted_out and opted_out[key] in (None, sender.channel):
+            passed_over = True
+            continue
+        return index, candidate, sender
+    return passed_over
 
 
 def _new_attempt(
@@ -79,11 +89,12 @@ def _new_attempt(
     senders: Mapping[str, SenderRecord],
     lease_until: int,
     claimed: Claimed,
+    opted_out: OptedOut,
 ) -> None:
     message = due.state
-    found = _next_sender(due, senders)
-    if found is None:
-        _exhausted(batch, due)
+    found = _next_sender(due, senders, opted_out)
+    if isinstance(found, bool):
+        _exhausted(batch, due, unsubscribed=found)
         return
     index, (address, to_channel, _), sender = found
     media = bool(due.content.get("media"))
@@ -123,14 +134,22 @@ def _new_attempt(
     claimed.submit.setdefault(sender.connector, []).append(_submission(due, attempt))
 
 
-def _exhausted(batch: OutcomeBatch, due: DueMessage) -> None:
-    """No usable candidate is left: the Message settles as its last attempt ended."""
+def _exhausted(batch: OutcomeBatch, due: DueMessage, *, unsubscribed: bool) -> None:
+    """No usable candidate is left: the Message settles as its last attempt ended (or,
+    with none, FAILED: opted out, or no sender left)."""
     message, current = due.state, due.current
     if current is not None and current.status != S.QUEUED:
         status = current.status
         error = (current.error_code, current.error_message)
     else:
-        status, error = S.FAILED, (NO_CANDIDATE.code, NO_CANDIDATE.message)
+        reason = UNSUBSCRIBED if unsubscribed else NO_CANDIDATE
+        status, error = S.FAILED, (reason.code, reason.message)
+        # no attempt reports this change: the Message's own event says it
+        batch.events.append(
+            message_event(
+                due.account_sid, message.operation_id, message.id, None, status, batch.now
+            )
+        )
     batch.update_message(
         message._replace(
             status=status, settled=True, due_at=None, error_code=error[0], error_message=error[1]
@@ -143,8 +162,12 @@ def plan_due(
     due_messages: list[DueMessage],
     senders: Mapping[str, SenderRecord],
     lease_until: int,
+    opted_out: OptedOut | None = None,
 ) -> Claimed:
-    """Decide, for each claimed Message, its next step; record it in `batch`."""
+    """Decide, for each claimed Message, its next step; record it in `batch`.
+    `opted_out`: (account, address) on the suppression list -> its channel (None: all);
+    checked again here, for a STOP that came after the fan-out (a scheduled send)."""
+    opted_out = opted_out or {}
     claimed = Claimed()
     for due in due_messages:
         message, current = due.state, due.current
@@ -164,7 +187,7 @@ def plan_due(
         elif message.status in (S.SENT, S.QUEUED, S.SCHEDULED):
             if message.status == S.SCHEDULED:
                 claimed.scheduled_started.append(message.operation_id)
-            _new_attempt(batch, due, senders, lease_until, claimed)
+            _new_attempt(batch, due, senders, lease_until, claimed, opted_out)
         else:
             batch.update_message(message._replace(due_at=None))
     return claimed
