@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench bench-smpp clean
 
 serve: $(VENV)/.installed
 	@test -f opencomms.env || $(BIN)/opencomms credentials > opencomms.env
@@ -38,6 +38,12 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.created
 # on SQLite and PostgreSQL; the table is printed, results and chart go to bench/results/.
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Opt-in: opencomms over SMPP through Jasmin against Jasmin's own HTTP API (needs the peers
+# that `.ci/peers.sh` installs, as root); results go to bench/results/smpp-vs-jasmin-http/.
+bench-smpp: $(VENV)/.installed-bench
+	$(BIN)/python -m bench --scenarios smpp-vs-jasmin-http --engines sqlite \
+		--results bench/results/smpp-vs-jasmin-http $(BENCH_ARGS)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.created
 	$(BIN)/pip install -q -e '.[test,bench]'

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from tests.support.jasmin import JasminPeer, jasmin_chain, missing_peers
 
 from bench.api import Api, phone_number, send_body
@@ -84,6 +83,8 @@ def _check_smsc(peer: JasminPeer, messages: int) -> None:
 async def _http_load(peer: JasminPeer, params: Parameters) -> list[str]:
     """Every /send, `jasmin_http_connections` at a time; the answers that were not a
     `Success`."""
+    import aiohttp  # noqa: PLC0415  (the bench extra; bench.run imports this module)
+
     connections = params.jasmin_http_connections
     failures: list[str] = []
     queue = iter(range(params.jasmin_messages))

@@ -30,7 +30,9 @@ also sends an intermediate `stat:ACCEPTD` receipt as soon as the SMSC answers th
 chain can produce. Both are on by default, so a message sees ACCEPTD then DELIVRD.
 
 Ports: every listener (SMSC, Jasmin's SMPP server, HTTP API, jCli, its three
-Perspective Broker services) gets a free port. Jasmin's queues live in a RabbitMQ vhost
+Perspective Broker services) gets a free port, and jasmind's single-instance lock (the
+fixed path /tmp/jasmind) is moved into the run's directory, so chains can run side by
+side. Jasmin's queues live in a RabbitMQ vhost
 made for the run and deleted after it; Redis keys are unique per run (Jasmin's message
 ids are UUIDs, the SMSC's ids carry a random prefix).
 """
@@ -266,8 +268,10 @@ class _Chain:
         config = self.root / "etc" / "jasmin" / "jasmin.cfg"
         config.write_text(self._config(spec))
         env = {**os.environ, "ROOT_PATH": str(self.root), "PYTHONUNBUFFERED": "1"}
+        launcher = self.root / "jasmind-here.py"
+        launcher.write_text(_LAUNCHER)
         command = [
-            str(venv / "bin" / "python"), str(venv / "bin" / "jasmind.py"),
+            str(venv / "bin" / "python"), str(launcher), str(venv / "bin" / "jasmind.py"),
             "-c", str(config), "--enable-dlr-thrower", "--enable-dlr-lookup",
         ]  # fmt: skip
         self._spawn(command, env, self.jasmind_out)
@@ -419,6 +423,23 @@ def _smsc_source() -> Path | None:
         if (SMSC_EXAMPLES / name).exists():
             return SMSC_EXAMPLES / name
     return None
+
+
+# jasmind refuses to start while another holds the machine-wide lock /tmp/jasmind (and a
+# killed one leaves it behind): this runs jasmind.py with the lock in the run's own root.
+_LAUNCHER = """\
+import os, runpy, sys
+import lockfile
+
+class _RunLock(lockfile.FileLock):
+    def __init__(self, path, *args, **kwargs):
+        path = os.path.join(os.environ["ROOT_PATH"], "var", "run", "jasmin", "jasmind")
+        super().__init__(path, *args, **kwargs)
+
+lockfile.FileLock = _RunLock
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 # -- the patch to the example SMSC ------------------------------------------------------
