@@ -7,6 +7,7 @@ blocking HTTP helpers run in a worker thread (`poll`)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -177,6 +178,23 @@ async def test_a_receipt_that_overtakes_its_answer_is_applied_once_the_answer_co
     assert [a["status"] for a in message["attempts"]] == ["DELIVERED"]
 
 
+async def test_an_answer_that_comes_after_the_response_timeout_still_matches_receipts(
+    setup: Setup,
+) -> None:
+    setup.smsc.holding = True
+    operation_id = await setup.send_to("+14155550112")
+    held = await setup.smsc.wait_for(lambda: setup.smsc.held and setup.smsc.held[0])
+    await asyncio.sleep(3.5)  # past response_timeout: the submit is in doubt
+
+    setup.smsc.holding = False
+    setup.smsc.answer(held, "LATE-1")
+    await setup.smsc.receipt("LATE-1", "DELIVRD")
+
+    message = await setup.status_of(operation_id, "DELIVERED")
+    assert [a["status"] for a in message["attempts"]] == ["DELIVERED"]
+    assert len(setup.smsc.submits) == 1
+
+
 async def test_a_duplicated_receipt_changes_nothing_more(setup: Setup) -> None:
     operation_id = await setup.send_to("+14155550104")
     submitted = await setup.smsc.wait_for(lambda: setup.smsc.submits and setup.smsc.submits[0])
@@ -302,6 +320,6 @@ async def test_ten_thousand_recipients_complete_with_every_receipt_matched(setup
 
     done = await asyncio.to_thread(wait_completed, setup.api, operation_id, 300)
 
-    assert done["stats"]["delivered"] == 10_000
+    assert done["stats"]["delivered"] == 10_000, json.dumps(done["stats"])
     per_number = Counter(s.destination_addr for s in setup.smsc.submits)
     assert len(per_number) == 10_000 and set(per_number.values()) == {1}

@@ -58,9 +58,15 @@ async def apply_receipts(conn: Conn, receipts: Sequence[Receipt]) -> list[str]:
             continue
         if attempt_id is None or attempt_id not in batch.attempts:
             continue  # not ours, or from a database that no longer has it
-        batch.reach(attempt_id, receipt.status, error=_error(receipt))
+        # a receipt naming both ids tells the provider's id (an answer that came late)
+        told = receipt.provider_message_id if receipt.attempt_id else None
+        batch.reach(attempt_id, receipt.status, error=_error(receipt), provider_message_id=told)
     await parts.hold_early_receipts(conn, early)
-    return await batch.save(conn)
+    completed = await batch.save(conn)
+    learned_ids = [
+        r.provider_message_id for r in receipts if r.attempt_id and r.provider_message_id
+    ]
+    return completed + await apply_early_receipts(conn, learned_ids)
 
 
 async def apply_early_receipts(conn: Conn, provider_ids: Sequence[str]) -> list[str]:

@@ -8,7 +8,7 @@ import itertools
 
 from opencomms.connectors.base import SubmitOutcome
 from opencomms.connectors.smpp import SmppConnector
-from tests.connectors.smpp.conftest import MakeConnector, sms
+from tests.connectors.smpp.conftest import Handlers, MakeConnector, sms
 from tests.support.smsc import Smsc
 
 ENQUIRE_LINK, ENQUIRE_LINK_RESP, GENERIC_NACK = 0x15, 0x80000015, 0x80000000
@@ -193,3 +193,41 @@ async def test_after_a_restart_nothing_is_known(
     await first.close()
     restarted = await connector_factory()
     assert await restarted.was_submitted(["a1"]) == {"a1": None}
+
+
+async def test_an_answer_after_the_response_timeout_is_reported_with_its_id(
+    connector_factory: MakeConnector, smsc: Smsc, handlers: Handlers
+) -> None:
+    connector = await connector_factory(response_timeout="200ms")
+    smsc.holding = True
+    submitting = asyncio.create_task(connector.submit([sms("SM-late")]))
+    held = await smsc.wait_for(lambda: smsc.held and smsc.held[0])
+
+    assert await submitting == []  # in doubt: left out, never resent
+    assert await connector.was_submitted(["SM-late"]) == {"SM-late": None}
+    smsc.answer(held, "ID-LATE")
+
+    await smsc.wait_for(lambda: handlers.receipts)
+    assert [(r.status, r.attempt_id, r.provider_message_id) for r in handlers.receipts] == [
+        ("SENT", "SM-late", "ID-LATE")
+    ]
+    assert await connector.was_submitted(["SM-late"]) == {"SM-late": True}
+    assert len(smsc.submits) == 1
+
+
+async def test_a_refusal_after_the_response_timeout_lets_the_engine_send_again(
+    connector_factory: MakeConnector, smsc: Smsc, handlers: Handlers
+) -> None:
+    connector = await connector_factory(response_timeout="200ms")
+    smsc.holding = True
+    smsc.answers["14155550100"] = [0x58]
+    submitting = asyncio.create_task(connector.submit([sms("SM-refused")]))
+    held = await smsc.wait_for(lambda: smsc.held and smsc.held[0])
+    assert await submitting == []
+
+    smsc.answer(held)
+
+    await smsc.wait_for(lambda: held.status == 0x58)
+    await asyncio.sleep(0.05)
+    assert await connector.was_submitted(["SM-refused"]) == {"SM-refused": False}
+    assert handlers.receipts == []

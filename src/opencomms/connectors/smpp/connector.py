@@ -9,7 +9,8 @@ promises the engine:
   comes back THROTTLED when no bind is up within `response_timeout`;
 - one whose submit_sm was written but never answered is left out of the results:
   it may have reached the SMSC, so it is never sent again, and `was_submitted`
-  answers None for it;
+  answers None for it; if its answer comes after `response_timeout` after all, its id
+  is reported as a SENT receipt (one-part texts), so its delivery receipt still matches;
 - a long text is sent part after part; once a part is accepted the rest are sent
   even through throttling, since sending the whole text again would duplicate it.
 """
@@ -23,10 +24,12 @@ import random
 import re
 from collections.abc import Sequence
 from enum import Enum
+from functools import partial
 
 from opencomms.connectors.base import (
     Inbound,
     InboundHandler,
+    Receipt,
     ReceiptHandler,
     Submission,
     SubmitOutcome,
@@ -43,6 +46,7 @@ from opencomms.connectors.smpp.gsm import EncodedPart, decode_text, encode_parts
 from opencomms.connectors.smpp.pdu import (
     Bind,
     Command,
+    Pdu,
     ShortMessage,
     Tag,
     encode_short_message,
@@ -190,7 +194,7 @@ class SmppConnector:
         parts = encode_parts(text, next(self._references) % 256, self._config.default_data_coding)
         ids: list[str] = []
         for part in parts:
-            answer = await self._send_part(submission, part, first=not ids)
+            answer = await self._send_part(submission, part, first=not ids, single=len(parts) == 1)
             if answer is _Fate.LOST:
                 return None
             if isinstance(answer, str):
@@ -206,7 +210,7 @@ class SmppConnector:
         )
 
     async def _send_part(
-        self, submission: Submission, part: EncodedPart, *, first: bool
+        self, submission: Submission, part: EncodedPart, *, first: bool, single: bool
     ) -> str | int | _Fate:
         """The part's message id, a refusing command_status, or its fate. A throttled
         first part is a refusal; a later one is sent again once the bind's pause ends."""
@@ -216,9 +220,10 @@ class SmppConnector:
             session = await self._acquire()
             if session is None:
                 return _Fate.NO_BIND if first else _Fate.LOST
+            late = partial(self._late_answer, submission.attempt_id) if single else None
             try:
                 self._written[submission.attempt_id] = None
-                response = await session.submit(body)
+                response = await session.submit(body, late)
             except NotSent:
                 if first:
                     self._written[submission.attempt_id] = False
@@ -234,6 +239,17 @@ class SmppConnector:
                 if not first:
                     continue
             return response.status or UNKNOWN.code
+
+    def _late_answer(self, attempt_id: str, response: Pdu) -> None:
+        """The answer to a submit_sm given up as in doubt came after all. Taken: report
+        its id as a SENT receipt, so the attempt's receipts can be matched. Refused: it
+        never reached the handset, so the engine may send it again."""
+        if response.status == ESME_ROK and response.command_id == Command.SUBMIT_SM_RESP:
+            self._written[attempt_id] = True
+            if self._receipts is not None:
+                self._receipts(Receipt("SENT", attempt_id, read_message_id(response.body)))
+        else:
+            self._written[attempt_id] = False
 
     def _refused(self, attempt_id: str, answer: int | _Fate, ids: list[str]) -> SubmitResult:
         retry_ms = round(self.throttle_pause * 1000)

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 ESME_RX_T_APPN = 0x64  # "try again later": the receipt could not be stored
 ESME_RX_P_APPN = 0x65  # a deliver_sm we cannot even parse: do not send it again
 UNBIND_WAIT = 1.0  # seconds to wait for unbind_resp when closing
+MAX_LATE = 10_000  # requests per connection still listening for a late response
 _MAX_SEQUENCE = 0x7FFFFFFF
 
 Deliver = Callable[[ShortMessage], Awaitable[None]]
@@ -77,6 +78,8 @@ class _Link:
         self.reader = reader
         self.writer = writer
         self.pending: dict[int, asyncio.Future[Pdu]] = {}
+        # requests given up after response_timeout whose answer may still come
+        self.late: dict[int, Callable[[Pdu], None]] = {}
         self.open = True
 
     def write(self, pdu: Pdu) -> None:
@@ -90,6 +93,7 @@ class _Link:
             if not future.done():
                 future.set_exception(Lost("connection lost"))
         self.pending.clear()
+        self.late.clear()
 
 
 class Session:
@@ -148,11 +152,14 @@ class Session:
         self.paused_until = max(self.paused_until, loop.time() + seconds)
         loop.call_later(seconds, self._changed)
 
-    async def submit(self, body: bytes) -> Pdu:
-        """Write a submit_sm and return its response (or generic_nack)."""
-        return await self.request(Command.SUBMIT_SM, body)
+    async def submit(self, body: bytes, late: Callable[[Pdu], None] | None = None) -> Pdu:
+        """Write a submit_sm and return its response (or generic_nack). `late` gets the
+        response that comes after `response_timeout` (on the same connection)."""
+        return await self.request(Command.SUBMIT_SM, body, late)
 
-    async def request(self, command: Command, body: bytes = b"") -> Pdu:
+    async def request(
+        self, command: Command, body: bytes = b"", late: Callable[[Pdu], None] | None = None
+    ) -> Pdu:
         link = self._link
         if link is None or not link.open:
             raise NotSent("not bound")
@@ -167,6 +174,8 @@ class Session:
         try:
             return await asyncio.wait_for(future, self._timing.response_timeout)
         except TimeoutError as error:
+            if late is not None and link.open and len(link.late) < MAX_LATE:
+                link.late[sequence] = late
             raise Lost(f"no response within {self._timing.response_timeout}s") from error
         finally:
             link.pending.pop(sequence, None)
@@ -247,6 +256,8 @@ class Session:
             future = link.pending.get(pdu.sequence)
             if future is not None and not future.done():
                 future.set_result(pdu)
+            elif (late := link.late.pop(pdu.sequence, None)) is not None:
+                late(pdu)
         elif pdu.command_id == Command.ENQUIRE_LINK:
             link.write(Pdu(Command.ENQUIRE_LINK_RESP, 0, pdu.sequence))
         elif pdu.command_id == Command.UNBIND:
