@@ -19,7 +19,7 @@ from opencomms.connectors.base import (
 )
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.connectors.smpp.connector import SmppConnector
-from tests.support.jasmin import JasminPeer, SmscSubmit
+from tests.support.jasmin import UNDELIVERED_SUFFIX, JasminPeer, SmscSubmit
 
 
 class Collected:
@@ -162,3 +162,15 @@ async def test_long_gsm_message_is_sent_in_parts(
     assert len(result.part_ids) == 2
     await collected.wait_for(set(result.part_ids), "DELIVERED")
     assert len(at_smsc(jasmin, "14156012000")) == 2
+
+
+async def test_undeliverable_receipt_is_reported_with_its_error(
+    jasmin: JasminPeer, connected: tuple[SmppConnector, Collected]
+) -> None:
+    connector, collected = connected
+    batch = [submission(3000, f"+141560{UNDELIVERED_SUFFIX}", "This one is not delivered")]
+    (result,) = accepted(await connector.submit(batch), 1).values()
+    assert result.provider_message_id is not None
+    await collected.wait_for({result.provider_message_id}, "UNDELIVERED")
+    final = collected.receipts[result.provider_message_id][-1]
+    assert final.status == "UNDELIVERED" and final.error_code is not None, final

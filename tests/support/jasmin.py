@@ -18,7 +18,8 @@ the installed docs, gzipped or not), run from a copy patched in five small place
 3. when the `submit_sm` asks for a receipt (`registered_delivery`), it sends right after
    the `submit_sm_resp` a terminal receipt `deliver_sm` (esm_class 0x04, the usual
    `id:… stat:DELIVRD err:000` text, `receipted_message_id` and `message_state` TLVs);
-   the final status is `receipt_status` (DELIVRD by default, UNDELIV…, or None for none);
+   the final status is `receipt_status` (DELIVRD by default, UNDELIV…, or None for none),
+   but UNDELIV for a destination ending in `UNDELIVERED_SUFFIX` (0666);
 4. it answers `deliver_sm_resp` with nothing (the original has no handler and dies);
 5. it logs every `submit_sm` as one line (`SmscSubmit`), so a test can count what
    reached the SMSC and catch a duplicate, and drops its per-PDU debug output.
@@ -56,6 +57,7 @@ from pathlib import Path
 
 __all__ = [
     "JASMIN_VERSION",
+    "UNDELIVERED_SUFFIX",
     "JasminError",
     "JasminPeer",
     "SmscSubmit",
@@ -68,6 +70,7 @@ DEFAULT_VENV = Path(f"/opt/opencomms-peers/jasmin-{JASMIN_VERSION}")
 SMSC_EXAMPLES = Path("/usr/share/doc/libnet-smpp-perl/examples")
 SYSTEM_ID, PASSWORD = "opencomms", "secret12"  # Jasmin caps passwords at 8 characters
 UPSTREAM = "upstream"
+UNDELIVERED_SUFFIX = "0666"  # destinations ending so get an UNDELIV receipt (err:001)
 
 
 class JasminError(RuntimeError):
@@ -227,6 +230,7 @@ class _Chain:
             "OPENCOMMS_SMSC_PORT": str(self.ports["smsc"]),
             "OPENCOMMS_SMSC_LOG": str(self.smsc_log),
             "OPENCOMMS_SMSC_RECEIPT": self.receipt_status or "",
+            "OPENCOMMS_SMSC_UNDELIV_SUFFIX": UNDELIVERED_SUFFIX,
             # digits only: Jasmin's default dlr_msgid compares the ids as they are
             "OPENCOMMS_SMSC_ID_PREFIX": str(secrets.randbelow(900) + 100),
         }
@@ -461,8 +465,11 @@ sub on_submit {  # opencomms: unique ids, a submit log, a terminal receipt
                         unpack('H*', $pdu->{short_message})) . "\n";
     }
     return unless $receipt && ($pdu->{registered_delivery} & 0x03);
+    my $stat = $receipt;
+    my $suffix = $ENV{OPENCOMMS_SMSC_UNDELIV_SUFFIX};
+    $stat = 'UNDELIV' if $suffix && $pdu->{destination_addr} =~ /\Q$suffix\E$/;
     my $now = strftime('%y%m%d%H%M', localtime);
-    my $err = $receipt eq 'DELIVRD' ? '000' : '001';
+    my $err = $stat eq 'DELIVRD' ? '000' : '001';
     my %state = (DELIVRD => 2, EXPIRED => 3, DELETED => 4, UNDELIV => 5, ACCEPTD => 6,
                  UNKNOWN => 7, REJECTD => 8);
     $me->deliver_sm(async => 1,
@@ -474,9 +481,9 @@ sub on_submit {  # opencomms: unique ids, a submit log, a terminal receipt
                     destination_addr => $pdu->{source_addr},
                     esm_class => 0x04, data_coding => 0,
                     short_message => "id:$id sub:001 dlvrd:001 submit date:$now"
-                                     . " done date:$now stat:$receipt err:$err text:",
+                                     . " done date:$now stat:$stat err:$err text:",
                     receipted_message_id => "$id\0",
-                    message_state => pack('C', $state{$receipt} || 7));
+                    message_state => pack('C', $state{$stat} || 7));
 }
 """
 
