@@ -85,20 +85,17 @@ async def hold_early_receipts(conn: Conn, receipts: Sequence[EarlyReceipt]) -> N
 
 
 async def take_early_receipts(conn: Conn, provider_ids: Sequence[str]) -> list[EarlyReceipt]:
-    """The receipts waiting for these ids, removed from the waiting list."""
+    """The receipts waiting for these ids, removed from the waiting list in one statement
+    (a SELECT then a DELETE could delete a receipt committed in between, unseen)."""
     if not provider_ids or not await conn.fetchrow("SELECT 1 FROM early_receipts LIMIT 1"):
         return []  # the usual case: nothing overtook its answer
-    marks = placeholders(len(provider_ids))
     rows = await conn.fetch(
-        "SELECT provider_message_id, status, error_code, error_message, received_at"
-        f" FROM early_receipts WHERE provider_message_id IN ({marks}) ORDER BY seq",
+        "DELETE FROM early_receipts"
+        f" WHERE provider_message_id IN ({placeholders(len(provider_ids))})"
+        " RETURNING seq, provider_message_id, status, error_code, error_message, received_at",
         *provider_ids,
     )
-    if rows:
-        await conn.execute(
-            f"DELETE FROM early_receipts WHERE provider_message_id IN ({marks})", *provider_ids
-        )
-    return [EarlyReceipt(*row) for row in rows]
+    return [EarlyReceipt(*row[1:]) for row in sorted(rows, key=lambda row: row[0])]
 
 
 async def matched_early_receipt_ids(conn: Conn, limit: int) -> list[str]:
