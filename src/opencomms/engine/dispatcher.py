@@ -33,7 +33,7 @@ LEASE_MS = 300_000  # longer than any submit; a crashed process's claims wait th
 IDLE_POLL_S = 0.2
 IN_FLIGHT_BATCHES = 4
 UNKNOWN_RETRY_MS = 5_000
-FAIR_OPERATIONS = 50  # running operations that share one claim
+FAIR_OPERATIONS = 8  # running operations given a share of one claim (a query each)
 MIN_BATCH = 20
 SLOW_SUBMIT_S = 1.0  # a batch that took longer to submit halves the next claim
 
@@ -113,7 +113,7 @@ class Dispatcher:
         running = await delivery.running_operations(conn, FAIR_OPERATIONS * 4)
         due: list[DueMessage] = []
         if len(running) > 1:
-            self._turn = (self._turn + 1) % len(running)
+            self._turn = (self._turn + FAIR_OPERATIONS) % len(running)
             turn = (running[self._turn :] + running[: self._turn])[:FAIR_OPERATIONS]
             share = max(1, self._size // len(turn))
             for operation_id in turn:
