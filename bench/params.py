@@ -17,7 +17,8 @@ class Targets:
     operation_p50_ms: float = 3
     page_ms: float = 50
     peak_rss_mb: float = 400
-    # smpp-vs-jasmin-http: opencomms through Jasmin's SMPP server, against Jasmin's HTTP API
+    # smpp-vs-jasmin-http: opencomms (through Jasmin's SMPP server, and straight to the
+    # SMSC), against Jasmin's HTTP API to the same SMSC
     smpp_vs_jasmin_http: float = 10
 
 
@@ -51,6 +52,10 @@ class Parameters:
     jasmin_messages: int = 10_000
     jasmin_http_connections: int = 64
     jasmin_timeout_s: float = 900  # per half, to every Message at the SMSC / DELIVERED
+    # (c) opencomms bound straight to the SMSC: set for throughput, as an operator would
+    # (the example SMSC forks one process per bind; 1×10, 2×50 and 4×100 measured)
+    smpp_direct_binds: int = 4
+    smpp_direct_window: int = 100
     targets: Targets = field(default_factory=Targets)
 
     @classmethod

@@ -28,6 +28,7 @@ from opencomms.domain.ids import new_account_sid, new_auth_token
 __all__ = [
     "POSTGRES_ADMIN_URL",
     "ServerProcess",
+    "cpu_seconds",
     "free_port",
     "fresh_database",
     "peak_rss_mb",
@@ -60,6 +61,26 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def cpu_seconds(*, pid: int | None = None, cmdline: str | None = None) -> float:
+    """CPU time (user + system, seconds) used so far by process `pid`, or by every live
+    process whose command line contains `cmdline` (a program and its forked children)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or (pid is not None and int(entry.name) != pid):
+            continue
+        try:
+            if cmdline is not None and cmdline not in (entry / "cmdline").read_bytes().decode(
+                errors="replace"
+            ).replace("\0", " "):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it exited meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 async def _admin(statement: str) -> None:
@@ -108,10 +129,13 @@ class Credentials:
         return (self.account_sid, self.auth_token)
 
 
-def _config(directory: Path, allow_loopback_sinks: bool, extra: str = "") -> Path:
-    """The operator TOML of a benchmark run: a simulator with zero receipt latency, and
-    `extra` (connectors, senders, pools) after it."""
-    lines = ["[simulator]", "receipt_latency_ms = [0, 0]", "", "[server]"]
+def _config(
+    directory: Path, allow_loopback_sinks: bool, extra: str = "", simulator: str = ""
+) -> Path:
+    """The operator TOML of a benchmark run: a simulator with zero receipt latency (and the
+    `simulator` lines, e.g. `throughput = 500`), and `extra` (connectors, senders, pools)
+    after it."""
+    lines = ["[simulator]", "receipt_latency_ms = [0, 0]", *simulator.splitlines(), "", "[server]"]
     lines.append(f'secret_key_file = "{directory / "opencomms.key"}"')
     if allow_loopback_sinks:
         lines.append('allowed_callback_networks = ["127.0.0.0/8"]')
@@ -132,6 +156,7 @@ class ServerProcess:
         allow_loopback_sinks: bool = False,
         core: int | None = None,
         config: str = "",
+        simulator: str = "",
         env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
@@ -139,7 +164,7 @@ class ServerProcess:
         self.credentials = credentials or Credentials.fresh()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._config = _config(directory, allow_loopback_sinks, config)
+        self._config = _config(directory, allow_loopback_sinks, config, simulator)
         self._env = env or {}
         self._core = core
         self._log = directory / f"serve-{self.port}.log"

@@ -9,14 +9,21 @@
     every submit_sm (all SENT), until the SMSC had them all (the figure set against (a)),
     and until the operation was COMPLETED with every Message DELIVERED (every SMSC
     receipt, relayed by Jasmin, matched to its attempt).
+(c) opencomms bound straight to the same SMSC, no Jasmin in the path (what an operator
+    gains by putting opencomms in Jasmin's place): the same POST, with the connector set
+    for throughput (`smpp_direct_binds` binds, window `smpp_direct_window`); timed until
+    every submit_sm was answered (all SENT, every Message at the SMSC; the figure set
+    against (a)) and until COMPLETED with every receipt matched.
 
 Each half gets a fresh chain (tests/support/jasmin.py: the example SMSC, patched to send
 a DELIVRD receipt per submit that asks for one, and to log every submit), configured the
 same way: without Jasmin's extra ACCEPTD receipt on submit_sm_resp (the terminal one is
 enough, and Jasmin, one CPU-bound process, would spend a share of its time on it). Checks: every
 recipient reached the SMSC exactly once with its own text (no duplicate, none missing);
-(a) every request answered `Success`; (b) the operation COMPLETED with `delivered = total
-= recipients`, and every attempt has its own provider id. Opt-in (`--scenarios
+(a) every request answered `Success`; (b), (c) the operation COMPLETED with `delivered =
+total = recipients`, and every attempt has its own provider id. The CPU share of the
+SMSC, jasmind and opencomms over each half is recorded, to show which one is the limit.
+Opt-in (`--scenarios
 smpp-vs-jasmin-http`): it needs the peers that `.ci/peers.sh` installs.
 """
 
@@ -35,7 +42,7 @@ from bench.api import Api, phone_number, send_body
 from bench.params import Parameters
 from bench.report import Result
 from bench.scenarios import Context, check, checked
-from bench.server import ServerProcess, fresh_database
+from bench.server import ServerProcess, cpu_seconds, fresh_database
 
 __all__ = ["run_smpp_vs_jasmin_http"]
 
@@ -50,11 +57,14 @@ def _text(index: int) -> str:
 @dataclass
 class Half:
     messages: int
-    accepted_s: float = 0.0  # (a) every /send answered; (b) the 202
-    at_jasmin_s: float = 0.0  # (b) every submit_sm answered by Jasmin (all SENT)
+    via_jasmin: bool = True
+    accepted_s: float = 0.0  # (a) every /send answered; (b), (c) the 202
+    sent_s: float = 0.0  # (b), (c) every submit_sm answered, by Jasmin or the SMSC (SENT)
     at_smsc_s: float = 0.0  # the SMSC answered every submit_sm
-    delivered_s: float = 0.0  # (b) COMPLETED, every Message DELIVERED
+    delivered_s: float = 0.0  # (b), (c) COMPLETED, every Message DELIVERED
     progress: list[tuple[float, int]] = field(default_factory=list)  # (s, at the SMSC)
+    # share of one core each process used over the half (to the end of its timing)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def rate(self, seconds: float) -> float:
         return self.messages / seconds if seconds else 0.0
@@ -67,6 +77,31 @@ def _wait_smsc(peer: JasminPeer, half: Half, started: float, timeout: float) -> 
         check(now - started < timeout, f"{count} of {half.messages} at the SMSC after {timeout} s")
         time.sleep(0.1)
     half.at_smsc_s = time.monotonic() - started
+
+
+class CpuMeter:
+    """The CPU time of the chain's processes (and opencomms') over one half."""
+
+    def __init__(self, peer: JasminPeer, server_pid: int | None = None) -> None:
+        self._markers = {
+            "smsc": str(peer.root / "smsc.pl"),  # every child: one per bind
+            "jasmind": str(peer.root / "jasmind-here.py"),
+        }
+        self._pid = server_pid
+        self._started = time.monotonic()
+        self._start = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        found = {name: cpu_seconds(cmdline=marker) for name, marker in self._markers.items()}
+        if self._pid is not None:
+            found["opencomms"] = cpu_seconds(pid=self._pid)
+        return found
+
+    def shares(self) -> dict[str, float]:
+        """Each process's CPU since the start, as a share of one core (1.0 = 100 %)."""
+        wall = time.monotonic() - self._started
+        end = self._sample()
+        return {name: round((end[name] - self._start[name]) / wall, 2) for name in end}
 
 
 def _check_smsc(peer: JasminPeer, messages: int) -> None:
@@ -116,11 +151,13 @@ def _http_half(context: Context) -> Half:
     params = context.params
     half = Half(params.jasmin_messages)
     with jasmin_chain(context.directory("jasmin-http"), accepted_receipts=False) as peer:
+        cpu = CpuMeter(peer)
         started = time.monotonic()
         failures = asyncio.run(_http_load(peer, params))
         half.accepted_s = time.monotonic() - started
         check(not failures, f"{len(failures)} /send not accepted, e.g. {failures[:3]}")
         _wait_smsc(peer, half, started, params.jasmin_timeout_s)
+        half.cpu = cpu.shares()
         _check_smsc(peer, params.jasmin_messages)
     return half
 
@@ -128,21 +165,23 @@ def _http_half(context: Context) -> Half:
 # -- (b) opencomms over SMPP ----------------------------------------------------------
 
 
-def _operator_config(peer: JasminPeer) -> str:
+def _operator_config(
+    name: str, host: str, port: int, system_id: str, binds: int, window: int
+) -> str:
     return f"""\
-[connectors.jasmin]
+[connectors.{name}]
 type = "smpp"
-host = "{peer.smpp_host}"
-port = {peer.smpp_port}
-system_id = "{peer.system_id}"
-password_env = "JASMIN_PASSWORD"
-binds = 2
-window = 50
+host = "{host}"
+port = {port}
+system_id = "{system_id}"
+password_env = "SMPP_PASSWORD"
+binds = {binds}
+window = {window}
 
 [[senders]]
 address = "{SENDER}"
 channel = "SMS"
-connector = "jasmin"
+connector = "{name}"
 
 [[sender_pools]]
 name = "default"
@@ -154,6 +193,7 @@ async def _drive(server: ServerProcess, peer: JasminPeer, half: Half, params: Pa
     body = send_body(params.jasmin_messages)
     messages = params.jasmin_messages
     async with Api(server.url, server.credentials.auth) as api:
+        cpu = CpuMeter(peer, server.pid)
         started = time.monotonic()
         operation_id = await api.send(body)
         half.accepted_s = time.monotonic() - started
@@ -161,12 +201,13 @@ async def _drive(server: ServerProcess, peer: JasminPeer, half: Half, params: Pa
             final = await api.operation(operation_id)
             now, count, stats = time.monotonic() - started, peer.smsc_count(), final["stats"]
             half.progress.append((round(now, 2), count))
-            if not half.at_jasmin_s and stats["sent"] + stats["delivered"] >= messages:
-                half.at_jasmin_s = now
+            if not half.sent_s and stats["sent"] + stats["delivered"] >= messages:
+                half.sent_s = now
             if not half.at_smsc_s and count >= messages:
                 half.at_smsc_s = now
             if final["status"] == "COMPLETED":
                 half.delivered_s = now
+                half.cpu = cpu.shares()
                 break
             check(now < params.jasmin_timeout_s, f"not COMPLETED after {now:.0f} s: {stats}")
             await asyncio.sleep(0.1)
@@ -192,23 +233,31 @@ def _check_attempts(database: Path, messages: int) -> None:
     )
 
 
-def _smpp_half(context: Context) -> Half:
+def _smpp_half(context: Context, *, direct: bool) -> Half:
+    """(b) through Jasmin's SMPP server, or (c) bound straight to the chain's SMSC (Jasmin
+    then runs idle beside it, as in (a) and (b))."""
     params = context.params
-    half = Half(params.jasmin_messages)
-    directory = context.directory("jasmin-smpp")
-    with (
-        jasmin_chain(directory / "jasmin", accepted_receipts=False) as peer,
-        fresh_database("sqlite", directory) as url,
-        ServerProcess(
-            url,
-            directory,
-            config=_operator_config(peer),
-            env={"JASMIN_PASSWORD": peer.password},
-        ) as server,
-    ):
-        asyncio.run(_drive(server, peer, half, params))
-        _check_smsc(peer, params.jasmin_messages)
-        _check_attempts(directory / "bench.db", params.jasmin_messages)
+    half = Half(params.jasmin_messages, via_jasmin=not direct)
+    directory = context.directory("smsc-direct" if direct else "jasmin-smpp")
+    with jasmin_chain(directory / "jasmin", accepted_receipts=False) as peer:
+        if direct:  # the example SMSC takes any system_id and password
+            config = _operator_config(
+                "smsc", "127.0.0.1", peer.smsc_port, "opencomms",
+                params.smpp_direct_binds, params.smpp_direct_window,
+            )  # fmt: skip
+        else:
+            config = _operator_config(
+                "jasmin", peer.smpp_host, peer.smpp_port, peer.system_id, 2, 50
+            )
+        with (
+            fresh_database("sqlite", directory) as url,
+            ServerProcess(
+                url, directory, config=config, env={"SMPP_PASSWORD": peer.password}
+            ) as server,
+        ):
+            asyncio.run(_drive(server, peer, half, params))
+            _check_smsc(peer, params.jasmin_messages)
+            _check_attempts(directory / "bench.db", params.jasmin_messages)
     return half
 
 
@@ -223,38 +272,58 @@ def _figures(half: Half) -> dict[str, Any]:
         "at_smsc_s": round(half.at_smsc_s, 2),
         "at_smsc_rate": round(half.rate(half.at_smsc_s)),
     }
-    if half.at_jasmin_s:
-        figures |= {
-            "at_jasmin_s": round(half.at_jasmin_s, 2),
-            "at_jasmin_rate": round(half.rate(half.at_jasmin_s)),
-        }
+    if half.sent_s:
+        key = "at_jasmin" if half.via_jasmin else "sent"
+        figures |= {f"{key}_s": round(half.sent_s, 2), f"{key}_rate": round(half.rate(half.sent_s))}
     if half.delivered_s:
         figures |= {
             "delivered_s": round(half.delivered_s, 2),
             "delivered_rate": round(half.rate(half.delivered_s)),
         }
+    figures["cpu_share_of_a_core"] = half.cpu
     return figures | {"progress": half.progress[:: max(1, len(half.progress) // 50)]}
 
 
+def _against(result: Result, reference: Result, target: float | None = None) -> None:
+    """`result` beside the HTTP API's figure; judged against `target` when given."""
+    if not (reference.measured and result.measured):
+        return
+    ratio = result.measured / reference.measured
+    result.ratio = f"{ratio:.2f}× the HTTP API"
+    result.met = True if target is None else ratio >= target
+
+
 def run_smpp_vs_jasmin_http(context: Context, engine: str) -> list[Result]:
-    """Three figures: each way until every Message is at the SMSC (the like-for-like
-    pair, whose ratio is the target), and opencomms until every Message is DELIVERED."""
+    """Five figures: (a) the HTTP API until every Message is at the SMSC (the reference);
+    (b) opencomms through Jasmin's SMPP server until every Message is at the SMSC (the
+    like-for-like pair) and until every one is DELIVERED; (c) opencomms bound straight to
+    the SMSC until every submit_sm is answered and until every one is DELIVERED. The
+    target (10× the HTTP API) is set on (b) and (c) at the SMSC."""
     params, target = context.params, context.params.targets.smpp_vs_jasmin_http
     size = f"{params.jasmin_messages:,}"
     scenario = "smpp-vs-jasmin-http"
+    aim = f"≥ {target:.0f}× the HTTP API"
     http = Result(
         scenario, engine, f"Jasmin HTTP API: {size} GET /send, until all at the SMSC",
         "msg/s", "(the reference)",
     )  # fmt: skip
     smpp = Result(
         scenario, engine, f"opencomms → Jasmin SMPP: 1 POST of {size}, until all at the SMSC",
-        "msg/s", f"≥ {target:.0f}× the HTTP API",
+        "msg/s", aim,
     )  # fmt: skip
     delivered = Result(
         scenario, engine, f"opencomms → Jasmin SMPP: 1 POST of {size}, until all DELIVERED",
         "msg/s", "(every receipt matched)",
     )  # fmt: skip
-    results = [http, smpp, delivered]
+    direct = Result(
+        scenario, engine, f"opencomms → SMSC directly: 1 POST of {size}, until all SENT",
+        "msg/s", aim,
+    )  # fmt: skip
+    direct_delivered = Result(
+        scenario, engine, f"opencomms → SMSC directly: 1 POST of {size}, until all DELIVERED",
+        "msg/s", "(every receipt matched)",
+    )  # fmt: skip
+    results = [http, smpp, delivered, direct, direct_delivered]
     reason = missing_peers()
     if reason:
         for result in results:
@@ -268,15 +337,19 @@ def run_smpp_vs_jasmin_http(context: Context, engine: str) -> list[Result]:
         http.details = _figures(reference)
         print(f"  Jasmin HTTP API: {http.details}", flush=True)
     with checked(context.run, smpp, delivered):
-        ours = _smpp_half(context)
+        ours = _smpp_half(context, direct=False)
         smpp.measured = ours.rate(ours.at_smsc_s)
         delivered.measured = ours.rate(ours.delivered_s)
         smpp.details = delivered.details = _figures(ours)
-        delivered.met = True
-        print(f"  opencomms over SMPP: {smpp.details}", flush=True)
-        if http.measured:
-            ratio = smpp.measured / http.measured
-            smpp.ratio = f"{ratio:.2f}× the HTTP API"
-            smpp.met = ratio >= target
-            delivered.ratio = f"{delivered.measured / http.measured:.2f}× the HTTP API"
+        print(f"  opencomms → Jasmin SMPP: {smpp.details}", flush=True)
+        _against(smpp, http, target)
+        _against(delivered, http)
+    with checked(context.run, direct, direct_delivered):
+        straight = _smpp_half(context, direct=True)
+        direct.measured = straight.rate(straight.sent_s)
+        direct_delivered.measured = straight.rate(straight.delivered_s)
+        direct.details = direct_delivered.details = _figures(straight)
+        print(f"  opencomms → SMSC directly: {direct.details}", flush=True)
+        _against(direct, http, target)
+        _against(direct_delivered, http)
     return results
