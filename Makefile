@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint bench bench-smpp clean
+.PHONY: serve test lint bench bench-smpp bench-fair-share clean
 
 serve: $(VENV)/.installed
 	@test -f opencomms.env || $(BIN)/opencomms credentials > opencomms.env
@@ -44,6 +44,12 @@ bench: $(VENV)/.installed-bench
 bench-smpp: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --scenarios smpp-vs-jasmin-http --engines sqlite \
 		--results bench/results/smpp-vs-jasmin-http $(BENCH_ARGS)
+
+# Opt-in (~2 min): 1-recipient sends behind a 20,000-recipient campaign on a capped sender,
+# one account then two; results go to bench/results/fair-share/.
+bench-fair-share: $(VENV)/.installed-bench
+	$(BIN)/python -m bench --scenarios fair-share --engines sqlite \
+		--results bench/results/fair-share $(BENCH_ARGS)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.created
 	$(BIN)/pip install -q -e '.[test,bench]'

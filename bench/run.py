@@ -21,6 +21,7 @@ from bench.scenarios import Context
 from bench.scenarios.accept import run_accept_10k, run_accept_rate
 from bench.scenarios.baseline import run_baseline
 from bench.scenarios.end_to_end import run_end_to_end
+from bench.scenarios.fair_share import run_fair_share
 from bench.scenarios.read_path import run_read_path
 from bench.scenarios.smpp_jasmin import run_smpp_vs_jasmin_http
 from bench.server import POSTGRES_ADMIN_URL, postgres_available
@@ -29,8 +30,9 @@ __all__ = ["OPT_IN_SCENARIOS", "SCENARIOS", "main", "run_scenarios"]
 
 RESULTS = Path(__file__).parent / "results"
 SCENARIOS = ("baseline", "accept-10k", "accept-rate", "end-to-end", "read-path")
-# run only when named: they need real peers (.ci/peers.sh), on SQLite only
-OPT_IN_SCENARIOS = ("smpp-vs-jasmin-http",)
+# run only when named, on SQLite only: fair-share takes ~3 min; smpp-vs-jasmin-http
+# needs real peers (.ci/peers.sh)
+OPT_IN_SCENARIOS = ("fair-share", "smpp-vs-jasmin-http")
 
 
 def _engine_runner(
@@ -43,6 +45,7 @@ def _engine_runner(
         "accept-rate": (run_accept_rate, params.accept_engines),
         "end-to-end": (run_end_to_end, params.engines),
         "read-path": (run_read_path, params.engines),
+        "fair-share": (run_fair_share, ("sqlite",)),
         "smpp-vs-jasmin-http": (run_smpp_vs_jasmin_http, ("sqlite",)),
     }
     return table[name]

@@ -57,3 +57,17 @@ def test_every_scenario_checks_itself_on_postgresql(tmp_path: Path) -> None:
     require_postgres()
     run = _smoke("postgresql", tmp_path)
     _assert_sound(run, "postgresql", tmp_path)
+
+
+def test_fair_share_checks_itself(tmp_path: Path) -> None:
+    # opt-in (minutes at full size): at a tiny size, both runs and their checks hold
+    params = Parameters.smoke().with_engines(("sqlite",))
+    run = run_scenarios(params, ["fair-share"], tmp_path / "results", tmp_path / "work")
+    failures = [f"{r.metric}: {r.error}" for r in run.results if r.error]
+    assert not failures, "\n".join(failures)
+    assert len(run.results) == 3
+    assert all(r.measured is not None and r.measured > 0 for r in run.results), run.results
+    for result in run.results[:2]:
+        singles = result.details["singles"]
+        assert len(singles) == params.fair_singles
+        assert all(s["campaign_queued_at_post"] > 0 for s in singles[:1]), singles
