@@ -35,7 +35,8 @@ IN_FLIGHT_BATCHES = 4
 UNKNOWN_RETRY_MS = 5_000
 FAIR_OPERATIONS = 8  # running operations given a share of one claim (a query each)
 MIN_BATCH = 20
-SLOW_SUBMIT_S = 1.0  # a batch that took longer to submit halves the next claim
+START_BATCH = 100
+SUBMIT_TARGET_S = 0.25  # claims are sized so that submitting one takes about this long
 
 
 class Dispatcher:
@@ -55,7 +56,9 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(IN_FLIGHT_BATCHES)
         self._tasks: set[asyncio.Task[None]] = set()
         self._turn = 0
-        self._size = batch  # the next claim's size, between MIN_BATCH and `batch`
+        # the next claim's size, between MIN_BATCH and `batch`; it starts small, as how
+        # quick the connectors are is not known yet, and doubles while they are quick
+        self._size = min(batch, START_BATCH)
 
     def wake(self) -> None:
         """New work was committed: look now instead of at the next poll."""
@@ -96,14 +99,16 @@ class Dispatcher:
         claimed.completed = await batch.save(conn)
         return claimed
 
-    def _adapt_batch(self, submit_s: float) -> None:
-        """Claim less while connectors are slow (a throughput cap): what is claimed waits
-        in the connector, where a send started later cannot overtake it; claim more again
-        once they are quick."""
-        if submit_s > SLOW_SUBMIT_S:
-            self._size = max(MIN_BATCH, self._size // 2)
-        elif submit_s < SLOW_SUBMIT_S / 4:
-            self._size = min(self._batch, self._size * 2)
+    def _adapt_batch(self, submitted: int, submit_s: float) -> None:
+        """Size the next claim so that its submit takes about SUBMIT_TARGET_S. While a
+        connector is slow (a throughput cap), what is claimed waits inside it, where a
+        send started later cannot overtake it, and a claim slot frees only when a whole
+        claim is through; once connectors are quick again, claims grow back (at most
+        doubling)."""
+        if not submitted:
+            return
+        fitting = int(submitted * SUBMIT_TARGET_S / max(submit_s, 0.001))
+        self._size = max(MIN_BATCH, min(self._batch, self._size * 2, fitting))
 
     async def _fair_share(self, conn: Conn, now: int) -> list[DueMessage]:
         """A batch shared between the running operations, so that a send started after a
@@ -136,7 +141,8 @@ class Dispatcher:
                 *(self._submit(name, group) for name, group in claimed.submit.items())
             ):
                 results += answers
-            self._adapt_batch(time.monotonic() - started)
+            submitted = sum(len(group) for group in claimed.submit.values())
+            self._adapt_batch(submitted, time.monotonic() - started)
             answered = {result.attempt_id for result in results}
             unanswered = [
                 s.attempt_id
