@@ -203,7 +203,8 @@ class Simulator:
             )
             return rejected, behaviour
         self._accepted.add(attempt_id)
-        accepted = SubmitResult(attempt_id, SubmitOutcome.ACCEPTED, provider_message_id=attempt_id)
+        # its receipts name our attempt id: no provider id to store (and to index)
+        accepted = SubmitResult(attempt_id, SubmitOutcome.ACCEPTED)
         return accepted, behaviour
 
     def _log(self, submissions: Sequence[Submission], results: Sequence[SubmitResult]) -> None:

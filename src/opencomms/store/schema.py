@@ -219,8 +219,13 @@ attempts = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("attempted_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
-    # receipts find their attempt by the provider's id
-    sa.Index("ix_attempts_provider_message_id", "provider_message_id"),
+    # receipts find their attempt by the provider's id (the simulator's name ours: no id)
+    sa.Index(
+        "ix_attempts_provider_message_id",
+        "provider_message_id",
+        sqlite_where=sa.text("provider_message_id IS NOT NULL"),
+        postgresql_where=sa.text("provider_message_id IS NOT NULL"),
+    ),
 )
 
 jobs = sa.Table(
