@@ -95,11 +95,10 @@ async def sweep_early_receipts(conn: Conn) -> list[str]:
 async def _parts_to_attempts(conn: Conn, receipts: Sequence[Receipt]) -> list[Receipt]:
     """Receipts on parts, replaced by what they mean for their attempts."""
     ids = [r.provider_message_id for r in receipts if not r.attempt_id and r.provider_message_id]
-    found = {part.provider_message_id: part for part in await parts.parts_with_ids(conn, ids)}
-    if not found:
+    siblings = {p.provider_message_id: p for p in await parts.parts_of_attempts_with(conn, ids)}
+    if not siblings:
         return list(receipts)
-    attempt_ids = sorted({part.attempt_id for part in found.values()})
-    siblings = {p.provider_message_id: p for p in await parts.parts_of_attempts(conn, attempt_ids)}
+    attempt_ids = sorted({part.attempt_id for part in siblings.values()})
     changed: dict[str, Part] = {}
     failures: dict[str, Receipt] = {}
     rest: list[Receipt] = []

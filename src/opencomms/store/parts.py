@@ -19,8 +19,7 @@ __all__ = [
     "hold_early_receipts",
     "insert_parts",
     "matched_early_receipt_ids",
-    "parts_of_attempts",
-    "parts_with_ids",
+    "parts_of_attempts_with",
     "save_part_statuses",
     "take_early_receipts",
 ]
@@ -50,24 +49,16 @@ async def insert_parts(conn: Conn, parts: Sequence[Part]) -> None:
         )
 
 
-async def parts_with_ids(conn: Conn, provider_ids: Sequence[str]) -> list[Part]:
+async def parts_of_attempts_with(conn: Conn, provider_ids: Sequence[str]) -> list[Part]:
+    """Every part of the attempts that have a part with one of these ids."""
     if not provider_ids:
         return []
     rows = await conn.fetch(
         "SELECT provider_message_id, attempt_id, part, status FROM attempt_parts"
-        f" WHERE provider_message_id IN ({placeholders(len(provider_ids))})",
+        " WHERE attempt_id IN (SELECT attempt_id FROM attempt_parts"
+        f"  WHERE provider_message_id IN ({placeholders(len(provider_ids))}))"
+        " ORDER BY attempt_id, part",
         *provider_ids,
-    )
-    return [Part(*row) for row in rows]
-
-
-async def parts_of_attempts(conn: Conn, attempt_ids: Sequence[str]) -> list[Part]:
-    if not attempt_ids:
-        return []
-    rows = await conn.fetch(
-        "SELECT provider_message_id, attempt_id, part, status FROM attempt_parts"
-        f" WHERE attempt_id IN ({placeholders(len(attempt_ids))}) ORDER BY attempt_id, part",
-        *attempt_ids,
     )
     return [Part(*row) for row in rows]
 
