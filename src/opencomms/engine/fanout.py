@@ -33,6 +33,7 @@ from opencomms.store import fanout, jobs, operations, opt_outs, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.fanout import FanoutWork
 from opencomms.store.jsoncol import dump
+from opencomms.store.opt_outs import opted_out_of
 from opencomms.store.records import SenderRecord
 
 __all__ = ["FanoutWorker", "build_chunk"]
@@ -204,7 +205,9 @@ def build_chunk(
         row_status, row_due, settled = status, due_at, 0
         error: tuple[int | None, str | None] = (None, None)
         if opted_out:
-            candidates = [c for c in candidates if not _suppressed(c, opted_out, channel_of)]
+            candidates = [
+                c for c in candidates if not opted_out_of(opted_out, c[0], channel_of[c[2]])
+            ]
             if not candidates:  # every way to reach the recipient is opted out
                 row_status, row_due, settled = MessageStatus.FAILED, None, 1
                 error = (UNSUBSCRIBED.code, UNSUBSCRIBED.message)
@@ -247,16 +250,6 @@ def build_chunk(
         )
         chunk.tags.extend((message_id, key, value) for key, value in tags.items())
     return chunk
-
-
-def _suppressed(
-    candidate: list[str], opted_out: Mapping[str, str | None], channel_of: Mapping[str, str]
-) -> bool:
-    address, _, sender_id = candidate
-    if address not in opted_out:
-        return False
-    channel = opted_out[address]
-    return channel is None or channel == channel_of.get(sender_id)
 
 
 def _any_sms(candidates: list[list[str]], ordered: Sequence[SenderRecord]) -> bool:

@@ -18,6 +18,7 @@ from opencomms.domain.statuses import MessageStatus
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.store.delivery import AttemptState, DueMessage, MessageState
 from opencomms.store.events import message_event
+from opencomms.store.opt_outs import opted_out_of
 from opencomms.store.records import SenderRecord
 
 __all__ = ["Claimed", "OptedOut", "content_for_channel", "plan_due"]
@@ -75,8 +76,7 @@ def _next_sender(
         sender = senders.get(candidate[2])
         if sender is None or sender.status != "ACTIVATED":
             continue
-        key = (due.account_sid, candidate[0])
-        if key in opted_out and opted_out[key] in (None, sender.channel):
+        if opted_out_of(opted_out, (due.account_sid, candidate[0]), sender.channel):
             passed_over = True
             continue
         return index, candidate, sender

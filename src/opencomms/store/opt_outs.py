@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, TypeVar
 
 from opencomms.store.database import Conn, placeholders
 
@@ -12,11 +12,14 @@ __all__ = [
     "add_opt_out",
     "get_opt_out",
     "list_opt_outs",
+    "opted_out_of",
     "remove_opt_out",
     "suppressed_channels",
 ]
 
 _COLUMNS = "id, address, channel, source, created_at"
+
+K = TypeVar("K")
 
 
 class OptOutRecord(NamedTuple):
@@ -25,6 +28,12 @@ class OptOutRecord(NamedTuple):
     channel: str | None  # None: every channel
     source: str  # API or KEYWORD
     created_at: int
+
+
+def opted_out_of(listed: Mapping[K, str | None], key: K, channel: str) -> bool:
+    """Whether `listed` (what `suppressed_channels` found: the listed channel, None for
+    every channel) bars `key` from `channel`."""
+    return key in listed and listed[key] in (None, channel)
 
 
 async def add_opt_out(conn: Conn, account_sid: str, record: OptOutRecord) -> OptOutRecord:
