@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum, auto
 from pathlib import Path
@@ -248,32 +248,37 @@ class Simulator:
         inbound = Inbound(
             self.name, submission.channel, submission.to_address, submission.from_address, text
         )
-        low, high = self._latency(self._settings.receipt_latency_ms)
-        loop = asyncio.get_running_loop()
 
         def fire() -> None:
-            self._timers.discard(timer)
             if self._inbound is not None:
                 self._inbound(inbound)
 
-        timer = loop.call_later(self._random.uniform(low, high) / 1000, fire)
-        self._timers.add(timer)
+        self._after_receipt_latency(fire)
 
     def _later(self, receipts: list[Receipt]) -> None:
         """Report `receipts[0]` after the receipt latency, then the rest, each after the one
         before: timers of close deadlines are not fired in order by every event loop
         (uvloop fired READ before DELIVERED), so each receipt schedules the next."""
-        loop = asyncio.get_running_loop()
-        low, high = self._latency(self._settings.receipt_latency_ms)
 
         def fire() -> None:
-            self._timers.discard(timer)
             if self._emit is not None:
                 self._emit(receipts[0])
             if len(receipts) > 1:
                 self._later(receipts[1:])
 
-        timer = loop.call_later(self._random.uniform(low, high) / 1000, fire)
+        self._after_receipt_latency(fire)
+
+    def _after_receipt_latency(self, action: Callable[[], None]) -> None:
+        """Run `action` after a receipt latency drawn from the settings (cancelled by
+        `close`)."""
+        low, high = self._latency(self._settings.receipt_latency_ms)
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            action()
+
+        delay = self._random.uniform(low, high) / 1000
+        timer = asyncio.get_running_loop().call_later(delay, fire)
         self._timers.add(timer)
 
     async def _pace(self, submissions: Sequence[Submission]) -> None:
