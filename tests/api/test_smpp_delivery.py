@@ -37,7 +37,7 @@ binds = 2
 window = 20
 reconnect_min = "100ms"
 reconnect_max = "500ms"
-response_timeout = "3s"
+response_timeout = "{response_timeout}"
 receipt_wait = "{receipt_wait}"
 fallback_timeout = "{receipt_wait}"
 
@@ -106,8 +106,17 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     smsc = await Smsc().start()
     marker = request.node.get_closest_marker("receipt_wait")
     receipt_wait = marker.args[0] if marker else "60s"
+    marker = request.node.get_closest_marker("response_timeout")
+    response_timeout = marker.args[0] if marker else "3s"
     path = tmp_path / "opencomms.toml"
-    path.write_text(CONFIG.format(port=smsc.port, sender=SENDER, receipt_wait=receipt_wait))
+    path.write_text(
+        CONFIG.format(
+            port=smsc.port,
+            sender=SENDER,
+            receipt_wait=receipt_wait,
+            response_timeout=response_timeout,
+        )
+    )
     account = (new_account_sid(), new_auth_token())
     # (it runs its own event loop to make a PostgreSQL database: off this one)
     database = database_url(request.param, str(tmp_path))
@@ -193,6 +202,34 @@ async def test_an_answer_that_comes_after_the_response_timeout_still_matches_rec
     message = await setup.status_of(operation_id, "DELIVERED")
     assert [a["status"] for a in message["attempts"]] == ["DELIVERED"]
     assert len(setup.smsc.submits) == 1
+
+
+@pytest.mark.response_timeout("60s")
+async def test_each_answer_is_stored_as_it_comes_not_when_its_whole_claim_is_through(
+    setup: Setup,
+) -> None:
+    """The SMSC's id is on its attempt as soon as its submit_sm_resp comes: the receipt
+    that follows applies while another submit sent with it is still unanswered."""
+    setup.smsc.holding = True
+    operation_id = await setup.send_to("+14155550121", "+14155550122")
+    answered, waiting = await setup.smsc.wait_for(
+        lambda: len(setup.smsc.held) == 2 and setup.smsc.held
+    )
+    setup.smsc.answer(answered, "EACH-1")
+    await setup.smsc.receipt("EACH-1", "DELIVRD")
+
+    def statuses() -> dict[str, str]:
+        listed = all_messages(setup.api, operationId=operation_id)
+        return {m["to"][0]["address"]: m["status"] for m in listed}
+
+    first, second = "+" + answered.destination_addr, "+" + waiting.destination_addr
+    seen = await setup.poll(lambda: (now := statuses())[first] == "DELIVERED" and now)
+    assert seen[second] == "QUEUED"
+    assert waiting in setup.smsc.held  # its answer is still to come
+
+    setup.smsc.answer(waiting, "EACH-2")
+    await setup.smsc.receipt("EACH-2", "DELIVRD")
+    await setup.poll(lambda: set(statuses().values()) == {"DELIVERED"})
 
 
 async def test_a_duplicated_receipt_changes_nothing_more(setup: Setup) -> None:

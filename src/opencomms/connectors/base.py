@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import msgspec
 
 __all__ = [
+    "AnswerHandler",
     "Connector",
     "Inbound",
     "InboundHandler",
@@ -82,6 +83,8 @@ class Inbound(msgspec.Struct, frozen=True):
 # for it first, so a crash in between makes the provider send it again, not lose it.
 ReceiptHandler = Callable[[Receipt], "asyncio.Future[None]"]
 InboundHandler = Callable[[Inbound], "asyncio.Future[None]"]
+# Hears a submission's answer as soon as the connector has it, before the rest of its batch.
+AnswerHandler = Callable[[SubmitResult], None]
 
 
 class Connector(Protocol):
@@ -92,8 +95,14 @@ class Connector(Protocol):
         """Connect, and from now on report receipts through `receipts` and messages
         received from recipients through `inbound`."""
 
-    async def submit(self, submissions: Sequence[Submission]) -> list[SubmitResult]:
-        """Hand over a batch; one result per submission, in any order."""
+    async def submit(
+        self, submissions: Sequence[Submission], answered: AnswerHandler | None = None
+    ) -> list[SubmitResult]:
+        """Hand over a batch; one result per submission, in any order. A connector that
+        answers one submission at a time (SMPP) also reports each result to `answered`
+        as it comes, so the engine stores the provider's id without waiting for the
+        slowest answer of the batch; one that answers a batch at once may leave it to
+        the list it returns."""
 
     async def was_submitted(self, attempt_ids: Sequence[str]) -> dict[str, bool | None]:
         """After a crash, whether these in-flight attempts reached the provider

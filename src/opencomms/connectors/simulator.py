@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 
 from opencomms.connectors.base import (
+    AnswerHandler,
     Inbound,
     InboundHandler,
     Receipt,
@@ -141,9 +142,12 @@ class Simulator:
                 continue  # a line torn by a crash mid-write was never acknowledged
         return lines
 
-    async def submit(self, submissions: Sequence[Submission]) -> list[SubmitResult]:
+    async def submit(
+        self, submissions: Sequence[Submission], answered: AnswerHandler | None = None
+    ) -> list[SubmitResult]:
         """Take the batch (and log it) at once, answer after the submit latency: like a
-        carrier, it may have a message whose acknowledgement never reached the sender."""
+        carrier, it may have a message whose acknowledgement never reached the sender.
+        The whole batch is answered at once, so `answered` is left to the list returned."""
         if self._settings.throughput:
             await self._pace(submissions)
         decided = [self._submit_one(submission) for submission in submissions]

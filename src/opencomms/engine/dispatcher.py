@@ -2,7 +2,7 @@
 
 Its story: `run` loops `claim` → `submit` → `record`. No transaction is held across a
 connector call: the claim commits (attempts in flight, Messages leased), the connector is
-called, and the answers are recorded in another transaction. An attempt still in flight
+called, and its answers are recorded in other transactions, as they come. An attempt still in flight
 after a crash is never blindly resubmitted: its connector is asked whether it got it.
 """
 
@@ -12,8 +12,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 
-from opencomms.connectors.base import Connector, Submission, SubmitOutcome, SubmitResult
+from opencomms.connectors.base import (
+    AnswerHandler,
+    Connector,
+    Submission,
+    SubmitOutcome,
+    SubmitResult,
+)
+from opencomms.engine.answers import Answers
 from opencomms.engine.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
@@ -37,6 +45,7 @@ FAIR_OPERATIONS = 8  # running operations given a share of one claim (a query ea
 MIN_BATCH = 20
 START_BATCH = 100
 SUBMIT_TARGET_S = 0.25  # claims are sized so that submitting one takes about this long
+ANSWER_LINGER_S = 0.05  # answers that come one by one are stored in batches this far apart
 
 
 class Dispatcher:
@@ -132,41 +141,56 @@ class Dispatcher:
         return due
 
     async def _process(self, claimed: Claimed) -> None:
+        """Submit a claim, storing its answers as they come (engine/answers.py)."""
         try:
             started = time.monotonic()
-            results: list[SubmitResult] = []
-            for name, submissions in claimed.recover.items():
-                results += await self._recover(name, submissions)
-            for answers in await asyncio.gather(
-                *(self._submit(name, group) for name, group in claimed.submit.items())
-            ):
-                results += answers
+            answers = Answers()
+            submitting = asyncio.ensure_future(self._submit_claim(claimed, answers.add))
+            while not await answers.gather(submitting, ANSWER_LINGER_S):
+                if early := answers.take():
+                    await self._db.write(partial(self._record, results=early, unanswered=()))
             submitted = sum(len(group) for group in claimed.submit.values())
             self._adapt_batch(submitted, time.monotonic() - started)
-            answered = {result.attempt_id for result in results}
+            for result in submitting.result():
+                answers.add(result)
             unanswered = [
                 s.attempt_id
                 for group in (*claimed.recover.values(), *claimed.submit.values())
                 for s in group
-                if s.attempt_id not in answered
+                if not answers.answered(s.attempt_id)
             ]
-            await self._db.write(lambda conn: self._record(conn, results, unanswered))
+            if (last := answers.take()) or unanswered:
+                await self._db.write(partial(self._record, results=last, unanswered=unanswered))
         except Exception:
             log.exception("dispatch batch failed; its Messages come due again after the lease")
         finally:
             self._slots.release()
 
-    async def _submit(self, name: str, submissions: Sequence[Submission]) -> list[SubmitResult]:
+    async def _submit_claim(self, claimed: Claimed, answered: AnswerHandler) -> list[SubmitResult]:
+        results: list[SubmitResult] = []
+        for name, submissions in claimed.recover.items():
+            results += await self._recover(name, submissions, answered)
+        for answers in await asyncio.gather(
+            *(self._submit(name, group, answered) for name, group in claimed.submit.items())
+        ):
+            results += answers
+        return results
+
+    async def _submit(
+        self, name: str, submissions: Sequence[Submission], answered: AnswerHandler
+    ) -> list[SubmitResult]:
         connector = self._connectors.get(name)
         if connector is None:
             return [_rejected(s, "no connector named " + name) for s in submissions]
         try:
-            return await connector.submit(submissions)
+            return await connector.submit(submissions, answered)
         except Exception:
             log.exception("connector %s failed a submit; the attempts will be recovered", name)
             return []
 
-    async def _recover(self, name: str, submissions: Sequence[Submission]) -> list[SubmitResult]:
+    async def _recover(
+        self, name: str, submissions: Sequence[Submission], answered: AnswerHandler
+    ) -> list[SubmitResult]:
         """Attempts found in flight after a restart: resubmit only what surely never arrived."""
         connector = self._connectors.get(name)
         if connector is None:
@@ -178,13 +202,14 @@ class Dispatcher:
             for s in submissions
             if known.get(s.attempt_id) is not False
         ]
-        return results + (await self._submit(name, unsent) if unsent else [])
+        return results + (await self._submit(name, unsent, answered) if unsent else [])
 
     async def _record(
-        self, conn: Conn, results: Sequence[SubmitResult], unanswered: Sequence[str]
+        self, conn: Conn, *, results: Sequence[SubmitResult], unanswered: Sequence[str]
     ) -> list[str]:
-        """Record the connectors' answers; attempts left unanswered (the connector failed)
-        stay in flight and come due soon, to be recovered by asking the connector."""
+        """Record the connectors' answers; attempts left unanswered (the connector failed,
+        or gave the submit up as in doubt) stay in flight and come due soon, to be
+        recovered by asking the connector."""
         now = now_ms()
         ids = [r.attempt_id for r in results] + list(unanswered)
         pairs = await delivery.attempts_by_id(conn, ids)

@@ -7,7 +7,7 @@ import asyncio
 import msgspec
 import smpp34
 
-from opencomms.connectors.base import SubmitOutcome
+from opencomms.connectors.base import SubmitOutcome, SubmitResult
 from opencomms.connectors.smpp import SmppConnector
 from tests.connectors.smpp.conftest import MakeConnector, sms
 from tests.support.smsc import Smsc
@@ -28,6 +28,22 @@ async def test_accepted_with_the_smsc_message_id(connector: SmppConnector, smsc:
         "a2": True,
         "never": None,
     }
+
+
+async def test_each_answer_is_reported_as_it_comes(connector: SmppConnector, smsc: Smsc) -> None:
+    smsc.holding = True
+    heard: list[SubmitResult] = []
+    submitting = asyncio.create_task(connector.submit([sms("a1"), sms("a2")], heard.append))
+    first, second = await smsc.wait_for(lambda: len(smsc.held) == 2 and smsc.held)
+
+    smsc.answer(first, "FIRST")
+    await smsc.wait_for(lambda: heard)
+    assert [r.provider_message_id for r in heard] == ["FIRST"]
+    assert not submitting.done()
+
+    smsc.answer(second, "SECOND")
+    results = await submitting
+    assert sorted(heard, key=lambda r: r.attempt_id) == sorted(results, key=lambda r: r.attempt_id)
 
 
 async def test_gsm7_text_goes_unpacked_in_the_default_alphabet(

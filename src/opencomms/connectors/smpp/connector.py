@@ -2,8 +2,8 @@
 
 `submit()` sends every submission's parts through the binds that have window room,
 at most `throughput` submit_sm a second over them all, shared fairly between accounts
-and operations (connectors/pacing.py), and returns once each has an answer. What it
-promises the engine:
+and operations (connectors/pacing.py), reports each answer as it comes and returns once
+each has one. What it promises the engine:
 
 - a submission whose submit_sm never reached a socket is sent on another bind, or
   comes back THROTTLED when no bind is up within `response_timeout`;
@@ -27,6 +27,7 @@ from enum import Enum
 from functools import partial
 
 from opencomms.connectors.base import (
+    AnswerHandler,
     Inbound,
     InboundHandler,
     Receipt,
@@ -114,8 +115,16 @@ class SmppConnector:
         ]
         self._tasks = [asyncio.create_task(session.run()) for session in self._sessions]
 
-    async def submit(self, submissions: Sequence[Submission]) -> list[SubmitResult]:
-        results = await asyncio.gather(*(self._submit_one(s) for s in submissions))
+    async def submit(
+        self, submissions: Sequence[Submission], answered: AnswerHandler | None = None
+    ) -> list[SubmitResult]:
+        async def one(submission: Submission) -> SubmitResult | None:
+            result = await self._submit_one(submission)
+            if result is not None and answered is not None:
+                answered(result)
+            return result
+
+        results = await asyncio.gather(*(one(s) for s in submissions))
         return [result for result in results if result is not None]
 
     async def was_submitted(self, attempt_ids: Sequence[str]) -> dict[str, bool | None]:
