@@ -217,6 +217,12 @@ BAD = [
         "connectors.simulator",
         "is the built-in simulator",
     ),
+    (
+        "[connectors.lab]",
+        '[connectors."lab:2"]  # here',
+        "connectors.lab:2",
+        "a connector's name is letters, digits, '_' or '-'",
+    ),
     ("port = 8081", 'port = "eighty"  # here', "server.port", "Expected `int`, got `str`"),
     ("[server]", "[servr]  # here", "servr", "unknown field `servr`"),
     ('address = "ACME"', 'adress = "ACME"  # here', "senders[2].adress", "unknown field"),

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 BUILTIN_CONNECTOR = "simulator"
+# a name never holds ':', which separates it from a provider's id (engine/provider_ids.py)
+CONNECTOR_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class SettingsError(Exception):
@@ -249,6 +251,11 @@ def _typed(raw: dict[str, Any]) -> Settings:
     connectors = raw.get("connectors", {})
     if not isinstance(connectors, dict):
         raise _Problem(("connectors",), "must be a table of connectors by name")
+    for name in connectors:
+        if not CONNECTOR_NAME.fullmatch(name):
+            raise _Problem(
+                ("connectors", name), "a connector's name is letters, digits, '_' or '-'"
+            )
     typed: dict[str, ConnectorConfig] = {
         name: _convert(config, ConnectorConfig, ("connectors", name))
         for name, config in connectors.items()

@@ -61,9 +61,33 @@ senders = ["SMS:{sender}", "SMS:+15005550006"]
 """
 
 
+# a second SMSC, for the tests marked `second_smsc`: its ids count from 1 like the first's
+SECOND = """
+[connectors.other]
+type = "smpp"
+host = "127.0.0.1"
+port = {port}
+system_id = "opencomms"
+password_env = "SMSC_PASSWORD"
+reconnect_min = "100ms"
+reconnect_max = "500ms"
+
+[[senders]]
+address = "{sender}"
+channel = "SMS"
+connector = "other"
+
+[[sender_pools]]
+name = "other"
+senders = ["SMS:{sender}"]
+"""
+SECOND_SENDER = "+12065550111"
+
+
 class Setup:
-    def __init__(self, smsc: Smsc, api: httpx.Client) -> None:
+    def __init__(self, smsc: Smsc, api: httpx.Client, second: Smsc | None = None) -> None:
         self.smsc = smsc
+        self.second = second
         self.api = api
 
     async def poll(self, check: Callable[[], T], within: float = 30) -> T:
@@ -104,6 +128,7 @@ class Setup:
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Setup]:
     smsc = await Smsc().start()
+    second = await Smsc().start() if request.node.get_closest_marker("second_smsc") else None
     marker = request.node.get_closest_marker("receipt_wait")
     receipt_wait = marker.args[0] if marker else "60s"
     marker = request.node.get_closest_marker("response_timeout")
@@ -116,6 +141,7 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             receipt_wait=receipt_wait,
             response_timeout=response_timeout,
         )
+        + (SECOND.format(port=second.port, sender=SECOND_SENDER) if second else "")
     )
     account = (new_account_sid(), new_auth_token())
     # (it runs its own event loop to make a PostgreSQL database: off this one)
@@ -134,12 +160,16 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         server = await asyncio.to_thread(ThreadServer(settings).start)
         try:
             await smsc.wait_for(lambda: len(smsc.sessions) == 2, within=15)
+            if second:
+                await second.wait_for(lambda: len(second.sessions) == 1, within=15)
             with httpx.Client(base_url=server.url + "/v1", auth=account, timeout=30) as api:
-                yield Setup(smsc, api)
+                yield Setup(smsc, api, second)
         finally:
             await asyncio.to_thread(server.stop)
     finally:
         await smsc.stop()
+        if second:
+            await second.stop()
         await asyncio.to_thread(database.__exit__, None, None, None)
 
 
@@ -230,6 +260,31 @@ async def test_each_answer_is_stored_as_it_comes_not_when_its_whole_claim_is_thr
     setup.smsc.answer(waiting, "EACH-2")
     await setup.smsc.receipt("EACH-2", "DELIVRD")
     await setup.poll(lambda: set(statuses().values()) == {"DELIVERED"})
+
+
+@pytest.mark.second_smsc
+async def test_two_smscs_giving_the_same_id_each_get_their_own_receipt(setup: Setup) -> None:
+    """Receipts match within the connector they came by: two SMSCs that both number
+    their messages from 1 never move each other's messages."""
+    assert setup.second is not None
+    pools = (await setup.call(setup.api.get, "/SenderPools")).json()["senderPools"]
+    other = next(pool for pool in pools if pool["name"] == "other")
+    first_operation = await setup.send_to("+14155550131")
+    by_other = {"from": {"senderPoolId": other["id"]}}
+    second_operation = await setup.send_to("+14155550132", **by_other)
+    await setup.status_of(first_operation, "SENT")
+    await setup.status_of(second_operation, "SENT")
+    (first,), (second,) = setup.smsc.submits, setup.second.submits
+    assert first.message_id == second.message_id  # the same id, from two SMSCs
+
+    await setup.smsc.receipt(first.message_id or "", "DELIVRD")
+    await setup.second.receipt(second.message_id or "", "UNDELIV")
+
+    delivered = await setup.status_of(first_operation, "DELIVERED")
+    undelivered = await setup.status_of(second_operation, "UNDELIVERED")
+    assert [a["status"] for a in delivered["attempts"]] == ["DELIVERED"]
+    assert [a["status"] for a in undelivered["attempts"]] == ["UNDELIVERED"]
+    assert undelivered["attempts"][0]["from"]["address"] == SECOND_SENDER
 
 
 async def test_a_duplicated_receipt_changes_nothing_more(setup: Setup) -> None:

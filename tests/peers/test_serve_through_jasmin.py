@@ -92,11 +92,12 @@ def test_post_messages_is_delivered_through_jasmin(
         assert attempt["status"] == "DELIVERED", attempt
         assert attempt["from"]["address"] == SENDER and attempt["from"]["channel"] == "SMS"
 
-    # each attempt carries the id Jasmin answered with (its UUID), every one its own
+    # each attempt carries the id Jasmin answered with (its UUID, keyed by the connector's
+    # name), every one its own
     with sqlite3.connect(database) as conn:
         ids = [row[0] for row in conn.execute("SELECT provider_message_id FROM attempts")]
     assert len(ids) == len(set(ids)) == 5
-    assert all(re.fullmatch(r"[0-9a-f-]{36}", i or "") for i in ids), ids
+    assert all(re.fullmatch(r"jasmin:[0-9a-f-]{36}", i or "") for i in ids), ids
 
     # at the SMSC: one submit per recipient, two parts for the long UCS-2 text
     for n, address in enumerate(recipients):

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from opencomms.store.migrate import async_url, upgrade
+from opencomms.store.migrate import alembic_config, async_url, upgrade
 from opencomms.store.schema import metadata
 from tests.support.databases import database_url
 
@@ -48,3 +49,52 @@ def test_upgrading_twice_changes_nothing(empty_database: str) -> None:
     upgrade(empty_database)
 
     assert _differences(empty_database) == []
+
+
+ATTEMPT = (
+    "INSERT INTO attempts (id, message_id, operation_id, account_sid, number, sender_id,"
+    " connector, channel, from_address, to_address, to_channel, status, in_flight,"
+    " provider_message_id, attempted_at, updated_at)"
+    " VALUES ('SM1', 'MM1', 'OP1', 'AC1', 1, 'SN1', 'operator_a', 'SMS', '+12065550100',"
+    " '+14155550100', 'PHONE', 'SENT', 0, {provider_id}, 0, 0)"
+)
+
+
+def _run_sql(url: str, *statements: str) -> list[tuple[object, ...]]:
+    """Run the statements in one transaction; the rows of the last one, if any."""
+
+    async def run() -> list[tuple[object, ...]]:
+        engine = create_async_engine(async_url(url))
+        async with engine.begin() as connection:
+            for statement in statements:
+                result = await connection.exec_driver_sql(statement)
+            rows = [tuple(row) for row in result] if result.returns_rows else []
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(run())
+
+
+def test_provider_ids_stored_before_0005_are_keyed_by_their_connector(
+    empty_database: str,
+) -> None:
+    command.upgrade(alembic_config(empty_database), "0004")
+    _run_sql(
+        empty_database,
+        ATTEMPT.format(provider_id="'M000001'"),
+        ATTEMPT.replace("SM1", "SM2").format(provider_id="NULL"),
+        "INSERT INTO attempt_parts (provider_message_id, attempt_id, part, status)"
+        " VALUES ('M000002', 'SM1', 1, 'SENT')",
+    )
+    query = (
+        "SELECT a.id, a.provider_message_id, p.provider_message_id FROM attempts a"
+        " LEFT JOIN attempt_parts p ON p.attempt_id = a.id ORDER BY a.id"
+    )
+
+    upgrade(empty_database)
+    keyed = _run_sql(empty_database, query)
+    command.downgrade(alembic_config(empty_database), "0004")
+    unkeyed = _run_sql(empty_database, query)
+
+    assert keyed == [("SM1", "operator_a:M000001", "operator_a:M000002"), ("SM2", None, None)]
+    assert unkeyed == [("SM1", "M000001", "M000002"), ("SM2", None, None)]

@@ -25,6 +25,7 @@ from opencomms.engine.answers import Answers
 from opencomms.engine.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
+from opencomms.engine.provider_ids import keyed_answers, keyed_result
 from opencomms.engine.receipts import apply_early_receipts
 from opencomms.engine.wakeup import Wakeup
 from opencomms.store import delivery, operations, opt_outs, parts, senders
@@ -183,7 +184,8 @@ class Dispatcher:
         if connector is None:
             return [_rejected(s, "no connector named " + name) for s in submissions]
         try:
-            return await connector.submit(submissions, answered)
+            results = await connector.submit(submissions, keyed_answers(name, answered))
+            return [keyed_result(name, result) for result in results]
         except Exception:
             log.exception("connector %s failed a submit; the attempts will be recovered", name)
             return []

@@ -19,6 +19,7 @@ from opencomms.engine.clock import now_ms
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
 from opencomms.engine.inbound import apply_inbound
+from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
@@ -84,8 +85,8 @@ class Runtime:
         await self._provision_configured_account()
         receipts = self._receipts = BatchApplier(db, apply_receipts)
         inbound = self._inbound = BatchApplier(db, apply_inbound)
-        for connector in self.connectors.values():
-            await connector.start(receipts.accept, inbound.accept)
+        for name, connector in self.connectors.items():
+            await connector.start(keyed_receipts(name, receipts.accept), inbound.accept)
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
         fanout = self._fanout = FanoutWorker(db, dispatcher.wake)
         events = self._events = EventDelivery(

@@ -1,0 +1,50 @@
+"""Provider message ids, as the engine stores and matches them: within their connector.
+
+A provider's id is unique only at that provider: two SMSCs may both number their
+messages from 1. So every id a connector reports, in an answer or a receipt, is keyed
+by the connector's name (`<connector>:<id>`) before it is stored or looked up, and a
+receipt can only match an attempt or part sent through the connector it came from.
+Connector names cannot hold a ':' (settings.py), so a key reads back one way only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from msgspec.structs import replace
+
+from opencomms.connectors.base import AnswerHandler, Receipt, ReceiptHandler, SubmitResult
+
+__all__ = ["keyed_answers", "keyed_receipts", "keyed_result", "provider_key"]
+
+
+def provider_key(connector: str, provider_id: str) -> str:
+    return f"{connector}:{provider_id}"
+
+
+def keyed_result(connector: str, result: SubmitResult) -> SubmitResult:
+    if result.provider_message_id is None and not result.part_ids:
+        return result
+    return replace(
+        result,
+        provider_message_id=result.provider_message_id
+        and provider_key(connector, result.provider_message_id),
+        part_ids=tuple(provider_key(connector, part) for part in result.part_ids),
+    )
+
+
+def keyed_answers(connector: str, answered: AnswerHandler) -> AnswerHandler:
+    """`answered`, hearing the connector's answers with their ids keyed."""
+    return lambda result: answered(keyed_result(connector, result))
+
+
+def keyed_receipts(connector: str, accept: ReceiptHandler) -> ReceiptHandler:
+    """The receipt handler a connector is started with: its ids keyed, then `accept`."""
+
+    def keyed(receipt: Receipt) -> asyncio.Future[None]:
+        if receipt.provider_message_id is not None:
+            key = provider_key(connector, receipt.provider_message_id)
+            receipt = replace(receipt, provider_message_id=key)
+        return accept(receipt)
+
+    return keyed
