@@ -41,6 +41,10 @@ class Answers:
         self._arrived.clear()
         return taken
 
+    def put_back(self, results: list[SubmitResult]) -> None:
+        """Answers taken but not stored: they go with the next take."""
+        self._pending[:0] = results
+
     async def gather(self, submitting: asyncio.Future[Any], linger_s: float) -> bool:
         """Wait for an answer, then up to `linger_s` for more to join it, so that a burst
         is stored in one transaction. Returns early, with True, once `submitting` ends."""

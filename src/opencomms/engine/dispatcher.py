@@ -149,7 +149,7 @@ class Dispatcher:
             submitting = asyncio.ensure_future(self._submit_claim(claimed, answers.add))
             while not await answers.gather(submitting, ANSWER_LINGER_S):
                 if early := answers.take():
-                    await self._db.write(partial(self._record, results=early, unanswered=()))
+                    await self._record_early(answers, early)
             submitted = sum(len(group) for group in claimed.submit.values())
             self._adapt_batch(submitted, time.monotonic() - started)
             for result in submitting.result():
@@ -166,6 +166,15 @@ class Dispatcher:
             log.exception("dispatch batch failed; its Messages come due again after the lease")
         finally:
             self._slots.release()
+
+    async def _record_early(self, answers: Answers, early: list[SubmitResult]) -> None:
+        """Store answers that came while the claim is still out; if that fails, they go
+        with the next ones (the claim goes on: its submits are already out)."""
+        try:
+            await self._db.write(partial(self._record, results=early, unanswered=()))
+        except Exception:
+            log.exception("storing %d answers failed; they go with the next", len(early))
+            answers.put_back(early)
 
     async def _submit_claim(self, claimed: Claimed, answered: AnswerHandler) -> list[SubmitResult]:
         results: list[SubmitResult] = []
