@@ -2,8 +2,9 @@
 
 Its story: `run` loops `claim` → `submit` → `record`. No transaction is held across a
 connector call: the claim commits (attempts in flight, Messages leased), the connector is
-called, and its answers are recorded in other transactions, as they come. An attempt still in flight
-after a crash is never blindly resubmitted: its connector is asked whether it got it.
+called, and its answers are recorded in other transactions, as they come. An attempt
+still in flight after a crash is never blindly resubmitted: its connector is asked
+whether it got it.
 """
 
 from __future__ import annotations

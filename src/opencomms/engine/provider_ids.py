@@ -23,12 +23,11 @@ def provider_key(connector: str, provider_id: str) -> str:
 
 
 def keyed_result(connector: str, result: SubmitResult) -> SubmitResult:
-    if result.provider_message_id is None and not result.part_ids:
-        return result
+    if result.provider_message_id is None:
+        return result  # a refusal, or a connector that names our ids (no parts either)
     return replace(
         result,
-        provider_message_id=result.provider_message_id
-        and provider_key(connector, result.provider_message_id),
+        provider_message_id=provider_key(connector, result.provider_message_id),
         part_ids=tuple(provider_key(connector, part) for part in result.part_ids),
     )
 
