@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from opencomms.api.errors import FieldError
+from opencomms.api.errors import FieldError, field_path, unknown_fields
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
@@ -60,12 +60,6 @@ class SendRequest:
     callbacks: dict[str, str] | None = None
 
 
-def _key(path: str, key: str) -> str:
-    """The path of `key` inside `path`; an empty key shows as `""`."""
-    name = key or '""'
-    return f"{path}.{name}" if path else name
-
-
 class _Checker:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
@@ -80,9 +74,7 @@ class _Checker:
         return None
 
     def unknown(self, value: dict[str, Any], allowed: set[str], path: str) -> None:
-        for key in value:
-            if key not in allowed:
-                self.fail(_key(path, key), "is not a known field")
+        self.errors += unknown_fields(value, allowed, path)
 
     def text(self, value: Any, path: str, *, limit: int) -> str | None:
         if not isinstance(value, str):
@@ -213,7 +205,7 @@ def _variables(check: _Checker, value: Any, path: str) -> dict[str, str]:
         elif isinstance(item, int | float) and not isinstance(item, bool):
             variables[key] = str(item)
         else:
-            check.fail(_key(path, key), "must be a string")
+            check.fail(field_path(path, key), "must be a string")
     return variables
 
 
@@ -391,7 +383,7 @@ def _tags(check: _Checker, value: Any) -> dict[str, str]:
         check.fail("tags", f"must have at most {MAX_TAGS} pairs")
     result = {}
     for key, item in tags.items():
-        path = _key("tags", key)
+        path = field_path("tags", key)
         if len(key) > 128 or not TAG_PATTERN.match(key):
             check.fail(path, "key must be 1-128 characters of [a-zA-Z0-9._~-]")
             continue
