@@ -94,7 +94,7 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
 
 
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
-    send, problems = parse_send_request(body)
+    send, problems = parse_send_request(body, runtime_of(request).settings.input)
     runtime = runtime_of(request)
     account = account_of(request)
     # the checks that need the database or the network join the body's problems, so
