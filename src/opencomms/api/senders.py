@@ -8,10 +8,10 @@ import msgspec
 from litestar import HttpMethod, Request, Response, delete, get, post, route
 from litestar.params import FromPath
 
-from opencomms.api.common import account_of, json_body, json_response, runtime_of
+from opencomms.api.common import account_of, json_body, json_response, page_of, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid, not_found
 from opencomms.api.filters import enum_filter
-from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.paging import page_envelope
 from opencomms.api.send_request import TAG_PATTERN
 from opencomms.api.wire import sender_json
 from opencomms.domain.channels import SenderChannel
@@ -131,7 +131,7 @@ async def create_sender(request: AnyRequest) -> Response[bytes]:
 async def list_senders(request: AnyRequest) -> Response[bytes]:
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = parse_page(query, errors)
+    page = page_of(request, query, errors)
     status = enum_filter(query, "status", STATUSES, errors)
     channel = enum_filter(query, "channel", set(CHANNELS), errors)
     if errors:

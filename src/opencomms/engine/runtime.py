@@ -53,6 +53,7 @@ class Runtime:
         self._receipts: BatchApplier[Receipt] | None = None
         self._inbound: BatchApplier[Inbound] | None = None
         self._sealer: Sealer | None = None
+        self._page_key: bytes | None = None
         self._events: EventDelivery | None = None
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
 
@@ -78,6 +79,13 @@ class Runtime:
                 else Sealer(load_or_create_key(Path(server.secret_key_file)))
             )
         return self._sealer
+
+    @property
+    def page_key(self) -> bytes:
+        """The key that signs page tokens (api/paging.py)."""
+        if self._page_key is None:
+            self._page_key = self.sealer.derive("opencomms page tokens")
+        return self._page_key
 
     async def start(self) -> None:
         self._db = db = await open_database(self.settings.server.database_url)
