@@ -22,9 +22,10 @@ from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
+from opencomms.events.posting import PostLimits
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, server_sealer
-from opencomms.settings import EventSettings, Settings
+from opencomms.settings import Settings
 from opencomms.store import accounts, delivery, jobs
 from opencomms.store.database import Conn, Database
 from opencomms.store.open import open_database
@@ -101,7 +102,7 @@ class Runtime:
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
         fanout = self._fanout = FanoutWorker(db, dispatcher.wake)
         events = self._events = EventDelivery(
-            db, self.sealer, self.callback_policy, _delivery_policy(self.settings.events)
+            db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
         for name, run in (
             ("fanout", fanout.run),
@@ -178,12 +179,17 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _delivery_policy(events: EventSettings) -> DeliveryPolicy:
+def _delivery_policy(settings: Settings) -> DeliveryPolicy:
+    events, sinks = settings.events, settings.sinks
     return DeliveryPolicy(
         batch_size=events.batch_size,
         timeout_s=(parse_duration_ms(events.timeout) or 15_000) / 1000,
         max_retry_ms=parse_duration_ms(events.max_retry) or 72 * 3_600_000,
         concurrency=events.concurrency,
+        limits=PostLimits(
+            total_s=(parse_duration_ms(sinks.delivery_timeout) or 15_000) / 1000,
+            max_response_bytes=sinks.max_response_bytes,
+        ),
     )
 
 
