@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +260,17 @@ def test_a_stop_to_the_simulators_shared_agent_reaches_only_the_account_that_sen
 
     wait_until(lambda: opted_out(alice, writer))
     assert not opted_out(mallory, writer)
+
+
+def test_of_two_accounts_registering_an_address_at_once_one_gets_it(lab: Lab) -> None:
+    addresses = [number() for _ in range(10)]
+    with lab.client() as first, lab.client() as second, ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda job: register(job[0], job[1], "SMS").status_code,
+                [(api, address) for address in addresses for api in (first, second)],
+            )
+        )
+
+    assert sorted(answers) == [201] * 10 + [409] * 10
+    assert all(sorted(answers[i : i + 2]) == [201, 409] for i in range(0, 20, 2))
