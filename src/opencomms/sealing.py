@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["Sealer", "load_or_create_key"]
+__all__ = ["Sealer", "load_or_create_key", "server_sealer"]
 
 _NONCE_BYTES = 12
 
@@ -35,6 +35,15 @@ def load_or_create_key(path: Path) -> bytes:
     with os.fdopen(descriptor, "w") as file:
         file.write(base64.urlsafe_b64encode(key).decode())
     return key
+
+
+def server_sealer(secret_key: str, secret_key_file: str) -> Sealer:
+    """The server's sealer: its key given inline (base64), else the key file's."""
+    return (
+        Sealer.from_text(secret_key)
+        if secret_key
+        else Sealer(load_or_create_key(Path(secret_key_file)))
+    )
 
 
 class Sealer:
