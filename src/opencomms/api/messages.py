@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -29,6 +30,7 @@ from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id, new_sink_id
 from opencomms.domain.local_time import window_ms
+from opencomms.domain.personalization import TemplateLimits
 from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.clock import now_ms
 from opencomms.store import messages, operations, senders, sinks
@@ -41,6 +43,7 @@ __all__ = ["fetch_message", "list_messages", "send_messages"]
 
 AnyRequest = Request[Any, Any, Any]
 _TAGS_FILTER = msgspec.json.Decoder()
+PARSE_ON_LOOP_BYTES = 64 * 1024  # a larger body is checked in a thread
 
 
 async def _resolve_senders(
@@ -92,9 +95,17 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
         raise
 
 
+async def _parsed(body: bytes, limits: TemplateLimits) -> tuple[SendRequest, list[FieldError]]:
+    """The body checked; a large one in a thread, so that the event loop keeps serving
+    other requests meanwhile (10,000 recipients and their templates take a while)."""
+    if len(body) <= PARSE_ON_LOOP_BYTES:
+        return parse_send_request(body, limits)
+    return await asyncio.to_thread(parse_send_request, body, limits)
+
+
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
-    send, problems = parse_send_request(body)
     runtime = runtime_of(request)
+    send, problems = await _parsed(body, runtime.settings.templates.limits)
     account = account_of(request)
     # the checks that need the database or the network join the body's problems, so
     # that one 400 lists them all

@@ -20,7 +20,9 @@ from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
 from opencomms.domain.local_time import parse_local
 from opencomms.domain.personalization import (
+    DEFAULT_LIMITS,
     TemplateError,
+    TemplateLimits,
     compile_template,
     is_template,
     strings_in,
@@ -67,8 +69,9 @@ def _key(path: str, key: str) -> str:
 
 
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, limits: TemplateLimits) -> None:
         self.errors: list[FieldError] = []
+        self.limits = limits
 
     def fail(self, path: str, message: str) -> None:
         self.errors.append(FieldError(path, message))
@@ -96,14 +99,17 @@ class _Checker:
     def template(self, value: str, path: str) -> None:
         if is_template(value):
             try:
-                compile_template(value)
+                compile_template(value, self.limits)
             except TemplateError as error:
                 self.fail(path, f"is not a valid Liquid template: {error}")
 
 
-def parse_send_request(body: bytes) -> tuple[SendRequest, list[FieldError]]:
-    """The request, and every problem found in it (empty when it can be accepted)."""
-    check = _Checker()
+def parse_send_request(
+    body: bytes, limits: TemplateLimits = DEFAULT_LIMITS
+) -> tuple[SendRequest, list[FieldError]]:
+    """The request, and every problem found in it (empty when it can be accepted).
+    `limits`: a template that must break them for every recipient is a problem."""
+    check = _Checker(limits)
     try:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as error:
