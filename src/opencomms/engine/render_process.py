@@ -24,6 +24,7 @@ from typing import IO, Any
 import msgspec
 
 from opencomms.domain.personalization import Template, TemplateError, TemplateLimits
+from opencomms.domain.storable import storable_text
 
 __all__ = ["COMPILED", "READY", "RenderConfig", "RenderJob", "Rendered", "frame", "read_frame"]
 
@@ -49,6 +50,11 @@ class Rendered(msgspec.Struct):
 
     texts: dict[str, str] | None = None
     error: str | None = None
+
+
+def _failed(why: str) -> Rendered:
+    """A failure whose reason can be stored (a filter's error may quote a value)."""
+    return Rendered(error=storable_text(why))
 
 
 def frame(payload: bytes) -> bytes:
@@ -110,20 +116,27 @@ def render_one(
         with _deadline(config.timeout_ms / 1000):
             for path, template in compiled.items():
                 if isinstance(template, str):
-                    return Rendered(error=template)
+                    return _failed(template)
                 texts[path] = template.render(variables)
     except TemplateError as error:
-        return Rendered(error=str(error))
+        return _failed(str(error))
     except RenderTimeout:
-        return Rendered(error=f"rendering took over {config.timeout_ms} ms")
+        return _failed(f"rendering took over {config.timeout_ms} ms")
     except MemoryError:
-        return Rendered(error=f"rendering needed over {config.memory_bytes // MIB} MiB")
+        return _failed(f"rendering needed over {config.memory_bytes // MIB} MiB")
     return Rendered(texts=texts)
+
+
+def _answer(rendered: Rendered) -> bytes:
+    try:
+        return msgspec.msgpack.encode(rendered)
+    except UnicodeEncodeError:  # a lone surrogate, which nothing downstream could store
+        return msgspec.msgpack.encode(_failed("the rendered text holds a lone surrogate"))
 
 
 def serve(config: RenderConfig, jobs: IO[bytes], answers: IO[bytes]) -> None:
     """Answer jobs until the parent closes `jobs`."""
-    encode, decode = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(RenderJob)
+    decode = msgspec.msgpack.Decoder(RenderJob)
     answers.write(frame(READY))
     answers.flush()
     last: tuple[dict[str, str], Compiled] | None = None
@@ -134,7 +147,7 @@ def serve(config: RenderConfig, jobs: IO[bytes], answers: IO[bytes]) -> None:
         answers.write(frame(COMPILED))
         answers.flush()
         for variables in job.variables:
-            answers.write(frame(encode.encode(render_one(last[1], variables, config))))
+            answers.write(frame(_answer(render_one(last[1], variables, config))))
             answers.flush()
 
 
