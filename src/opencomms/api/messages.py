@@ -177,7 +177,7 @@ async def _link_callback(conn: Conn, account: str, operation_id: str, url: str, 
     if sink is None:
         sink = SinkRecord(
             new_sink_id(), account, "callback", url, "callbacks.url of a send", "",
-            "ACTIVE", 0, 0, 0, None, now, now, now,
+            "ACTIVE", 0, 0, 0, None, now, now, now, now,
         )  # fmt: skip
         await sinks.insert_sink(conn, sink)
     await sinks.link_callback(conn, operation_id, sink.id)
