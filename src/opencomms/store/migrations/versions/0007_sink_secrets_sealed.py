@@ -10,8 +10,8 @@ wrong key stops the migration rather than sealing secrets nobody can open.
 Also: `last_used_at` (a callback sink expires unused) and the index of sinks waiting to
 retry (the only sinks the delivery worker looks at by time alone).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from alembic import context, op
 from cryptography.exceptions import InvalidTag
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
