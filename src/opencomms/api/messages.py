@@ -59,16 +59,20 @@ async def _resolve_senders(
             return FieldError("from.senderPoolId", "no sender pool with this id")
         return pool.sender_ids
     if "senderId" in sender:
+        field = "from.senderId"
         found = await senders.get_sender(conn, account, sender["senderId"])
         if found is None:
-            return FieldError("from.senderId", "no sender with this id")
-        return [found.id]
-    by_address = await senders.find_sender_by_address(
-        conn, account, sender["address"], sender["channel"]
-    )
-    if by_address is None:
-        return FieldError("from.address", "no sender with this address on this channel")
-    return [by_address.id]
+            return FieldError(field, "no sender with this id")
+    else:
+        field = "from.address"
+        found = await senders.find_sender_by_address(
+            conn, account, sender["address"], sender["channel"]
+        )
+        if found is None:
+            return FieldError(field, "no sender with this address on this channel")
+    if not await senders.get_sendable_senders(conn, [found.id]):
+        return FieldError(field, "the sender's address belongs to another account")
+    return [found.id]
 
 
 def _base_url(request: AnyRequest) -> str:
@@ -94,7 +98,7 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
 
 
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
-    send, problems = parse_send_request(body)
+    send, problems = parse_send_request(body, runtime_of(request).settings.input)
     runtime = runtime_of(request)
     account = account_of(request)
     # the checks that need the database or the network join the body's problems, so

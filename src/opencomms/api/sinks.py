@@ -66,8 +66,9 @@ def subscription_json(subscription: SubscriptionRecord) -> dict[str, Any]:
 
 async def checked_callback_url(request: AnyRequest, url: Any, field: str) -> list[FieldError]:
     """Problems with a callback URL: its form, and where it points (SSRF guard)."""
-    if not isinstance(url, str) or not URL_PATTERN.match(url) or len(url) > 2048:
-        return [FieldError(field, "must be an http(s) URL")]
+    limit = runtime_of(request).settings.input.max_url_chars
+    if not isinstance(url, str) or len(url) > limit or not URL_PATTERN.match(url):
+        return [FieldError(field, f"must be an http(s) URL of at most {limit} characters")]
     problems = await check_url_async(url, runtime_of(request).callback_policy)
     return [FieldError(field, problem) for problem in problems or []]
 
