@@ -31,9 +31,9 @@ from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id, new_sink_id
 from opencomms.domain.local_time import window_ms
-from opencomms.domain.personalization import TemplateLimits
 from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.clock import now_ms
+from opencomms.settings import Settings
 from opencomms.store import messages, operations, senders, sinks
 from opencomms.store.database import Conn
 from opencomms.store.idempotency import Claim
@@ -100,17 +100,18 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
         raise
 
 
-async def _parsed(body: bytes, limits: TemplateLimits) -> tuple[SendRequest, list[FieldError]]:
+async def _parsed(body: bytes, settings: Settings) -> tuple[SendRequest, list[FieldError]]:
     """The body checked; a large one in a thread, so that the event loop keeps serving
     other requests meanwhile (10,000 recipients and their templates take a while)."""
+    check = partial(parse_send_request, body, settings.input, templates=settings.templates.limits)
     if len(body) <= PARSE_ON_LOOP_BYTES:
-        return parse_send_request(body, limits)
-    return await asyncio.to_thread(parse_send_request, body, limits)
+        return check()
+    return await asyncio.to_thread(check)
 
 
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
     runtime = runtime_of(request)
-    send, problems = await _parsed(body, runtime.settings.templates.limits)
+    send, problems = await _parsed(body, runtime.settings)
     account = account_of(request)
     # the checks that need the database or the network join the body's problems, so
     # that one 400 lists them all
@@ -192,7 +193,7 @@ async def _link_callback(conn: Conn, account: str, operation_id: str, url: str, 
     if sink is None:
         sink = SinkRecord(
             new_sink_id(), account, "callback", url, "callbacks.url of a send", "",
-            "ACTIVE", 0, 0, 0, None, now, now, now,
+            "ACTIVE", 0, 0, 0, None, now, now, now, now,
         )  # fmt: skip
         await sinks.insert_sink(conn, sink)
     await sinks.link_callback(conn, operation_id, sink.id)
