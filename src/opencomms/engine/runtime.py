@@ -24,6 +24,7 @@ from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.engine.rendering import Renderer
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.posting import PostLimits
+from opencomms.events.sink_expiry import expire_callback_sinks
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, server_sealer
 from opencomms.settings import Settings
@@ -113,6 +114,10 @@ class Runtime:
             ("inbound", inbound.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
+            (
+                "callback sink expiry",
+                partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
+            ),
         ):
             self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
         _tune_garbage_collector()
@@ -180,6 +185,10 @@ def _tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+def _callback_expiry_ms(settings: Settings) -> int:
+    return parse_duration_ms(settings.sinks.callback_expiry) or 30 * 86_400_000
 
 
 def _delivery_policy(settings: Settings) -> DeliveryPolicy:
