@@ -8,6 +8,7 @@ import os
 import typer
 import uvicorn
 
+from opencomms.api.http_limits import BoundedConfig
 from opencomms.app import create_app
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.settings import SettingsError, load_settings
@@ -42,14 +43,16 @@ def serve(
     if settings.account_sid:
         typer.echo(f"  Account SID: {settings.account_sid}")
         typer.echo(f"  Auth token:  {settings.auth_token}")
-    uvicorn.run(
+    bounded = BoundedConfig(
         create_app(settings),
+        settings.http,
         host=server.host,
         port=server.port,
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+    uvicorn.Server(bounded).run()
 
 
 def credentials() -> None:
