@@ -15,6 +15,7 @@ from opencomms.api import idempotency
 from opencomms.api.common import (
     account_of,
     json_response,
+    page_of,
     prefix_of,
     raw_json_body,
     runtime_of,
@@ -22,7 +23,7 @@ from opencomms.api.common import (
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.idempotency import Answer
-from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.paging import page_envelope
 from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
 from opencomms.api.sinks import checked_callback_url
 from opencomms.api.wire import attempt_json, message_json, operation_path
@@ -58,16 +59,20 @@ async def _resolve_senders(
             return FieldError("from.senderPoolId", "no sender pool with this id")
         return pool.sender_ids
     if "senderId" in sender:
+        field = "from.senderId"
         found = await senders.get_sender(conn, account, sender["senderId"])
         if found is None:
-            return FieldError("from.senderId", "no sender with this id")
-        return [found.id]
-    by_address = await senders.find_sender_by_address(
-        conn, account, sender["address"], sender["channel"]
-    )
-    if by_address is None:
-        return FieldError("from.address", "no sender with this address on this channel")
-    return [by_address.id]
+            return FieldError(field, "no sender with this id")
+    else:
+        field = "from.address"
+        found = await senders.find_sender_by_address(
+            conn, account, sender["address"], sender["channel"]
+        )
+        if found is None:
+            return FieldError(field, "no sender with this address on this channel")
+    if not await senders.get_sendable_senders(conn, [found.id]):
+        return FieldError(field, "the sender's address belongs to another account")
+    return [found.id]
 
 
 def _base_url(request: AnyRequest) -> str:
@@ -205,7 +210,7 @@ def _tags_filter(text: str | None, errors: list[FieldError]) -> tuple[tuple[str,
 async def list_messages(request: AnyRequest) -> Response[bytes]:
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = parse_page(query, errors)
+    page = page_of(request, query, errors)
     operation_id = query.get("operationId", query.get("operation_id"))
     if operation_id is not None and not OPERATION_ID_RE.match(operation_id):
         errors.append(FieldError("operationId", "is not an operation id"))
