@@ -98,7 +98,7 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
 
 
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
-    send, problems = parse_send_request(body)
+    send, problems = parse_send_request(body, runtime_of(request).settings.input)
     runtime = runtime_of(request)
     account = account_of(request)
     # the checks that need the database or the network join the body's problems, so
@@ -181,7 +181,7 @@ async def _link_callback(conn: Conn, account: str, operation_id: str, url: str, 
     if sink is None:
         sink = SinkRecord(
             new_sink_id(), account, "callback", url, "callbacks.url of a send", "",
-            "ACTIVE", 0, 0, 0, None, now, now, now,
+            "ACTIVE", 0, 0, 0, None, now, now, now, now,
         )  # fmt: skip
         await sinks.insert_sink(conn, sink)
     await sinks.link_callback(conn, operation_id, sink.id)

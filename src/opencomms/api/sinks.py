@@ -40,7 +40,8 @@ AnyRequest = Request[Any, Any, Any]
 MAX_DELIVERIES = 100
 
 
-def sink_json(sink: SinkRecord, *, secret: bool = False) -> dict[str, Any]:
+def sink_json(sink: SinkRecord, *, secret: str | None = None) -> dict[str, Any]:
+    """The wire form; `secret` (in the clear) only in the answer that made the sink."""
     body: dict[str, Any] = {
         "id": sink.id,
         "url": sink.url,
@@ -49,8 +50,8 @@ def sink_json(sink: SinkRecord, *, secret: bool = False) -> dict[str, Any]:
         "createdAt": iso(sink.created_at),
         "updatedAt": iso(sink.updated_at),
     }
-    if secret:
-        body["secret"] = sink.secret
+    if secret is not None:
+        body["secret"] = secret
     return body
 
 
@@ -65,8 +66,9 @@ def subscription_json(subscription: SubscriptionRecord) -> dict[str, Any]:
 
 async def checked_callback_url(request: AnyRequest, url: Any, field: str) -> list[FieldError]:
     """Problems with a callback URL: its form, and where it points (SSRF guard)."""
-    if not isinstance(url, str) or not URL_PATTERN.match(url) or len(url) > 2048:
-        return [FieldError(field, "must be an http(s) URL")]
+    limit = runtime_of(request).settings.input.max_url_chars
+    if not isinstance(url, str) or len(url) > limit or not URL_PATTERN.match(url):
+        return [FieldError(field, f"must be an http(s) URL of at most {limit} characters")]
     problems = await check_url_async(url, runtime_of(request).callback_policy)
     return [FieldError(field, problem) for problem in problems or []]
 
@@ -84,19 +86,21 @@ async def create_sink(request: AnyRequest) -> Response[bytes]:
     if errors:
         raise invalid(errors)
     account = account_of(request)
+    secret = new_webhook_secret()
+    sealed = runtime_of(request).sealer.seal(secret)
 
     async def create(conn: Conn) -> SinkRecord:
         now = now_ms()
         txid, seq = await sinks.current_position(conn)
         sink = SinkRecord(
-            new_sink_id(), account, "webhook", body["url"], description, new_webhook_secret(),
-            "ACTIVE", txid, seq, 0, None, now, now, now,
+            new_sink_id(), account, "webhook", body["url"], description, sealed,
+            "ACTIVE", txid, seq, 0, None, now, now, now, None,
         )  # fmt: skip
         await sinks.insert_sink(conn, sink)
         return sink
 
     sink = await runtime_of(request).db.write(create)
-    return json_response(sink_json(sink, secret=True), status=201)
+    return json_response(sink_json(sink, secret=secret), status=201)
 
 
 @get("/Sinks")

@@ -91,7 +91,7 @@ class Runtime:
         return self._page_key
 
     async def start(self) -> None:
-        self._db = db = await open_database(self.settings.server.database_url)
+        self._db = db = await open_database(self.settings.server.database_url, sealer=self.sealer)
         if self._sole_worker:
             await db.write(_release_claims)
         await self._provision_configured_account()

@@ -50,7 +50,7 @@ class SinkRecord(NamedTuple):
     kind: str
     url: str
     description: str
-    secret: str
+    secret_sealed: str  # "" for a callback sink: it signs with its account's secret
     status: str
     cursor_txid: int
     cursor_seq: int
@@ -59,6 +59,7 @@ class SinkRecord(NamedTuple):
     next_attempt_at: int
     created_at: int
     updated_at: int
+    last_used_at: int | None  # a callback sink: when a send last named it
 
 
 class SubscriptionRecord(NamedTuple):
