@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from opencomms.sealing import Sealer
 from opencomms.store import senders
 from opencomms.store.migrate import alembic_config, async_url, upgrade
 from opencomms.store.open import open_database
@@ -100,6 +101,71 @@ def test_provider_ids_stored_before_0005_are_keyed_by_their_connector(
 
     assert keyed == [("SM1", "operator_a:M000001", "operator_a:M000002"), ("SM2", None, None)]
     assert unkeyed == [("SM1", "M000001", "M000002"), ("SM2", None, None)]
+
+
+KEY_BYTES = bytes(range(32))
+KEY = Sealer(KEY_BYTES)
+ACCOUNT = (
+    "INSERT INTO accounts (sid, auth_token_hash, auth_token_sealed, webhook_secret,"
+    " friendly_name, created_at) VALUES ('AC1', 'h', '{token}', 'whsec_account', 'a', 0)"
+)
+SINK = (
+    "INSERT INTO sinks (id, account_sid, kind, url, description, secret, status, cursor_txid,"
+    " cursor_seq, tries, failing_since, next_attempt_at, created_at, updated_at)"
+    " VALUES ('{id}', 'AC1', '{kind}', 'https://example.com/', '', '{secret}', 'ACTIVE',"
+    " 0, 0, 0, NULL, 0, 0, 7)"
+)
+
+
+def _with_clear_secrets(url: str) -> None:
+    """A database before 0007 holding an account and two sinks, secrets in the clear."""
+    command.upgrade(alembic_config(url), "0006")
+    _run_sql(
+        url,
+        ACCOUNT.format(token=KEY.seal("the auth token")),
+        SINK.format(id="DG1", kind="webhook", secret="whsec_sink"),
+        SINK.format(id="DG2", kind="callback", secret=""),
+    )
+
+
+def test_webhook_secrets_stored_in_the_clear_are_sealed_by_0007(empty_database: str) -> None:
+    _with_clear_secrets(empty_database)
+
+    upgrade(empty_database, KEY)
+    sinks = _run_sql(
+        empty_database, "SELECT id, secret_sealed, last_used_at FROM sinks ORDER BY id"
+    )
+    (account,) = _run_sql(empty_database, "SELECT webhook_secret_sealed FROM accounts")
+    command.downgrade(alembic_config(empty_database, KEY), "0006")
+    clear = _run_sql(empty_database, "SELECT id, secret FROM sinks ORDER BY id")
+
+    (webhook, sealed, _), (callback, empty, used) = sinks
+    assert webhook == "DG1"
+    assert "whsec_" not in str(sealed) and "whsec_" not in str(account[0])
+    assert KEY.unseal(str(sealed)) == "whsec_sink"
+    assert KEY.unseal(str(account[0])) == "whsec_account"
+    assert (callback, empty, used) == ("DG2", "", 7)  # last used: when it last changed
+    assert clear == [("DG1", "whsec_sink"), ("DG2", "")]
+
+
+@pytest.mark.parametrize(
+    ("sealer", "message"),
+    [(None, "opencomms migrate --config"), (Sealer(bytes(32)), "does not open the auth tokens")],
+    ids=["no key", "wrong key"],
+)
+def test_sealing_needs_the_servers_own_key_and_changes_nothing_without_it(
+    empty_database: str, sealer: Sealer | None, message: str
+) -> None:
+    _with_clear_secrets(empty_database)
+
+    with pytest.raises(RuntimeError, match=message):
+        upgrade(empty_database, sealer)
+
+    assert _run_sql(empty_database, "SELECT secret FROM sinks ORDER BY id") == [
+        ("whsec_sink",),
+        ("",),
+    ]
+    upgrade(empty_database, KEY)  # with the right key, it goes through afterwards
 
 
 SENDER = (
