@@ -27,6 +27,7 @@ __all__ = [
     "BUILTIN_CONNECTOR",
     "ConnectorConfig",
     "EventSettings",
+    "FaultSettings",
     "SenderConfig",
     "SenderPoolConfig",
     "ServerSettings",
@@ -81,6 +82,30 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     concurrency: int = 32  # deliveries in flight, one per sink at most
 
 
+class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """While the database is unavailable (a full disk, a lost server): what requests are
+    told, and how long workers and connections wait."""
+
+    durations: ClassVar[tuple[str, ...]] = ("retry_after", "connect_timeout", "max_backoff")
+
+    retry_after: str = "5s"  # the 503's Retry-After (whole seconds, at least 1)
+    connect_timeout: str = "5s"  # PostgreSQL: a connection not had within it is a 503
+    max_backoff: str = "5s"  # the longest a background worker waits between tries
+
+    @property
+    def retry_after_header(self) -> str:
+        """Retry-After's value: whole seconds, rounded up, at least 1."""
+        return str(max(1, -(-(parse_duration_ms(self.retry_after) or 0) // 1000)))
+
+    @property
+    def connect_timeout_s(self) -> float:
+        return (parse_duration_ms(self.connect_timeout) or 0) / 1000
+
+    @property
+    def max_backoff_s(self) -> float:
+        return (parse_duration_ms(self.max_backoff) or 0) / 1000
+
+
 class SimulatorConnectorConfig(
     msgspec.Struct, tag_field="type", tag="simulator", forbid_unknown_fields=True, kw_only=True
 ):
@@ -122,6 +147,7 @@ class SenderPoolConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
+    faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
@@ -267,6 +293,7 @@ def _typed(raw: dict[str, Any]) -> Settings:
 def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
+    yield ("faults",), settings.faults
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
     for index, sender in enumerate(settings.senders):

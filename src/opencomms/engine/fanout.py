@@ -28,6 +28,7 @@ from opencomms.domain.personalization import (
 from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
 from opencomms.domain.storable import is_storable
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
 from opencomms.engine.wakeup import Wakeup
 from opencomms.store import fanout, jobs, operations, opt_outs, senders
@@ -48,8 +49,11 @@ RETRY_MS = 5_000
 
 
 class FanoutWorker:
-    def __init__(self, db: Database, on_messages: Callable[[], None]) -> None:
+    def __init__(
+        self, db: Database, on_messages: Callable[[], None], *, max_backoff_s: float = 5.0
+    ) -> None:
         self._db = db
+        self._max_backoff_s = max_backoff_s
         self._on_messages = on_messages
         self._wakeup = Wakeup(IDLE_POLL_S)
 
@@ -66,7 +70,12 @@ class FanoutWorker:
                 continue
             for operation_id in refs:
                 try:
-                    await self.fan_out(operation_id)
+                    # while the database is away, this operation waits and goes on after
+                    await until_stored(
+                        partial(self.fan_out, operation_id),
+                        f"fan-out of {operation_id}",
+                        self._max_backoff_s,
+                    )
                 except Exception:
                     log.exception("fan-out of %s failed; retrying", operation_id)
                     await self._db.write(

@@ -17,11 +17,14 @@ def sqlite_path(database_url: str) -> str:
     return database_url.removeprefix("sqlite:").removeprefix("///")
 
 
-async def open_database(database_url: str, *, migrate: bool = True) -> Database:
+async def open_database(
+    database_url: str, *, migrate: bool = True, connect_timeout_s: float = 5.0
+) -> Database:
+    """`connect_timeout_s`: PostgreSQL, how long to wait for a connection."""
     if migrate:
         await asyncio.to_thread(upgrade, database_url)
     if database_url.startswith("sqlite:"):
         return SqliteDatabase(sqlite_path(database_url))
     if database_url.startswith(("postgresql:", "postgres:")):
-        return await PostgresDatabase.connect(database_url)
+        return await PostgresDatabase.connect(database_url, connect_timeout_s=connect_timeout_s)
     raise ValueError(f"unsupported database URL: {database_url}")
