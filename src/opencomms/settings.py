@@ -86,10 +86,16 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """While the database is unavailable (a full disk, a lost server): what requests are
     told, and how long workers and connections wait."""
 
-    durations: ClassVar[tuple[str, ...]] = ("retry_after", "connect_timeout", "max_backoff")
+    durations: ClassVar[tuple[str, ...]] = (
+        "retry_after",
+        "connect_timeout",
+        "query_timeout",
+        "max_backoff",
+    )
 
     retry_after: str = "5s"  # the 503's Retry-After (whole seconds, at least 1)
     connect_timeout: str = "5s"  # PostgreSQL: a connection not had within it is a 503
+    query_timeout: str = "30s"  # PostgreSQL: a statement not answered within it is a 503
     max_backoff: str = "5s"  # the longest a background worker waits between tries
 
     @property
@@ -100,6 +106,10 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     @property
     def connect_timeout_s(self) -> float:
         return (parse_duration_ms(self.connect_timeout) or 0) / 1000
+
+    @property
+    def query_timeout_s(self) -> float:
+        return (parse_duration_ms(self.query_timeout) or 0) / 1000
 
     @property
     def max_backoff_s(self) -> float:

@@ -30,6 +30,7 @@ CONFIG = """\
 [faults]
 retry_after = "2s"
 connect_timeout = "1s"
+query_timeout = "2s"
 max_backoff = "500ms"
 
 [simulator]
@@ -264,3 +265,32 @@ def _assert_everything_works(api: httpx.Client, ids: dict[str, str]) -> None:
     created = api.post("/Senders", json={"address": "+12065550046", "channel": "SMS"})
     assert created.status_code == 201, created.text
     assert api.delete(f"/ApiKeys/{ids['key']}").status_code == 204
+
+
+def test_a_postgresql_that_stops_answering_is_a_503_not_a_hang(
+    tmp_path: Path, receiver: HTTPServer
+) -> None:
+    """A partition: the link drops every packet, nothing is refused. Connections in the
+    pool and new ones alike give up within the timeouts, as a 503."""
+    with fresh_postgres() as url, proxied("127.0.0.1", 5432) as proxy:
+        through = url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        server, auth = _serve(through, tmp_path)
+        faulty = Faulty(server, auth, proxy.stall, proxy.restore, lost=True)
+        try:
+            with faulty.client() as api:
+                _prepare(faulty, api, receiver)
+                proxy.stall()
+                try:
+                    for method, path, body in (
+                        *_reads(faulty.ids)[:4],
+                        *_writes(faulty.ids, receiver.url_for("/hook"))[:4],
+                    ):
+                        _assert_unavailable(api.request(method, path, json=body))
+                finally:
+                    proxy.restore()
+                wait_until(lambda: httpx.get(server.url + "/healthz").status_code == 200)
+                _assert_nothing_lost(api, faulty.ids, receiver)
+                _assert_everything_works(api, faulty.ids)
+        finally:
+            proxy.restore()
+            server.stop()

@@ -1,6 +1,8 @@
 """A TCP proxy in front of a real server whose link can be cut and restored, to lose the
 database the way a network or a crashed host loses it: `cut()` resets every open
-connection and refuses new ones; `restore()` lets them through again."""
+connection and refuses new ones; `stall()` lets nothing through any more while every
+connection stays open and new ones are accepted (a partition: packets vanish, nothing
+is refused); `restore()` lets them through again."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._stopped = False
+        self._flowing = threading.Event()
+        self._flowing.set()
         probe = self._listen(0)
         self.port: int = probe.getsockname()[1]
         self._serve(probe)
@@ -32,7 +36,12 @@ class TcpProxy:
         for sock in sockets:
             _reset(sock)
 
+    def stall(self) -> None:
+        """Hold every byte from now on, in both directions, until `restore()`."""
+        self._flowing.clear()
+
     def restore(self) -> None:
+        self._flowing.set()
         with self._lock:
             if self._listener is not None or self._stopped:
                 return
@@ -80,6 +89,7 @@ class TcpProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)

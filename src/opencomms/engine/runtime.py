@@ -95,7 +95,9 @@ class Runtime:
     async def start(self) -> None:
         faults = self.settings.faults
         self._db = db = await open_database(
-            self.settings.server.database_url, connect_timeout_s=faults.connect_timeout_s
+            self.settings.server.database_url,
+            connect_timeout_s=faults.connect_timeout_s,
+            query_timeout_s=faults.query_timeout_s,
         )
         if self._sole_worker:
             await db.write(_release_claims)

@@ -74,14 +74,25 @@ class PostgresDatabase:
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, max_size: int = 10, connect_timeout_s: float = 5.0
+        cls,
+        dsn: str,
+        *,
+        max_size: int = 10,
+        connect_timeout_s: float = 5.0,
+        query_timeout_s: float = 30.0,
     ) -> PostgresDatabase:
-        """A pool of up to `max_size` connections; a new connection, or a free one from
-        the pool, not had within `connect_timeout_s` is a StoreUnavailable. No floor of
-        open connections (min_size 0): asyncpg would keep reconnecting one in the
-        background while the server is away, logging a traceback at each try."""
+        """A pool of up to `max_size` connections. A new connection, or a free one from
+        the pool, not had within `connect_timeout_s`, or a statement not answered within
+        `query_timeout_s` (a server that stopped answering: a partition drops packets,
+        it refuses nothing) is a StoreUnavailable. No floor of open connections
+        (min_size 0): asyncpg would keep reconnecting one in the background while the
+        server is away, logging a traceback at each try."""
         pool = await asyncpg.create_pool(
-            dsn, min_size=0, max_size=max_size, timeout=connect_timeout_s
+            dsn,
+            min_size=0,
+            max_size=max_size,
+            timeout=connect_timeout_s,
+            command_timeout=query_timeout_s,
         )
         return cls(pool, connect_timeout_s=connect_timeout_s)
 
