@@ -9,6 +9,7 @@ with an error naming the key and its line.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -28,6 +29,7 @@ __all__ = [
     "ConnectorConfig",
     "EventSettings",
     "FaultSettings",
+    "InputSettings",
     "SenderConfig",
     "SenderPoolConfig",
     "ServerSettings",
@@ -35,6 +37,7 @@ __all__ = [
     "SettingsError",
     "SimulatorConnectorConfig",
     "SimulatorSettings",
+    "SinkSettings",
     "load_settings",
 ]
 
@@ -77,7 +80,7 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     durations: ClassVar[tuple[str, ...]] = ("timeout", "max_retry")
 
     batch_size: int = 100  # events per POST
-    timeout: str = "15s"  # a delivery not answered within it failed
+    timeout: str = "15s"  # each step of a delivery (connect, send, each read); see [sinks]
     max_retry: str = "72h"  # then the batch is given up (and logged)
     concurrency: int = 32  # deliveries in flight, one per sink at most
 
@@ -114,6 +117,37 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     @property
     def max_backoff_s(self) -> float:
         return (parse_duration_ms(self.max_backoff) or 0) / 1000
+
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
+
+
+class InputSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How large and how far what a request holds may be (docs/security.md, "No input
+    loses or blocks other work"); anything over is a 400 naming the field."""
+
+    max_variable_chars: Limit = 1_000  # one recipient variable's value
+    max_name_chars: Limit = 128  # a variable's name, a tag's key
+    max_address_chars: Limit = 320  # a recipient's or a sender's address
+    max_url_chars: Limit = 2_048  # a media, callback or sink URL
+    max_module_items: Limit = 20  # the items of any array inside a channel module
+    max_fields: Limit = 50  # the fields of any object inside a channel module
+    max_module_chars: Limit = 100_000  # one channel module, as JSON
+    max_send_at_years: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10  # sendAt ahead of now
+
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What one account's sinks may cost the server (docs/security.md, Outbound HTTP)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("callback_expiry", "delivery_timeout")
+
+    max_per_account: Positive = 100  # sinks of an account, `callbacks.url` ones included
+    callback_expiry: str = "30d"  # a `callbacks.url` sink unused this long is deleted
+    max_response_bytes: Annotated[int, msgspec.Meta(ge=0)] = 64 * 1024  # then dropped
+    delivery_timeout: str = "15s"  # a whole delivery, connect to last byte read
 
 
 class SimulatorConnectorConfig(
@@ -158,6 +192,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
+    input: InputSettings = msgspec.field(default_factory=InputSettings)
+    sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
@@ -304,10 +340,15 @@ def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
     yield ("faults",), settings.faults
+    yield ("sinks",), settings.sinks
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
     for index, sender in enumerate(settings.senders):
         yield ("senders", index), sender
+
+
+MAX_DURATION_MS = 3_650 * 86_400_000  # ten years: any longer is a typo
+_INT64 = 2**63 - 1  # the largest integer either engine stores
 
 
 def _check_durations(key: Key, config: msgspec.Struct) -> None:
@@ -318,10 +359,26 @@ def _check_durations(key: Key, config: msgspec.Struct) -> None:
         if value == "" and field.default == "":
             continue  # inherited
         ms = parse_duration_ms(value)
-        if ms is None or ms <= 0:
+        if ms is None or not 0 < ms <= MAX_DURATION_MS:
             raise _Problem(
-                (*key, field.name), f"{value!r} is not a positive duration such as '60s'"
+                (*key, field.name),
+                f"{value!r} is not a positive duration up to '3650d', such as '60s'",
             )
+
+
+def _check_numbers(value: Any, key: Key = ()) -> None:
+    """Every number is finite and fits the database: TOML takes `inf` and `nan`, and a
+    throughput of `inf` or a 30-digit integer would reach arithmetic that cannot use it."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_numbers(item, (*key, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_numbers(item, (*key, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise _Problem(key, f"{value} is not a finite number")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64:
+        raise _Problem(key, f"{value} is too large")
 
 
 def _resolve_secrets(key: Key, config: T, environ: Mapping[str, str]) -> T:
@@ -459,6 +516,7 @@ def load_settings(
         if value is not None:
             raw.setdefault("server", {})[key] = value
     try:
+        _check_numbers(raw)
         return _checked(_typed(raw), env)
     except _Problem as problem:
         raise _error(str(path or ""), text, problem.key, problem.message) from None

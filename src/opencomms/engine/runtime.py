@@ -24,9 +24,11 @@ from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
+from opencomms.events.posting import PostLimits
+from opencomms.events.sink_expiry import expire_callback_sinks
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, server_sealer
-from opencomms.settings import EventSettings, Settings
+from opencomms.settings import Settings
 from opencomms.store import accounts, delivery, jobs
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
@@ -96,6 +98,7 @@ class Runtime:
         faults = self.settings.faults
         self._db = db = await open_database(
             self.settings.server.database_url,
+            sealer=self.sealer,
             connect_timeout_s=faults.connect_timeout_s,
             query_timeout_s=faults.query_timeout_s,
         )
@@ -110,10 +113,7 @@ class Runtime:
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors, max_backoff_s=backoff_s)
         fanout = self._fanout = FanoutWorker(db, dispatcher.wake, max_backoff_s=backoff_s)
         events = self._events = EventDelivery(
-            db,
-            self.sealer,
-            self.callback_policy,
-            _delivery_policy(self.settings.events, backoff_s),
+            db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
         for name, run in (
             ("fanout", fanout.run),
@@ -122,6 +122,10 @@ class Runtime:
             ("inbound", inbound.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
+            (
+                "callback sink expiry",
+                partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
+            ),
         ):
             supervised = _supervise(name, run, backoff_s)
             self._tasks.append(asyncio.create_task(supervised, name=name))
@@ -191,13 +195,22 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _delivery_policy(events: EventSettings, max_backoff_s: float) -> DeliveryPolicy:
+def _callback_expiry_ms(settings: Settings) -> int:
+    return parse_duration_ms(settings.sinks.callback_expiry) or 30 * 86_400_000
+
+
+def _delivery_policy(settings: Settings) -> DeliveryPolicy:
+    events, sinks = settings.events, settings.sinks
     return DeliveryPolicy(
         batch_size=events.batch_size,
         timeout_s=(parse_duration_ms(events.timeout) or 15_000) / 1000,
         max_retry_ms=parse_duration_ms(events.max_retry) or 72 * 3_600_000,
         concurrency=events.concurrency,
-        max_backoff_s=max_backoff_s,
+        limits=PostLimits(
+            total_s=(parse_duration_ms(sinks.delivery_timeout) or 15_000) / 1000,
+            max_response_bytes=sinks.max_response_bytes,
+        ),
+        max_backoff_s=settings.faults.max_backoff_s,
     )
 
 

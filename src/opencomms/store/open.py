@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from opencomms.sealing import Sealer
 from opencomms.store.database import Database
 from opencomms.store.migrate import upgrade
 from opencomms.store.postgres import PostgresDatabase
@@ -21,13 +22,15 @@ async def open_database(
     database_url: str,
     *,
     migrate: bool = True,
+    sealer: Sealer | None = None,
     connect_timeout_s: float = 5.0,
     query_timeout_s: float = 30.0,
 ) -> Database:
-    """The timeouts are PostgreSQL's: how long to wait for a connection, and for the
-    answer to one statement."""
+    """`sealer`: the server's, which migrations that seal stored secrets need. The
+    timeouts are PostgreSQL's: how long to wait for a connection, and for the answer to
+    one statement."""
     if migrate:
-        await asyncio.to_thread(upgrade, database_url)
+        await asyncio.to_thread(upgrade, database_url, sealer)
     if database_url.startswith("sqlite:"):
         return SqliteDatabase(sqlite_path(database_url))
     if database_url.startswith(("postgresql:", "postgres:")):
