@@ -22,6 +22,7 @@ import msgspec
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.durations import parse_duration_ms
+from opencomms.domain.personalization import TemplateLimits
 from opencomms.domain.sender_addresses import sender_address_problem
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "SimulatorConnectorConfig",
     "SimulatorSettings",
     "SinkSettings",
+    "TemplateSettings",
     "load_settings",
 ]
 
@@ -137,6 +139,28 @@ class InputSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
+MIB = 1024 * 1024
+
+
+class TemplateSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[templates]`: the bounds of rendering one recipient's content (docs/security.md)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("render_timeout",)
+
+    loop_iterations: Positive = 1_000  # every loop of one render together
+    value_chars: Positive = 100_000  # any value a filter takes or makes
+    output_chars: Positive = 20_000  # the rendered text of one field, and each capture
+    render_timeout: str = "100ms"  # one recipient's content and tags
+    # the address space of the process that renders (RLIMIT_AS); it starts at ~40 MiB
+    render_memory_bytes: Annotated[int, msgspec.Meta(ge=64 * MIB)] = 512 * MIB
+
+    @property
+    def limits(self) -> TemplateLimits:
+        return TemplateLimits(self.loop_iterations, self.value_chars, self.output_chars)
+
+    @property
+    def render_timeout_ms(self) -> int:
+        return parse_duration_ms(self.render_timeout) or 100
 
 
 class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -195,6 +219,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     input: InputSettings = msgspec.field(default_factory=InputSettings)
     sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
+    templates: TemplateSettings = msgspec.field(default_factory=TemplateSettings)
     connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
     sender_pools: list[SenderPoolConfig] = msgspec.field(default_factory=list)
@@ -340,6 +365,7 @@ def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
     yield ("faults",), settings.faults
+    yield ("templates",), settings.templates
     yield ("sinks",), settings.sinks
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector

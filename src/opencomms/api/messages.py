@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -32,6 +33,7 @@ from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_i
 from opencomms.domain.local_time import window_ms
 from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.clock import now_ms
+from opencomms.settings import Settings
 from opencomms.store import messages, operations, senders
 from opencomms.store.database import Conn
 from opencomms.store.idempotency import Claim
@@ -41,6 +43,7 @@ __all__ = ["fetch_message", "list_messages", "send_messages"]
 
 AnyRequest = Request[Any, Any, Any]
 _TAGS_FILTER = msgspec.json.Decoder()
+PARSE_ON_LOOP_BYTES = 64 * 1024  # a larger body is checked in a thread
 
 
 async def _resolve_senders(
@@ -96,9 +99,18 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
         raise
 
 
+async def _parsed(body: bytes, settings: Settings) -> tuple[SendRequest, list[FieldError]]:
+    """The body checked; a large one in a thread, so that the event loop keeps serving
+    other requests meanwhile (10,000 recipients and their templates take a while)."""
+    check = partial(parse_send_request, body, settings.input, templates=settings.templates.limits)
+    if len(body) <= PARSE_ON_LOOP_BYTES:
+        return check()
+    return await asyncio.to_thread(check)
+
+
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
-    send, problems = parse_send_request(body, runtime_of(request).settings.input)
     runtime = runtime_of(request)
+    send, problems = await _parsed(body, runtime.settings)
     account = account_of(request)
     # the checks that need the database or the network join the body's problems, so
     # that one 400 lists them all

@@ -22,7 +22,9 @@ from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
 from opencomms.domain.local_time import parse_local, window_ms
 from opencomms.domain.personalization import (
+    DEFAULT_LIMITS,
     TemplateError,
+    TemplateLimits,
     compile_template,
     is_template,
     strings_in,
@@ -70,9 +72,10 @@ def _key(path: str, key: str) -> str:
 
 
 class _Checker:
-    def __init__(self, limits: InputSettings, now: int) -> None:
+    def __init__(self, limits: InputSettings, now: int, templates: TemplateLimits) -> None:
         self.errors: list[FieldError] = []
         self.limits = limits
+        self.templates = templates
         self.now = now
         self._failed: set[str] = set()
 
@@ -115,16 +118,20 @@ class _Checker:
     def template(self, value: str, path: str) -> None:
         if is_template(value):
             try:
-                compile_template(value)
+                compile_template(value, self.templates)
             except TemplateError as error:
                 self.fail(path, f"is not a valid Liquid template: {error}")
 
 
 def parse_send_request(
-    body: bytes, limits: InputSettings | None = None, now: int | None = None
+    body: bytes,
+    limits: InputSettings | None = None,
+    now: int | None = None,
+    templates: TemplateLimits = DEFAULT_LIMITS,
 ) -> tuple[SendRequest, list[FieldError]]:
-    """The request, and every problem found in it (empty when it can be accepted)."""
-    check = _Checker(limits or InputSettings(), now_ms() if now is None else now)
+    """The request, and every problem found in it (empty when it can be accepted).
+    `templates`: a template that must break these bounds for every recipient is one."""
+    check = _Checker(limits or InputSettings(), now_ms() if now is None else now, templates)
     raw, problems = decode_json(body)
     for problem in problems:
         check.fail(problem.field, problem.message)

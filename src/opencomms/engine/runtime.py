@@ -23,6 +23,7 @@ from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
+from opencomms.engine.rendering import Renderer
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.posting import PostLimits
 from opencomms.events.sink_expiry import expire_callback_sinks
@@ -62,6 +63,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._dispatcher: Dispatcher | None = None
         self._fanout: FanoutWorker | None = None
+        self._renderer = Renderer(settings.templates)
         self._receipts: BatchApplier[Receipt] | None = None
         self._inbound: BatchApplier[Inbound] | None = None
         self._sealer: Sealer | None = None
@@ -111,7 +113,9 @@ class Runtime:
         for name, connector in self.connectors.items():
             await connector.start(keyed_receipts(name, receipts.accept), inbound.accept)
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors, max_backoff_s=backoff_s)
-        fanout = self._fanout = FanoutWorker(db, dispatcher.wake, max_backoff_s=backoff_s)
+        fanout = self._fanout = FanoutWorker(
+            db, self._renderer, dispatcher.wake, max_backoff_s=backoff_s
+        )
         events = self._events = EventDelivery(
             db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
@@ -143,6 +147,7 @@ class Runtime:
                 await _flush(applier)
         if self._events is not None:
             await self._events.close()
+        await self._renderer.close()
         for connector in self.connectors.values():
             await connector.close()
         if self._db is not None:
