@@ -32,7 +32,6 @@ from opencomms.store.errors import StoreUnavailable
 __all__ = ["create_app"]
 
 RESOURCES = [
-    messages.send_messages,
     messages.list_messages,
     messages.fetch_message,
     operations.list_operations,
@@ -90,6 +89,17 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
     return Response({"status": "ok", "database": "ok"})
 
 
+def _api(prefix: str, settings: Settings) -> Router:
+    """The API under `prefix`: the send takes bodies up to `max_send_body_bytes` (10,000
+    recipients with their variables), every other endpoint up to `max_body_bytes`."""
+    send = Router(
+        "/",
+        route_handlers=[messages.send_messages],
+        request_max_body_size=settings.http.max_send_body_bytes,
+    )
+    return Router(prefix, route_handlers=[send, *RESOURCES])
+
+
 def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None) -> Litestar:
     """The app for `settings`; `announce` is where a new account's auth token is shown,
     once (see Runtime)."""
@@ -106,15 +116,15 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     return Litestar(
         route_handlers=[
             healthz,
-            Router("/v1", route_handlers=RESOURCES),
-            Router("/preview", route_handlers=RESOURCES),
+            _api("/v1", settings),
+            _api("/preview", settings),
         ],
         middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$"])],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],
         state=State({"runtime": runtime}),
-        request_max_body_size=settings.server.max_body_bytes,
+        request_max_body_size=settings.http.max_body_bytes,
         openapi_config=None,
         debug=False,
     )

@@ -9,6 +9,7 @@ with an error naming the key and its line.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectorConfig",
     "EventSettings",
     "FaultSettings",
+    "HttpSettings",
     "InputSettings",
     "SenderConfig",
     "SenderPoolConfig",
@@ -58,10 +60,36 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     database_url: str = "sqlite:///opencomms.db"
     allowed_callback_networks: list[str] = msgspec.field(default_factory=list)
     public_url: str = ""  # base of operationLocation; empty: from the request's Host
-    max_body_bytes: int = 16 * 1024 * 1024
     # the key that seals auth tokens kept for signing callbacks (made on first start)
     secret_key_file: str = "opencomms.key"
     secret_key: str = ""  # or the key itself, base64 (OPENCOMMS_SECRET_KEY)
+
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[http]`: what one client may ask of the HTTP server (docs/security.md)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("header_timeout", "body_timeout")
+
+    header_timeout: str = "10s"  # a request's line and headers, from its first byte: 408
+    body_timeout: str = "60s"  # its whole body, from the end of its headers: 408
+    max_header_bytes: Positive = 64 * 1024  # request line and headers: 431
+    max_body_bytes: Positive = 64 * 1024  # every endpoint but the send: 413
+    max_send_body_bytes: Positive = 16 * 1024 * 1024  # POST /v1/Messages: 413
+    max_connections: Positive = 1000  # open at once, every client together: 503
+    max_connections_per_client: Positive = 100  # from one address (IPv6: one /64): 429
+    # CIDRs of reverse proxies: their X-Forwarded-For/-Proto are believed, and their
+    # connections count only towards max_connections (the proxy caps each client)
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+
+    def seconds(self, duration: str) -> float:
+        """`header_timeout` or `body_timeout` in seconds (checked at load)."""
+        return (parse_duration_ms(getattr(self, duration)) or 0) / 1000
+
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies]
 
 
 class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -138,7 +166,6 @@ class InputSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_send_at_years: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10  # sendAt ahead of now
 
 
-Positive = Annotated[int, msgspec.Meta(ge=1)]
 MIB = 1024 * 1024
 
 
@@ -214,6 +241,7 @@ class SenderPoolConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
     input: InputSettings = msgspec.field(default_factory=InputSettings)
@@ -362,6 +390,7 @@ def _typed(raw: dict[str, Any]) -> Settings:
 
 
 def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
+    yield ("http",), settings.http
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
     yield ("faults",), settings.faults
@@ -487,6 +516,16 @@ def _check_pools(settings: Settings) -> None:
                 )
 
 
+def _check_proxies(http: HttpSettings) -> None:
+    for cidr in http.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise _Problem(
+                ("http", "trusted_proxies"), f"{cidr!r} is not an address or a CIDR network"
+            ) from None
+
+
 def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
     if BUILTIN_CONNECTOR in settings.connectors:
         raise _Problem(
@@ -495,6 +534,7 @@ def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
         )
     for key, config in _structs(settings):
         _check_durations(key, config)
+    _check_proxies(settings.http)
     connectors = {
         name: _resolve_secrets(("connectors", name), config, environ)
         for name, config in settings.connectors.items()

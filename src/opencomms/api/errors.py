@@ -75,15 +75,19 @@ class ApiError(Exception):
         self.errors = errors or []
         self.headers = headers or {}
 
-    def response(self) -> Response[bytes]:
+    def body(self) -> bytes:
+        """The contract's error body, encoded."""
         body = ErrorBody(
             self.code, self.message, MORE_INFO.format(code=self.code), self.status, self.errors
         )
+        return msgspec.json.encode(body)
+
+    def response(self) -> Response[bytes]:
         headers = dict(self.headers)
         if self.status == 401:
             headers.setdefault("WWW-Authenticate", 'Basic realm="opencomms"')
         return Response(
-            msgspec.json.encode(body),
+            self.body(),
             status_code=self.status,
             media_type="application/json",
             headers=headers,
