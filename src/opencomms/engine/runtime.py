@@ -14,6 +14,7 @@ from functools import partial
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
 from opencomms.domain.durations import parse_duration_ms
+from opencomms.domain.storable import storable_struct
 from opencomms.engine.backoff import Backoff
 from opencomms.engine.batching import BatchApplier
 from opencomms.engine.clock import now_ms
@@ -111,7 +112,10 @@ class Runtime:
         receipts = self._receipts = BatchApplier(db, apply_receipts, max_backoff_s=backoff_s)
         inbound = self._inbound = BatchApplier(db, apply_inbound, max_backoff_s=backoff_s)
         for name, connector in self.connectors.items():
-            await connector.start(keyed_receipts(name, receipts.accept), inbound.accept)
+            await connector.start(
+                keyed_receipts(name, receipts.accept),
+                lambda message: inbound.accept(storable_struct(message)),
+            )
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors, max_backoff_s=backoff_s)
         fanout = self._fanout = FanoutWorker(
             db, self._renderer, dispatcher.wake, max_backoff_s=backoff_s
