@@ -329,6 +329,21 @@ def test_the_readme_example_parses(tmp_path: Path) -> None:
     assert settings.connectors  # type: ignore[attr-defined]
 
 
+def test_faults_settings_have_documented_defaults_and_are_checked(tmp_path: Path) -> None:
+    faults = load_settings(None, environ={}).faults
+    assert (faults.retry_after_header, faults.connect_timeout_s, faults.max_backoff_s) == (
+        "5",
+        5.0,
+        5.0,
+    )
+    path = tmp_path / "opencomms.toml"
+    path.write_text('[faults]\nretry_after = "1500ms"\nmax_backoff = "2s"\n')
+    tuned = load_settings(str(path), environ={}).faults
+    assert (tuned.retry_after_header, tuned.max_backoff_s) == ("2", 2.0)  # whole seconds, up
+    error = error_of(tmp_path, '[faults]\nconnect_timeout = "soon"\n')
+    assert "faults.connect_timeout (line 2): 'soon' is not a positive duration" in error
+
+
 TEMPLATES = """\
 [templates]
 loop_iterations = 5000

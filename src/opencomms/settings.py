@@ -30,6 +30,7 @@ __all__ = [
     "BUILTIN_CONNECTOR",
     "ConnectorConfig",
     "EventSettings",
+    "FaultSettings",
     "HttpSettings",
     "InputSettings",
     "SenderConfig",
@@ -112,6 +113,40 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout: str = "15s"  # each step of a delivery (connect, send, each read); see [sinks]
     max_retry: str = "72h"  # then the batch is given up (and logged)
     concurrency: int = 32  # deliveries in flight, one per sink at most
+
+
+class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """While the database is unavailable (a full disk, a lost server): what requests are
+    told, and how long workers and connections wait."""
+
+    durations: ClassVar[tuple[str, ...]] = (
+        "retry_after",
+        "connect_timeout",
+        "query_timeout",
+        "max_backoff",
+    )
+
+    retry_after: str = "5s"  # the 503's Retry-After (whole seconds, at least 1)
+    connect_timeout: str = "5s"  # PostgreSQL: a connection not had within it is a 503
+    query_timeout: str = "30s"  # PostgreSQL: a statement not answered within it is a 503
+    max_backoff: str = "5s"  # the longest a background worker waits between tries
+
+    @property
+    def retry_after_header(self) -> str:
+        """Retry-After's value: whole seconds, rounded up, at least 1."""
+        return str(max(1, -(-(parse_duration_ms(self.retry_after) or 0) // 1000)))
+
+    @property
+    def connect_timeout_s(self) -> float:
+        return (parse_duration_ms(self.connect_timeout) or 0) / 1000
+
+    @property
+    def query_timeout_s(self) -> float:
+        return (parse_duration_ms(self.query_timeout) or 0) / 1000
+
+    @property
+    def max_backoff_s(self) -> float:
+        return (parse_duration_ms(self.max_backoff) or 0) / 1000
 
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
@@ -208,6 +243,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
+    faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
     input: InputSettings = msgspec.field(default_factory=InputSettings)
     sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
@@ -357,6 +393,7 @@ def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("http",), settings.http
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
+    yield ("faults",), settings.faults
     yield ("templates",), settings.templates
     yield ("sinks",), settings.sinks
     for name, connector in settings.connectors.items():
