@@ -9,6 +9,8 @@ with an error naming the key and its line.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -21,12 +23,16 @@ import msgspec
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.durations import parse_duration_ms
+from opencomms.domain.personalization import TemplateLimits
 from opencomms.domain.sender_addresses import sender_address_problem
 
 __all__ = [
     "BUILTIN_CONNECTOR",
     "ConnectorConfig",
     "EventSettings",
+    "FaultSettings",
+    "HttpSettings",
+    "InputSettings",
     "SenderConfig",
     "SenderPoolConfig",
     "ServerSettings",
@@ -34,6 +40,8 @@ __all__ = [
     "SettingsError",
     "SimulatorConnectorConfig",
     "SimulatorSettings",
+    "SinkSettings",
+    "TemplateSettings",
     "load_settings",
 ]
 
@@ -52,10 +60,36 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     database_url: str = "sqlite:///opencomms.db"
     allowed_callback_networks: list[str] = msgspec.field(default_factory=list)
     public_url: str = ""  # base of operationLocation; empty: from the request's Host
-    max_body_bytes: int = 16 * 1024 * 1024
     # the key that seals auth tokens kept for signing callbacks (made on first start)
     secret_key_file: str = "opencomms.key"
     secret_key: str = ""  # or the key itself, base64 (OPENCOMMS_SECRET_KEY)
+
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[http]`: what one client may ask of the HTTP server (docs/security.md)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("header_timeout", "body_timeout")
+
+    header_timeout: str = "10s"  # a request's line and headers, from its first byte: 408
+    body_timeout: str = "60s"  # its whole body, from the end of its headers: 408
+    max_header_bytes: Positive = 64 * 1024  # request line and headers: 431
+    max_body_bytes: Positive = 64 * 1024  # every endpoint but the send: 413
+    max_send_body_bytes: Positive = 16 * 1024 * 1024  # POST /v1/Messages: 413
+    max_connections: Positive = 1000  # open at once, every client together: 503
+    max_connections_per_client: Positive = 100  # from one address (IPv6: one /64): 429
+    # CIDRs of reverse proxies: their X-Forwarded-For/-Proto are believed, and their
+    # connections count only towards max_connections (the proxy caps each client)
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+
+    def seconds(self, duration: str) -> float:
+        """`header_timeout` or `body_timeout` in seconds (checked at load)."""
+        return (parse_duration_ms(getattr(self, duration)) or 0) / 1000
+
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies]
 
 
 class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -76,9 +110,95 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     durations: ClassVar[tuple[str, ...]] = ("timeout", "max_retry")
 
     batch_size: int = 100  # events per POST
-    timeout: str = "15s"  # a delivery not answered within it failed
+    timeout: str = "15s"  # each step of a delivery (connect, send, each read); see [sinks]
     max_retry: str = "72h"  # then the batch is given up (and logged)
     concurrency: int = 32  # deliveries in flight, one per sink at most
+
+
+class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """While the database is unavailable (a full disk, a lost server): what requests are
+    told, and how long workers and connections wait."""
+
+    durations: ClassVar[tuple[str, ...]] = (
+        "retry_after",
+        "connect_timeout",
+        "query_timeout",
+        "max_backoff",
+    )
+
+    retry_after: str = "5s"  # the 503's Retry-After (whole seconds, at least 1)
+    connect_timeout: str = "5s"  # PostgreSQL: a connection not had within it is a 503
+    query_timeout: str = "30s"  # PostgreSQL: a statement not answered within it is a 503
+    max_backoff: str = "5s"  # the longest a background worker waits between tries
+
+    @property
+    def retry_after_header(self) -> str:
+        """Retry-After's value: whole seconds, rounded up, at least 1."""
+        return str(max(1, -(-(parse_duration_ms(self.retry_after) or 0) // 1000)))
+
+    @property
+    def connect_timeout_s(self) -> float:
+        return (parse_duration_ms(self.connect_timeout) or 0) / 1000
+
+    @property
+    def query_timeout_s(self) -> float:
+        return (parse_duration_ms(self.query_timeout) or 0) / 1000
+
+    @property
+    def max_backoff_s(self) -> float:
+        return (parse_duration_ms(self.max_backoff) or 0) / 1000
+
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
+
+
+class InputSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How large and how far what a request holds may be (docs/security.md, "No input
+    loses or blocks other work"); anything over is a 400 naming the field."""
+
+    max_variable_chars: Limit = 1_000  # one recipient variable's value
+    max_name_chars: Limit = 128  # a variable's name, a tag's key
+    max_address_chars: Limit = 320  # a recipient's or a sender's address
+    max_url_chars: Limit = 2_048  # a media, callback or sink URL
+    max_module_items: Limit = 20  # the items of any array inside a channel module
+    max_fields: Limit = 50  # the fields of any object inside a channel module
+    max_module_chars: Limit = 100_000  # one channel module, as JSON
+    max_send_at_years: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10  # sendAt ahead of now
+
+
+MIB = 1024 * 1024
+
+
+class TemplateSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[templates]`: the bounds of rendering one recipient's content (docs/security.md)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("render_timeout",)
+
+    loop_iterations: Positive = 1_000  # every loop of one render together
+    value_chars: Positive = 100_000  # any value a filter takes or makes
+    output_chars: Positive = 20_000  # the rendered text of one field, and each capture
+    render_timeout: str = "100ms"  # one recipient's content and tags
+    # the address space of the process that renders (RLIMIT_AS); it starts at ~40 MiB
+    render_memory_bytes: Annotated[int, msgspec.Meta(ge=64 * MIB)] = 512 * MIB
+
+    @property
+    def limits(self) -> TemplateLimits:
+        return TemplateLimits(self.loop_iterations, self.value_chars, self.output_chars)
+
+    @property
+    def render_timeout_ms(self) -> int:
+        return parse_duration_ms(self.render_timeout) or 100
+
+
+class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What one account's sinks may cost the server (docs/security.md, Outbound HTTP)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("callback_expiry", "delivery_timeout")
+
+    max_per_account: Positive = 100  # sinks of an account, `callbacks.url` ones included
+    callback_expiry: str = "30d"  # a `callbacks.url` sink unused this long is deleted
+    max_response_bytes: Annotated[int, msgspec.Meta(ge=0)] = 64 * 1024  # then dropped
+    delivery_timeout: str = "15s"  # a whole delivery, connect to last byte read
 
 
 class SimulatorConnectorConfig(
@@ -121,8 +241,13 @@ class SenderPoolConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
+    faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
+    input: InputSettings = msgspec.field(default_factory=InputSettings)
+    sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
+    templates: TemplateSettings = msgspec.field(default_factory=TemplateSettings)
     connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
     sender_pools: list[SenderPoolConfig] = msgspec.field(default_factory=list)
@@ -265,12 +390,20 @@ def _typed(raw: dict[str, Any]) -> Settings:
 
 
 def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
+    yield ("http",), settings.http
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
+    yield ("faults",), settings.faults
+    yield ("templates",), settings.templates
+    yield ("sinks",), settings.sinks
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
     for index, sender in enumerate(settings.senders):
         yield ("senders", index), sender
+
+
+MAX_DURATION_MS = 3_650 * 86_400_000  # ten years: any longer is a typo
+_INT64 = 2**63 - 1  # the largest integer either engine stores
 
 
 def _check_durations(key: Key, config: msgspec.Struct) -> None:
@@ -281,10 +414,26 @@ def _check_durations(key: Key, config: msgspec.Struct) -> None:
         if value == "" and field.default == "":
             continue  # inherited
         ms = parse_duration_ms(value)
-        if ms is None or ms <= 0:
+        if ms is None or not 0 < ms <= MAX_DURATION_MS:
             raise _Problem(
-                (*key, field.name), f"{value!r} is not a positive duration such as '60s'"
+                (*key, field.name),
+                f"{value!r} is not a positive duration up to '3650d', such as '60s'",
             )
+
+
+def _check_numbers(value: Any, key: Key = ()) -> None:
+    """Every number is finite and fits the database: TOML takes `inf` and `nan`, and a
+    throughput of `inf` or a 30-digit integer would reach arithmetic that cannot use it."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_numbers(item, (*key, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_numbers(item, (*key, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise _Problem(key, f"{value} is not a finite number")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64:
+        raise _Problem(key, f"{value} is too large")
 
 
 def _resolve_secrets(key: Key, config: T, environ: Mapping[str, str]) -> T:
@@ -367,6 +516,16 @@ def _check_pools(settings: Settings) -> None:
                 )
 
 
+def _check_proxies(http: HttpSettings) -> None:
+    for cidr in http.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise _Problem(
+                ("http", "trusted_proxies"), f"{cidr!r} is not an address or a CIDR network"
+            ) from None
+
+
 def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
     if BUILTIN_CONNECTOR in settings.connectors:
         raise _Problem(
@@ -375,6 +534,7 @@ def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
         )
     for key, config in _structs(settings):
         _check_durations(key, config)
+    _check_proxies(settings.http)
     connectors = {
         name: _resolve_secrets(("connectors", name), config, environ)
         for name, config in settings.connectors.items()
@@ -422,6 +582,7 @@ def load_settings(
         if value is not None:
             raw.setdefault("server", {})[key] = value
     try:
+        _check_numbers(raw)
         return _checked(_typed(raw), env)
     except _Problem as problem:
         raise _error(str(path or ""), text, problem.key, problem.message) from None

@@ -8,9 +8,16 @@ import msgspec
 from litestar import HttpMethod, Request, Response, delete, get, post, route
 from litestar.params import FromPath
 
-from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
+from opencomms.api.common import (
+    account_of,
+    json_body,
+    json_response,
+    page_of,
+    plain_list,
+    runtime_of,
+)
 from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
-from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.paging import page_envelope
 from opencomms.api.senders import check_tags
 from opencomms.api.wire import pool_json, sender_json
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE, new_sender_pool_id
@@ -153,7 +160,7 @@ async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Resp
     """The pool's senders in the pool's order (its fallback order), paginated by position."""
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = parse_page(query, errors)
+    page = page_of(request, query, errors)
     after = -1
     if query.get("pageToken", query.get("page_token")) and not errors:
         kind, _, position = page.before.partition("_")
@@ -184,8 +191,16 @@ async def add_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Respo
     ids = await _check_senders(request, body.get("senders"), errors)
     if errors:
         raise invalid(errors)
-    await runtime_of(request).db.write(lambda conn: senders.add_pool_members(conn, pool.id, ids))
-    return json_response(pool_json(await _load(request, pool_id)))
+    account = account_of(request)
+
+    async def add(conn: Conn) -> SenderPoolRecord | None:
+        await senders.add_pool_members(conn, pool.id, ids)
+        return await senders.get_pool(conn, account, pool.id)  # read where it was written
+
+    updated = await runtime_of(request).db.write(add)
+    if updated is None:  # deleted meanwhile
+        raise not_found("SenderPool", pool_id)
+    return json_response(pool_json(updated))
 
 
 @delete("/SenderPools/{pool_id:str}/Senders/{sender_id:str}", status_code=204)

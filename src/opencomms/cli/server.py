@@ -1,19 +1,19 @@
-"""The commands that run the server side: `serve`, `migrate` and `credentials`."""
+"""The commands that run the server side: `serve` and `migrate`."""
 
 from __future__ import annotations
 
 import logging
-import os
 
 import typer
 import uvicorn
 
+from opencomms.api.http_limits import BoundedConfig
 from opencomms.app import create_app
-from opencomms.domain.ids import new_account_sid, new_auth_token
+from opencomms.sealing import server_sealer
 from opencomms.settings import SettingsError, load_settings
 from opencomms.store.migrate import upgrade
 
-__all__ = ["credentials", "migrate", "serve"]
+__all__ = ["migrate", "serve"]
 
 
 def serve(
@@ -40,28 +40,40 @@ def serve(
     server = settings.server
     typer.echo(f"opencomms serving on http://{server.host}:{server.port} ({server.database_url})")
     if settings.account_sid:
-        typer.echo(f"  Account SID: {settings.account_sid}")
-        typer.echo(f"  Auth token:  {settings.auth_token}")
-    uvicorn.run(
-        create_app(settings),
+        # the token is shown once, when its account is created (create_app's announce)
+        typer.echo(
+            f"  Account SID: {settings.account_sid} (auth token: OPENCOMMS_AUTH_TOKEN;"
+            " `opencomms rotate-token` makes a new one)"
+        )
+    bounded = BoundedConfig(
+        create_app(settings, announce=typer.echo),
+        settings.http,
         host=server.host,
         port=server.port,
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-
-
-def credentials() -> None:
-    """Print a new account SID and auth token as environment assignments."""
-    typer.echo(f"OPENCOMMS_ACCOUNT_SID={new_account_sid()}")
-    typer.echo(f"OPENCOMMS_AUTH_TOKEN={new_auth_token()}")
+    uvicorn.Server(bounded).run()
 
 
 def migrate(
     database_url: str | None = typer.Option(None, "--database-url", help="Database to migrate."),
+    config: str | None = typer.Option(
+        None, "--config", help="Operator TOML file (OPENCOMMS_CONFIG): the database and key."
+    ),
 ) -> None:
-    """Bring the database to the newest schema."""
-    url = database_url or os.environ.get("OPENCOMMS_DATABASE_URL") or "sqlite:///opencomms.db"
-    upgrade(url)
-    typer.echo(f"migrated {url}")
+    """Bring the database to the newest schema (with the server's key, which seals the
+    stored secrets)."""
+    try:
+        settings = load_settings(config, overrides={"database_url": database_url})
+    except SettingsError as error:
+        typer.echo(f"opencomms: {error}", err=True)
+        raise typer.Exit(2) from None
+    server = settings.server
+    try:
+        upgrade(server.database_url, server_sealer(server.secret_key, server.secret_key_file))
+    except RuntimeError as error:
+        typer.echo(f"opencomms: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"migrated {server.database_url}")

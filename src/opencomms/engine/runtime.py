@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
 
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
 from opencomms.domain.durations import parse_duration_ms
+from opencomms.domain.storable import storable_struct
+from opencomms.engine.backoff import Backoff
 from opencomms.engine.batching import BatchApplier
 from opencomms.engine.clock import now_ms
 from opencomms.engine.dispatcher import Dispatcher
@@ -22,12 +24,16 @@ from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
+from opencomms.engine.rendering import Renderer
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
+from opencomms.events.posting import PostLimits
+from opencomms.events.sink_expiry import expire_callback_sinks
 from opencomms.events.ssrf import CallbackPolicy
-from opencomms.sealing import Sealer, load_or_create_key
-from opencomms.settings import EventSettings, Settings
-from opencomms.store import delivery, jobs
+from opencomms.sealing import Sealer, server_sealer
+from opencomms.settings import Settings
+from opencomms.store import accounts, delivery, jobs
 from opencomms.store.database import Conn, Database
+from opencomms.store.errors import StoreUnavailable
 from opencomms.store.open import open_database
 
 __all__ = ["Runtime"]
@@ -39,19 +45,30 @@ EARLY_RECEIPT_SWEEP_S = 5.0
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, sole_worker: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sole_worker: bool = True,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         """`sole_worker`: this process is the only one working on this database (the
-        embedded `serve`), so any claim it finds at start was left by a dead process."""
+        embedded `serve`), so any claim it finds at start was left by a dead process.
+        `announce`: where the operator is told a new account's auth token, once (the
+        CLI's terminal); without it the token is never shown."""
         self.settings = settings
+        self._announce = announce
         self._sole_worker = sole_worker
         self.connectors: dict[str, Connector] = build_connectors(settings)
         self._db: Database | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dispatcher: Dispatcher | None = None
         self._fanout: FanoutWorker | None = None
+        self._renderer = Renderer(settings.templates)
         self._receipts: BatchApplier[Receipt] | None = None
         self._inbound: BatchApplier[Inbound] | None = None
         self._sealer: Sealer | None = None
+        self._page_key: bytes | None = None
         self._events: EventDelivery | None = None
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
 
@@ -70,27 +87,41 @@ class Runtime:
     def sealer(self) -> Sealer:
         if self._sealer is None:
             server = self.settings.server
-            key = server.secret_key
-            self._sealer = (
-                Sealer.from_text(key)
-                if key
-                else Sealer(load_or_create_key(Path(server.secret_key_file)))
-            )
+            self._sealer = server_sealer(server.secret_key, server.secret_key_file)
         return self._sealer
 
+    @property
+    def page_key(self) -> bytes:
+        """The key that signs page tokens (api/paging.py)."""
+        if self._page_key is None:
+            self._page_key = self.sealer.derive("opencomms page tokens")
+        return self._page_key
+
     async def start(self) -> None:
-        self._db = db = await open_database(self.settings.server.database_url)
+        faults = self.settings.faults
+        self._db = db = await open_database(
+            self.settings.server.database_url,
+            sealer=self.sealer,
+            connect_timeout_s=faults.connect_timeout_s,
+            query_timeout_s=faults.query_timeout_s,
+        )
         if self._sole_worker:
             await db.write(_release_claims)
         await self._provision_configured_account()
-        receipts = self._receipts = BatchApplier(db, apply_receipts)
-        inbound = self._inbound = BatchApplier(db, apply_inbound)
+        backoff_s = faults.max_backoff_s
+        receipts = self._receipts = BatchApplier(db, apply_receipts, max_backoff_s=backoff_s)
+        inbound = self._inbound = BatchApplier(db, apply_inbound, max_backoff_s=backoff_s)
         for name, connector in self.connectors.items():
-            await connector.start(keyed_receipts(name, receipts.accept), inbound.accept)
-        dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
-        fanout = self._fanout = FanoutWorker(db, dispatcher.wake)
+            await connector.start(
+                keyed_receipts(name, receipts.accept),
+                lambda message: inbound.accept(storable_struct(message)),
+            )
+        dispatcher = self._dispatcher = Dispatcher(db, self.connectors, max_backoff_s=backoff_s)
+        fanout = self._fanout = FanoutWorker(
+            db, self._renderer, dispatcher.wake, max_backoff_s=backoff_s
+        )
         events = self._events = EventDelivery(
-            db, self.sealer, self.callback_policy, _delivery_policy(self.settings.events)
+            db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
         for name, run in (
             ("fanout", fanout.run),
@@ -99,8 +130,13 @@ class Runtime:
             ("inbound", inbound.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
+            (
+                "callback sink expiry",
+                partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
+            ),
         ):
-            self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
+            supervised = _supervise(name, run, backoff_s)
+            self._tasks.append(asyncio.create_task(supervised, name=name))
         _tune_garbage_collector()
 
     async def stop(self) -> None:
@@ -112,9 +148,10 @@ class Runtime:
             await self._dispatcher.drain()
         for applier in (self._receipts, self._inbound):
             if applier is not None:
-                await applier.flush()
+                await _flush(applier)
         if self._events is not None:
             await self._events.close()
+        await self._renderer.close()
         for connector in self.connectors.values():
             await connector.close()
         if self._db is not None:
@@ -130,6 +167,8 @@ class Runtime:
         await self.db.write(lambda conn: provision_configured(conn, self.settings, now_ms()))
 
     async def _provision_account(self, sid: str, token: str) -> None:
+        """Create the account unless it exists; its auth token is shown only now. A token
+        that does not match an existing account's (it was rotated) is said, not used."""
         created = await self.db.write(
             lambda conn: provision_account(
                 conn,
@@ -143,6 +182,16 @@ class Runtime:
         )
         if created:
             log.info("created account %s with a default pool of simulator senders", sid)
+            if self._announce is not None:
+                self._announce(f"  Created account {sid}; its auth token, shown this once: {token}")
+            return
+        found = await self.db.read(lambda conn: accounts.find_credential(conn, sid))
+        if found is not None and found[1] != accounts.credential_hash(token):
+            log.warning(
+                "OPENCOMMS_AUTH_TOKEN is not the auth token of account %s (it was rotated?):"
+                " requests with it are refused",
+                sid,
+            )
 
 
 def _tune_garbage_collector() -> None:
@@ -155,13 +204,32 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _delivery_policy(events: EventSettings) -> DeliveryPolicy:
+def _callback_expiry_ms(settings: Settings) -> int:
+    return parse_duration_ms(settings.sinks.callback_expiry) or 30 * 86_400_000
+
+
+def _delivery_policy(settings: Settings) -> DeliveryPolicy:
+    events, sinks = settings.events, settings.sinks
     return DeliveryPolicy(
         batch_size=events.batch_size,
         timeout_s=(parse_duration_ms(events.timeout) or 15_000) / 1000,
         max_retry_ms=parse_duration_ms(events.max_retry) or 72 * 3_600_000,
         concurrency=events.concurrency,
+        limits=PostLimits(
+            total_s=(parse_duration_ms(sinks.delivery_timeout) or 15_000) / 1000,
+            max_response_bytes=sinks.max_response_bytes,
+        ),
+        max_backoff_s=settings.faults.max_backoff_s,
     )
+
+
+async def _flush(applier: BatchApplier[Receipt] | BatchApplier[Inbound]) -> None:
+    """Store what is gathered before stopping; with the database gone, say what is lost
+    (an SMSC redelivers what was not acknowledged; the simulator does not)."""
+    try:
+        await applier.flush()
+    except StoreUnavailable as error:
+        log.error("stopping with %d reports not stored: %s", applier.backlog, error)
 
 
 async def _release_claims(conn: Conn) -> None:
@@ -176,14 +244,23 @@ async def _sweep_early_receipts(db: Database) -> None:
         await db.write(sweep_early_receipts)
 
 
-async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: log a crash loudly and start it again."""
+async def _supervise(name: str, run: Callable[[], Awaitable[None]], max_backoff_s: float) -> None:
+    """Keep a background loop alive: while the database is unavailable, start it again
+    after a capped backoff; after any other crash, log it loudly and start it again."""
+    backoff = Backoff(max_backoff_s)
     while True:
+        started = time.monotonic()
         try:
             await run()
             return
         except asyncio.CancelledError:
             raise
+        except StoreUnavailable as error:
+            if time.monotonic() - started > max_backoff_s:
+                backoff.reset()  # it had been working: this is a new outage
+            delay = backoff.next_delay()
+            log.warning("%s waits for the database (%s); next try in %.1f s", name, error, delay)
+            await asyncio.sleep(delay)
         except Exception:
             log.exception("background task %s crashed; restarting", name)
             await asyncio.sleep(RESTART_DELAY_S)

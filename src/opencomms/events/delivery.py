@@ -13,20 +13,24 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
 from opencomms.engine.wakeup import Wakeup
 from opencomms.events.cloudevents import encode_batch
 from opencomms.events.payloads import event_id, render
+from opencomms.events.posting import PostLimits, post_bounded
 from opencomms.events.retry import backoff_ms, retry_after_ms
 from opencomms.events.signing import delivery_message_id, signed_headers
 from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
 from opencomms.sealing import Sealer
 from opencomms.store import accounts, inbound, operations, sinks
 from opencomms.store.database import Conn, Database
+from opencomms.store.errors import StoreUnavailable
 from opencomms.store.events import INBOUND_RECEIVED
 from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
 
@@ -40,9 +44,11 @@ IDLE_POLL_S = 0.2
 @dataclass(frozen=True)
 class DeliveryPolicy:
     batch_size: int = 100
-    timeout_s: float = 15.0
+    timeout_s: float = 15.0  # each step: connect, send, each read
     max_retry_ms: int = 72 * 3_600_000
     concurrency: int = 32
+    limits: PostLimits = field(default_factory=PostLimits)
+    max_backoff_s: float = 5.0  # while the database is unavailable
 
 
 @dataclass
@@ -102,6 +108,8 @@ class EventDelivery:
             async with self._slots:
                 while await self.deliver_once(sink_id):
                     pass
+        except StoreUnavailable as error:
+            log.warning("delivery to sink %s waits for the database: %s", sink_id, error)
         except Exception:
             log.exception("delivery to sink %s failed unexpectedly", sink_id)
         finally:
@@ -124,21 +132,19 @@ class EventDelivery:
             message_id=delivery_message_id(_ids(batch.events)),
         )
         started = time.monotonic()
-        status_code, error, retry_after = None, None, None
-        try:
-            response = await self._client.post(
-                signed.url, content=batch.body, headers=signed.headers
-            )
-            status_code = response.status_code
-            retry_after = response.headers.get("retry-after")
-        except httpx.HTTPError as failure:
-            error = (
-                f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
-            )
+        status_code, retry_after, error = await post_bounded(
+            self._client, signed.url, batch.body, signed.headers, self._policy.limits
+        )
         elapsed = int((time.monotonic() - started) * 1000)
         delivered = status_code is not None and 200 <= status_code < 300
-        await self._db.write(
-            lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed)
+        # the batch is out: wait for the database to record it rather than send it twice
+        await until_stored(
+            partial(
+                self._db.write,
+                lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed),
+            ),
+            f"recording a delivery to sink {sink_id}",
+            self._policy.max_backoff_s,
         )
         return delivered
 
@@ -170,13 +176,15 @@ class EventDelivery:
         secrets = await accounts.signing_secrets(conn, sink.account_sid)
         if secrets is None:
             return None
-        sealed_token, account_secret = secrets
+        token, account_secret = (self._sealer.unseal(sealed) for sealed in secrets)
         received = await inbound.get_inbound(
             conn, [e.message_id for e in events if e.type == INBOUND_RECEIVED and e.message_id]
         )
         body = encode_batch(render(events, contexts, stats, received))
-        webhook_secret = account_secret if sink.kind == "callback" else sink.secret
-        return _Batch(sink, events, body, self._sealer.unseal(sealed_token), webhook_secret, replay)
+        webhook_secret = (
+            account_secret if sink.kind == "callback" else self._sealer.unseal(sink.secret_sealed)
+        )
+        return _Batch(sink, events, body, token, webhook_secret, replay)
 
     async def _record(
         self,

@@ -28,8 +28,8 @@ accounts = sa.Table(
     sa.Column("auth_token_hash", sa.Text, nullable=False),
     # the auth token sealed with the server's key: X-Twilio-Signature needs the token itself
     sa.Column("auth_token_sealed", sa.Text, nullable=False),
-    # the Standard Webhooks secret of the per-request `callbacks` shortcut
-    sa.Column("webhook_secret", sa.Text, nullable=False),
+    # the Standard Webhooks secret of the per-request `callbacks` shortcut, sealed
+    sa.Column("webhook_secret_sealed", sa.Text, nullable=False),
     sa.Column("friendly_name", sa.Text, nullable=False),
     sa.Column("created_at", Time, nullable=False),
 )
@@ -58,8 +58,21 @@ senders = sa.Table(
     sa.Column("receipt_wait_ms", sa.BigInteger, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # the address as owned in sender_addresses: every spelling of it gives one key
+    # (domain/sender_addresses.py)
+    sa.Column("address_key", sa.Text, nullable=False),
     sa.UniqueConstraint("account_sid", "channel", "address", name="uq_senders_address"),
     sa.Index("ix_senders_account", "account_sid", "id"),
+)
+
+# Who owns each address on each connector: one account, or the operator (NULL: a
+# configured or simulator sender, which every account has). Written with the senders.
+sender_addresses = sa.Table(
+    "sender_addresses",
+    metadata,
+    sa.Column("connector", sa.Text, primary_key=True),
+    sa.Column("address_key", sa.Text, primary_key=True),
+    sa.Column("account_sid", Id, nullable=True),
 )
 
 sender_pools = sa.Table(
@@ -219,6 +232,8 @@ attempts = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("attempted_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # an inbound message to an operator's address goes to who sent last to its writer
+    sa.Index("ix_attempts_to_address", "to_address"),
     # receipts find their attempt by the provider's id (the simulator's name ours: no id)
     sa.Index(
         "ix_attempts_provider_message_id",
@@ -279,7 +294,9 @@ sinks = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
-    sa.Column("secret", sa.Text, nullable=False),
+    # the Standard Webhooks secret sealed with the server's key ("" for a callback sink,
+    # which signs with its account's)
+    sa.Column("secret_sealed", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     # the last event delivered (or given up on), in commit order
     sa.Column("cursor_txid", sa.BigInteger, nullable=False),
@@ -290,7 +307,11 @@ sinks = sa.Table(
     sa.Column("next_attempt_at", Time, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # a callback sink: when a send last named it (it expires unused); NULL for the others
+    sa.Column("last_used_at", Time, nullable=True),
     sa.Index("ix_sinks_account", "account_sid", "id"),
+    # sinks waiting to retry a failed batch: the only ones due by time alone
+    sa.Index("ix_sinks_retry", "tries", "next_attempt_at"),
 )
 
 subscriptions = sa.Table(
@@ -380,7 +401,8 @@ inbound_messages = sa.Table(
     "inbound_messages",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("account_sid", Id, nullable=False),
+    # NULL: written to an operator's address from which no account had sent to the writer
+    sa.Column("account_sid", Id, nullable=True),
     sa.Column("connector", sa.Text, nullable=False),
     sa.Column("channel", sa.Text, nullable=False),
     sa.Column("from_address", sa.Text, nullable=False),
