@@ -27,6 +27,7 @@ __all__ = [
     "BUILTIN_CONNECTOR",
     "ConnectorConfig",
     "EventSettings",
+    "RetentionSettings",
     "SenderConfig",
     "SenderPoolConfig",
     "ServerSettings",
@@ -81,6 +82,31 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     concurrency: int = 32  # deliveries in flight, one per sink at most
 
 
+KEEP_FOREVER = "0"
+
+
+class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[retention]`: how long data is kept ("0": forever), and how the background pruner
+    deletes what is older: `batch_size` rows per transaction, `pause` between two, a pass
+    every `interval` (docs/security.md, "Data has a lifetime")."""
+
+    kept: ClassVar[tuple[str, ...]] = ("operations", "events", "idempotency_keys", "inbound")
+    durations: ClassVar[tuple[str, ...]] = ("interval",)
+
+    operations: str = "30d"  # once finished, with their Messages, attempts and events
+    events: str = "7d"  # once delivered to every sink that wants them; also sink deliveries
+    idempotency_keys: str = "24h"
+    inbound: str = "30d"
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
+    pause: str = "50ms"
+    interval: str = "5m"
+
+    def kept_ms(self, name: str) -> int | None:
+        """How long `name` is kept, in milliseconds; None when it is kept forever."""
+        value: str = getattr(self, name)
+        return None if value == KEEP_FOREVER else parse_duration_ms(value)
+
+
 class SimulatorConnectorConfig(
     msgspec.Struct, tag_field="type", tag="simulator", forbid_unknown_fields=True, kw_only=True
 ):
@@ -122,6 +148,7 @@ class SenderPoolConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
+    retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
@@ -267,6 +294,7 @@ def _typed(raw: dict[str, Any]) -> Settings:
 def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
+    yield ("retention",), settings.retention
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
     for index, sender in enumerate(settings.senders):
@@ -285,6 +313,21 @@ def _check_durations(key: Key, config: msgspec.Struct) -> None:
             raise _Problem(
                 (*key, field.name), f"{value!r} is not a positive duration such as '60s'"
             )
+
+
+def _check_retention(retention: RetentionSettings) -> None:
+    for name in retention.kept:
+        value = getattr(retention, name)
+        ms = parse_duration_ms(value)
+        if value != KEEP_FOREVER and (ms is None or ms <= 0):
+            raise _Problem(
+                ("retention", name),
+                f"{value!r} is neither a positive duration such as '30d' nor \"0\" (keep forever)",
+            )
+    if parse_duration_ms(retention.pause) is None:
+        raise _Problem(
+            ("retention", "pause"), f"{retention.pause!r} is not a duration such as '50ms'"
+        )
 
 
 def _resolve_secrets(key: Key, config: T, environ: Mapping[str, str]) -> T:
@@ -375,6 +418,7 @@ def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
         )
     for key, config in _structs(settings):
         _check_durations(key, config)
+    _check_retention(settings.retention)
     connectors = {
         name: _resolve_secrets(("connectors", name), config, environ)
         for name, config in settings.connectors.items()

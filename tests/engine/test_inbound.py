@@ -8,13 +8,19 @@ from pathlib import Path
 import pytest
 
 from opencomms.connectors.base import Inbound
-from opencomms.domain.ids import new_account_sid, new_sender_id
+from opencomms.domain.ids import (
+    new_account_sid,
+    new_sender_id,
+    new_sink_id,
+    new_subscription_id,
+)
 from opencomms.domain.keywords import Keyword, keyword_of
 from opencomms.engine.inbound import apply_inbound
-from opencomms.store import opt_outs, senders
+from opencomms.store import opt_outs, senders, sinks
 from opencomms.store.database import Database
 from opencomms.store.open import open_database
 from opencomms.store.records import SenderRecord
+from opencomms.store.sinks import SinkRecord, SubscriptionRecord
 
 SENDER = "+12065550100"
 WRITER = "+14155550123"
@@ -68,8 +74,20 @@ async def test_stop_opts_the_writer_out_and_start_opts_them_back_in(db: Database
     assert await db.read(lambda conn: opt_outs.get_opt_out(conn, account, WRITER)) is None
 
 
+async def subscribed(db: Database, account: str) -> None:
+    """Give the account a sink subscribed to every event: events are written for it."""
+    sink = SinkRecord(
+        new_sink_id(), account, "webhook", "https://example.com/hook", "", "whsec_x",
+        "ACTIVE", 0, 0, 0, None, 1, 1, 1,
+    )  # fmt: skip
+    subscription = SubscriptionRecord(new_subscription_id(), account, sink.id, ["com.*"], 1)
+    await db.write(lambda conn: sinks.insert_sink(conn, sink))
+    await db.write(lambda conn: sinks.insert_subscription(conn, subscription))
+
+
 async def test_every_inbound_message_is_kept_with_its_event(db: Database) -> None:
     account = await owned_sender(db)
+    await subscribed(db, account)
 
     await db.write(lambda conn: apply_inbound(conn, [reply("what time?"), reply("STOP")]))
 

@@ -21,6 +21,7 @@ from opencomms.engine.fanout import FanoutWorker
 from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
+from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.ssrf import CallbackPolicy
@@ -54,6 +55,8 @@ class Runtime:
         self._sealer: Sealer | None = None
         self._events: EventDelivery | None = None
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
+        self.retention = RetentionPolicy.from_settings(settings.retention)
+        self._pruner: Pruner | None = None
 
     @property
     def db(self) -> Database:
@@ -65,6 +68,12 @@ class Runtime:
         """An operation was accepted: start its fan-out now rather than at the next poll."""
         if self._fanout is not None:
             self._fanout.wake()
+
+    @property
+    def pruner(self) -> Pruner:
+        if self._pruner is None:
+            raise RuntimeError("the runtime is not started")
+        return self._pruner
 
     @property
     def sealer(self) -> Sealer:
@@ -92,6 +101,7 @@ class Runtime:
         events = self._events = EventDelivery(
             db, self.sealer, self.callback_policy, _delivery_policy(self.settings.events)
         )
+        pruner = self._pruner = Pruner(db, self.retention)
         for name, run in (
             ("fanout", fanout.run),
             ("dispatcher", dispatcher.run),
@@ -99,6 +109,7 @@ class Runtime:
             ("inbound", inbound.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
+            ("pruner", pruner.run),
         ):
             self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
         _tune_garbage_collector()
