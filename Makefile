@@ -1,15 +1,22 @@
 # Two commands on a fresh machine with only python3:
 #   make serve   set up .venv and run the API + workers on SQLite with the simulator
+#                (a new account's credentials go to ./opencomms.env, readable by you only)
 #   make test    set up .venv with the test extras and run lint, types and the whole suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint bench bench-smpp bench-fair-share clean
+.PHONY: serve rotate-token test lint bench bench-smpp bench-fair-share clean
 
 serve: $(VENV)/.installed
-	@test -f opencomms.env || $(BIN)/opencomms credentials > opencomms.env
+	@test -f opencomms.env || (umask 077 && $(BIN)/opencomms credentials > opencomms.env)
+	@echo "credentials: ./opencomms.env"
 	@set -a && . ./opencomms.env && set +a && exec $(BIN)/opencomms serve
+
+# A new auth token for the account of ./opencomms.env, printed once and written there.
+rotate-token: $(VENV)/.installed
+	@set -a && . ./opencomms.env && set +a && \
+		exec $(BIN)/opencomms rotate-token --env-file opencomms.env
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests

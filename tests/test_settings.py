@@ -317,4 +317,41 @@ def test_a_bad_retention_is_an_error_naming_the_key_and_its_line(
     error = error_of(tmp_path, f"[server]\nport = 8081\n\n[retention]\n{line}\n")
 
     assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line 5): "), error
+
+
+def test_sink_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load_settings(None, environ={}).sinks
+    text = (
+        '[sinks]\nmax_per_account = 5\ncallback_expiry = "7d"\n'
+        'max_response_bytes = 1024\ndelivery_timeout = "5s"\n'
+    )
+
+    configured = load(tmp_path, text).sinks  # type: ignore[attr-defined]
+
+    assert (
+        defaults.max_per_account, defaults.callback_expiry,
+        defaults.max_response_bytes, defaults.delivery_timeout,
+    ) == (100, "30d", 64 * 1024, "15s")  # fmt: skip
+    assert (
+        configured.max_per_account, configured.callback_expiry,
+        configured.max_response_bytes, configured.delivery_timeout,
+    ) == (5, "7d", 1024, "5s")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ("max_per_account = 0", "sinks.max_per_account", "Expected `int` >= 1"),
+        ("max_response_bytes = -1", "sinks.max_response_bytes", "Expected `int` >= 0"),
+        ('callback_expiry = "soon"', "sinks.callback_expiry", "not a positive duration"),
+        ('delivery_timeout = "0s"', "sinks.delivery_timeout", "not a positive duration"),
+        ("max_sinks = 3", "sinks.max_sinks", "unknown field"),
+    ],
+)
+def test_a_bad_sink_limit_is_named_with_its_line(
+    tmp_path: Path, line: str, key: str, message: str
+) -> None:
+    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[sinks]\n{line}\n")
+
+    assert f"{key} (line 5): " in error
     assert message in error

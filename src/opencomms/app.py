@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router, get
@@ -74,8 +74,10 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(settings: Settings) -> Litestar:
-    runtime = Runtime(settings)
+def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None) -> Litestar:
+    """The app for `settings`; `announce` is where a new account's auth token is shown,
+    once (see Runtime)."""
+    runtime = Runtime(settings, announce=announce)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

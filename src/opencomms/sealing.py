@@ -4,6 +4,9 @@ Auth tokens are stored as digests for authentication, but signing status callbac
 X-Twilio-Signature needs the token itself. It is kept sealed with a key that lives
 outside the database (`OPENCOMMS_SECRET_KEY`, or a key file made on first start), so a
 copy of the database alone does not reveal any token.
+
+The same key is the root of the server's other keys (`derive`), e.g. the one that signs
+page tokens, so an operator keeps one secret, and no derived key reveals another.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["Sealer", "load_or_create_key"]
+__all__ = ["Sealer", "load_or_create_key", "server_sealer"]
 
 _NONCE_BYTES = 12
 
@@ -32,8 +37,18 @@ def load_or_create_key(path: Path) -> bytes:
     return key
 
 
+def server_sealer(secret_key: str, secret_key_file: str) -> Sealer:
+    """The server's sealer: its key given inline (base64), else the key file's."""
+    return (
+        Sealer.from_text(secret_key)
+        if secret_key
+        else Sealer(load_or_create_key(Path(secret_key_file)))
+    )
+
+
 class Sealer:
     def __init__(self, key: bytes) -> None:
+        self._key = key
         self._aead = AESGCM(key)
 
     @classmethod
@@ -48,3 +63,7 @@ class Sealer:
     def unseal(self, sealed: str) -> str:
         raw = base64.urlsafe_b64decode(sealed)
         return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
+
+    def derive(self, purpose: str) -> bytes:
+        """A 256-bit key for one purpose (HKDF-SHA256 of the server's key)."""
+        return HKDF(SHA256(), length=32, salt=None, info=purpose.encode()).derive(self._key)

@@ -35,6 +35,7 @@ __all__ = [
     "SettingsError",
     "SimulatorConnectorConfig",
     "SimulatorSettings",
+    "SinkSettings",
     "load_settings",
 ]
 
@@ -77,7 +78,7 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     durations: ClassVar[tuple[str, ...]] = ("timeout", "max_retry")
 
     batch_size: int = 100  # events per POST
-    timeout: str = "15s"  # a delivery not answered within it failed
+    timeout: str = "15s"  # each step of a delivery (connect, send, each read); see [sinks]
     max_retry: str = "72h"  # then the batch is given up (and logged)
     concurrency: int = 32  # deliveries in flight, one per sink at most
 
@@ -105,6 +106,20 @@ class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
         """How long `name` is kept, in milliseconds; None when it is kept forever."""
         value: str = getattr(self, name)
         return None if value == KEEP_FOREVER else parse_duration_ms(value)
+
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What one account's sinks may cost the server (docs/security.md, Outbound HTTP)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("callback_expiry", "delivery_timeout")
+
+    max_per_account: Positive = 100  # sinks of an account, `callbacks.url` ones included
+    callback_expiry: str = "30d"  # a `callbacks.url` sink unused this long is deleted
+    max_response_bytes: Annotated[int, msgspec.Meta(ge=0)] = 64 * 1024  # then dropped
+    delivery_timeout: str = "15s"  # a whole delivery, connect to last byte read
 
 
 class SimulatorConnectorConfig(
@@ -149,6 +164,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
+    sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
@@ -295,6 +311,7 @@ def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
     yield ("retention",), settings.retention
+    yield ("sinks",), settings.sinks
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
     for index, sender in enumerate(settings.senders):

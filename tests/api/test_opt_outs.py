@@ -17,7 +17,7 @@ from tests.support.polling import (
 
 
 def number(ending: str = "") -> str:
-    """A number of its own for each test: keywords reach every account with the sender."""
+    """A number of its own for each test (the server is shared by the session)."""
     digits = f"{random.randrange(10**6):06d}"
     return f"+1415{digits}{ending or f'{random.randrange(10**4):04d}'}"
 

@@ -60,5 +60,5 @@ def test_help_lists_every_command() -> None:
     result = run(["--help"])
 
     assert result.exit_code == 0
-    for command in ("serve", "migrate", "credentials", "send", "watch"):
+    for command in ("serve", "migrate", "credentials", "rotate-token", "send", "watch"):
         assert command in result.stdout

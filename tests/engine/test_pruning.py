@@ -12,7 +12,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from opencomms.connectors.base import Inbound
 from opencomms.engine.clock import now_ms
+from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.pruning import Pruner, RetentionPolicy
 from tests.events.helpers import make_sink
 from tests.support.polling import send, wait_completed, wait_stats, wait_until
@@ -236,3 +238,16 @@ def test_retention_zero_keeps_data_forever(server: ThreadServer, api: httpx.Clie
     assert pruned == {}
     assert api.get(f"/Messages/Operations/{operation_id}").status_code == 200
     assert count(server, "messages", "operation_id = ?", operation_id) == 2
+
+
+def test_old_inbound_messages_that_reached_no_account_go_too(server: ThreadServer) -> None:
+    writer = "+14155557777"  # no account ever sent to them: their message reaches none
+    to_simulator = Inbound("simulator", "SMS", writer, "+15005550006", "who is this?")
+    server.call(server.runtime.db.write(lambda conn: apply_inbound(conn, [to_simulator])))
+    nobodys = "account_sid IS NULL AND from_address = ?"
+    assert count(server, "inbound_messages", nobodys, writer) == 1
+    age(server, "inbound_messages", "received_at", nobodys, writer, days=31)
+
+    prune(server)
+
+    assert count(server, "inbound_messages", nobodys, writer) == 0

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from opencomms.engine.clock import now_ms
 from opencomms.engine.pruning import Pruner, RetentionPolicy
+from opencomms.store import senders
 from opencomms.store.migrate import alembic_config, async_url, upgrade
 from opencomms.store.open import open_database
 from opencomms.store.schema import metadata
@@ -117,8 +118,8 @@ ITS_MESSAGE = (
 )
 
 
-def test_operations_stored_before_0006_are_pruned_once_upgraded(empty_database: str) -> None:
-    command.upgrade(alembic_config(empty_database), "0005")
+def test_operations_stored_before_0007_are_pruned_once_upgraded(empty_database: str) -> None:
+    command.upgrade(alembic_config(empty_database), "0006")
     _run_sql(empty_database, FINISHED_LONG_AGO, ITS_MESSAGE, ATTEMPT.format(provider_id="NULL"))
 
     async def upgrade_and_prune() -> dict[str, int]:
@@ -136,3 +137,81 @@ def test_operations_stored_before_0006_are_pruned_once_upgraded(empty_database: 
     ]
     for table in ("operations", "messages", "attempts"):
         assert _run_sql(empty_database, f"SELECT COUNT(*) FROM {table}") == [(0,)]
+
+
+SENDER = (
+    "INSERT INTO senders (id, account_sid, address, channel, connector, status, tags,"
+    " fallback_timeout_ms, receipt_wait_ms, created_at, updated_at)"
+    " VALUES ('{id}', '{account}', '{address}', '{channel}', '{connector}', 'ACTIVATED', '{{}}',"
+    " 0, 0, {created}, {created})"
+)
+
+
+def test_an_address_two_accounts_had_before_0006_stays_with_the_oldest(
+    empty_database: str,
+) -> None:
+    command.upgrade(alembic_config(empty_database), "0005")
+    _run_sql(
+        empty_database,
+        # the newer account registered the older one's number, and its email spelt otherwise
+        SENDER.format(id="SN2", account="AC2", address="+12065550100", channel="SMS",
+                      connector="operator_a", created=2),
+        SENDER.format(id="SN1", account="AC1", address="+12065550100", channel="WHATSAPP",
+                      connector="operator_a", created=1),
+        SENDER.format(id="SN3", account="AC1", address="Team@Example.com", channel="EMAIL",
+                      connector="smtp", created=3),
+        SENDER.format(id="SN4", account="AC2", address="team@example.com", channel="EMAIL",
+                      connector="smtp", created=4),
+        # every account's simulator sender is the operator's
+        SENDER.format(id="SN5", account="AC1", address="+15005550006", channel="SMS",
+                      connector="simulator", created=5),
+        SENDER.format(id="SN6", account="AC2", address="+15005550006", channel="SMS",
+                      connector="simulator", created=6),
+    )  # fmt: skip
+
+    upgrade(empty_database)
+    owners = _run_sql(
+        empty_database,
+        "SELECT connector, address_key, account_sid FROM sender_addresses"
+        " WHERE address_key IN ('tel:12065550100', 'email:team@example.com', 'tel:15005550006')"
+        " ORDER BY connector",
+    )
+    keys = _run_sql(empty_database, "SELECT id, address_key FROM senders ORDER BY id")
+    sendable = _sendable(empty_database, ["SN1", "SN2", "SN3", "SN4", "SN5", "SN6"])
+    _run_sql(
+        empty_database,
+        "INSERT INTO inbound_messages (id, account_sid, connector, channel, from_address,"
+        " to_address, text, received_at)"
+        " VALUES ('IN1', NULL, 'simulator', 'SMS', '+14155550100', '+15005550006', 'hi', 0)",
+    )
+    command.downgrade(alembic_config(empty_database), "0005")
+    inbound_after_downgrade = _run_sql(empty_database, "SELECT id FROM inbound_messages")
+
+    assert owners == [
+        ("operator_a", "tel:12065550100", "AC1"),
+        ("simulator", "tel:15005550006", None),
+        ("smtp", "email:team@example.com", "AC1"),
+    ]
+    assert keys == [
+        ("SN1", "tel:12065550100"),
+        ("SN2", "tel:12065550100"),
+        ("SN3", "email:team@example.com"),
+        ("SN4", "email:team@example.com"),
+        ("SN5", "tel:15005550006"),
+        ("SN6", "tel:15005550006"),
+    ]
+    assert sendable == ["SN1", "SN3", "SN5", "SN6"]  # the newer account's SMS sender may not
+    assert inbound_after_downgrade == []  # a message of no account cannot go back
+
+
+def _sendable(url: str, sender_ids: list[str]) -> list[str]:
+    async def run() -> list[str]:
+        db = await open_database(url, migrate=False)
+        try:
+            return sorted(
+                await db.read(lambda conn: senders.get_sendable_senders(conn, sender_ids))
+            )
+        finally:
+            await db.close()
+
+    return asyncio.run(run())

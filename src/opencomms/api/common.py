@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
 
 from opencomms.api.errors import ApiError, FieldError, invalid
-from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.paging import Page, PageTokens, page_envelope, parse_page
 from opencomms.store.database import Conn
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ __all__ = [
     "account_of",
     "json_body",
     "json_response",
+    "page_of",
     "plain_list",
     "prefix_of",
     "raw_json_body",
@@ -45,6 +46,12 @@ def account_of(request: AnyRequest) -> str:
 def prefix_of(request: AnyRequest) -> str:
     """`/v1` or `/preview`: answers point back into the version that was called."""
     return "/preview" if request.url.path.startswith("/preview") else "/v1"
+
+
+def page_of(request: AnyRequest, query: Mapping[str, str], errors: list[FieldError]) -> Page:
+    """The page a list request asks for, its tokens bound to the caller and this list."""
+    scope = account_of(request) + " " + request.url.path.removeprefix(prefix_of(request))
+    return parse_page(query, errors, PageTokens(runtime_of(request).page_key, scope))
 
 
 def require_json(request: AnyRequest) -> None:
@@ -88,7 +95,7 @@ async def plain_list(
 ) -> Response[bytes]:
     """A list with paging only: `fetch(conn, account, before, limit)` gives the rows."""
     errors: list[FieldError] = []
-    page = parse_page(dict(request.query_params), errors)
+    page = page_of(request, dict(request.query_params), errors)
     if errors:
         raise invalid(errors)
     account = account_of(request)

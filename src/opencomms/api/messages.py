@@ -15,6 +15,7 @@ from opencomms.api import idempotency
 from opencomms.api.common import (
     account_of,
     json_response,
+    page_of,
     prefix_of,
     raw_json_body,
     runtime_of,
@@ -22,7 +23,7 @@ from opencomms.api.common import (
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.idempotency import Answer
-from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.paging import page_envelope
 from opencomms.api.pruned import missing_message
 from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
 from opencomms.api.sinks import checked_callback_url
@@ -206,7 +207,7 @@ def _tags_filter(text: str | None, errors: list[FieldError]) -> tuple[tuple[str,
 async def list_messages(request: AnyRequest) -> Response[bytes]:
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = parse_page(query, errors)
+    page = page_of(request, query, errors)
     operation_id = query.get("operationId", query.get("operation_id"))
     if operation_id is not None and not OPERATION_ID_RE.match(operation_id):
         errors.append(FieldError("operationId", "is not an operation id"))

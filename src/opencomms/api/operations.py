@@ -7,10 +7,10 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
-from opencomms.api.common import account_of, json_response, runtime_of
+from opencomms.api.common import account_of, json_response, page_of, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
-from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.paging import page_envelope
 from opencomms.api.pruned import missing_operation
 from opencomms.api.wire import operation_json
 from opencomms.domain.ids import OPERATION_ID_RE
@@ -30,7 +30,7 @@ CEILING = PREFIX + "z" * 26
 async def list_operations(request: AnyRequest) -> Response[bytes]:
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = parse_page(query, errors)
+    page = page_of(request, query, errors)
     status = enum_filter(query, "status", {s.value for s in OperationStatus}, errors)
     since, until = date_bounds(query, PREFIX, errors)
     if errors:

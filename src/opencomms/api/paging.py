@@ -2,7 +2,10 @@
 
 A token carries the id the next page starts below, so pages cost the same at any depth,
 and a fingerprint of the list's filters: a token used with other filters is refused
-rather than silently continuing another list.
+rather than silently continuing another list. It is signed (HMAC-SHA256 with a key
+derived from the server's secret key) over its content and the list it was issued for
+(the account and the path): a forged or altered token, or one of another account or
+list, is a 400 and never reaches a query.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
@@ -19,24 +23,18 @@ import msgspec
 
 from opencomms.api.errors import FieldError
 
-__all__ = ["Page", "page_envelope", "parse_page"]
+__all__ = ["Page", "PageTokens", "page_envelope", "parse_page"]
 
 DEFAULT_SIZE = 50
 MAX_SIZE = 1_000
 _TOP = "~"  # sorts after every id
 _SIZE = re.compile(r"[0-9]{1,4}")  # ASCII digits: str.isdigit() also takes "²", which int() refuses
 _BOUND = re.compile(r"~|[A-Za-z0-9_]{1,100}")  # an id (or the top): nothing else reaches SQL
+_MAC_BYTES = 16  # 128 bits of HMAC-SHA256: forging one is out of reach
 
 
 _PAGING_PARAMETERS = {"pageSize", "page_size", "pageToken", "page_token"}
 T = TypeVar("T")
-
-
-class Page(NamedTuple):
-    size: int
-    before: str
-    token: str
-    filters: str
 
 
 class _Token(msgspec.Struct):
@@ -44,18 +42,43 @@ class _Token(msgspec.Struct):
     f: str = ""
 
 
-def _encode(before: str, filters: str) -> str:
-    raw = msgspec.json.encode(_Token(before, filters))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class PageTokens:
+    """Issues and checks the page tokens of one list (`scope`: its account and path)."""
+
+    def __init__(self, key: bytes, scope: str) -> None:
+        self._key = key
+        self._scope = scope.encode()
+
+    def encode(self, before: str, filters: str) -> str:
+        raw = msgspec.json.encode(_Token(before, filters))
+        return base64.urlsafe_b64encode(raw + self._mac(raw)).decode().rstrip("=")
+
+    def decode(self, token: str) -> _Token | None:
+        """The token's content, or None unless this server issued it for this list."""
+        try:
+            signed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        raw, mac = signed[:-_MAC_BYTES], signed[-_MAC_BYTES:]
+        if not raw or not hmac.compare_digest(mac, self._mac(raw)):
+            return None
+        try:
+            decoded = msgspec.json.decode(raw, type=_Token)
+        except msgspec.DecodeError:
+            return None
+        return decoded if _BOUND.fullmatch(decoded.b) else None
+
+    def _mac(self, raw: bytes) -> bytes:
+        signed = hmac.new(self._key, self._scope + b"\x00" + raw, hashlib.sha256)
+        return signed.digest()[:_MAC_BYTES]
 
 
-def _decode(token: str) -> _Token | None:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        decoded = msgspec.json.decode(raw, type=_Token)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        return None
-    return decoded if _BOUND.fullmatch(decoded.b) else None
+class Page(NamedTuple):
+    size: int
+    before: str
+    token: str
+    filters: str
+    tokens: PageTokens
 
 
 def _fingerprint(query: Mapping[str, str]) -> str:
@@ -64,7 +87,7 @@ def _fingerprint(query: Mapping[str, str]) -> str:
     return hashlib.sha256(msgspec.json.encode(filters)).hexdigest()[:16]
 
 
-def parse_page(query: Mapping[str, str], errors: list[FieldError]) -> Page:
+def parse_page(query: Mapping[str, str], errors: list[FieldError], tokens: PageTokens) -> Page:
     """The page asked for; problems go to `errors`."""
     size = DEFAULT_SIZE
     raw_size = query.get("pageSize", query.get("page_size"))
@@ -77,14 +100,14 @@ def parse_page(query: Mapping[str, str], errors: list[FieldError]) -> Page:
     token = query.get("pageToken", query.get("page_token"))
     before = _TOP
     if token:
-        decoded = _decode(token)
+        decoded = tokens.decode(token)
         if decoded is None:
-            errors.append(FieldError("pageToken", "is not a token this API issued"))
+            errors.append(FieldError("pageToken", "is not a token this API issued for this list"))
         elif decoded.f != filters:
             errors.append(FieldError("pageToken", "was issued for a list with other filters"))
         else:
             before = decoded.b
-    return Page(size, before, token or _encode(_TOP, filters), filters)
+    return Page(size, before, token or tokens.encode(_TOP, filters), filters, tokens)
 
 
 def page_envelope(
@@ -102,7 +125,7 @@ def page_envelope(
     return {
         key: [render(row) for row in shown],
         "pagination": {
-            "next": _encode(position(shown[-1]), page.filters) if more else None,
+            "next": page.tokens.encode(position(shown[-1]), page.filters) if more else None,
             "self": page.token,
         },
     }

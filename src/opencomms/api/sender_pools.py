@@ -8,9 +8,16 @@ import msgspec
 from litestar import HttpMethod, Request, Response, delete, get, post, route
 from litestar.params import FromPath
 
-from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
+from opencomms.api.common import (
+    account_of,
+    json_body,
+    json_response,
+    page_of,
+    plain_list,
+    runtime_of,
+)
 from opencomms.api.errors import FieldError, invalid, not_found
-from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.paging import page_envelope
 from opencomms.api.senders import check_tags
 from opencomms.api.wire import pool_json, sender_json
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE, new_sender_pool_id
@@ -153,7 +160,7 @@ async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Resp
     """The pool's senders in the pool's order (its fallback order), paginated by position."""
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = parse_page(query, errors)
+    page = page_of(request, query, errors)
     after = -1
     if query.get("pageToken", query.get("page_token")) and not errors:
         kind, _, position = page.before.partition("_")

@@ -8,10 +8,10 @@ import msgspec
 from litestar import HttpMethod, Request, Response, delete, get, post, route
 from litestar.params import FromPath
 
-from opencomms.api.common import account_of, json_body, json_response, runtime_of
+from opencomms.api.common import account_of, json_body, json_response, page_of, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid, not_found
 from opencomms.api.filters import enum_filter
-from opencomms.api.paging import page_envelope, parse_page
+from opencomms.api.paging import page_envelope
 from opencomms.api.send_request import TAG_PATTERN
 from opencomms.api.wire import sender_json
 from opencomms.domain.channels import SenderChannel
@@ -21,6 +21,7 @@ from opencomms.domain.sender_addresses import sender_address_problem
 from opencomms.engine.clock import now_ms
 from opencomms.store import senders
 from opencomms.store.records import SenderRecord
+from opencomms.store.senders import Registration
 
 __all__ = ["create_sender", "delete_sender", "fetch_sender", "list_senders", "update_sender"]
 
@@ -122,16 +123,26 @@ async def create_sender(request: AnyRequest) -> Response[bytes]:
     sender = _changes(request, body, base, errors)
     if errors:
         raise invalid(errors)
-    if not await runtime.db.write(lambda conn: senders.insert_sender(conn, sender)):
+    registered = await runtime.db.write(lambda conn: senders.register_sender(conn, sender))
+    if registered is Registration.EXISTS:
         raise ApiError(409, f"A {sender.channel} sender with address {sender.address} exists.")
+    if registered is Registration.TAKEN:
+        raise _taken(sender)
     return json_response(sender_json(sender), status=201)
+
+
+def _taken(sender: SenderRecord) -> ApiError:
+    return ApiError(
+        409,
+        f"The address {sender.address} belongs to another account on connector {sender.connector}.",
+    )
 
 
 @get("/Senders")
 async def list_senders(request: AnyRequest) -> Response[bytes]:
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = parse_page(query, errors)
+    page = page_of(request, query, errors)
     status = enum_filter(query, "status", STATUSES, errors)
     channel = enum_filter(query, "channel", set(CHANNELS), errors)
     if errors:
@@ -177,7 +188,10 @@ async def update_sender(request: AnyRequest, sender_id: FromPath[str]) -> Respon
     if errors:
         raise invalid(errors)
     sender = msgspec.structs.replace(sender, updated_at=now_ms())
-    await runtime_of(request).db.write(lambda conn: senders.update_sender(conn, sender))
+    if not await runtime_of(request).db.write(
+        lambda conn: senders.change_sender(conn, sender, current.connector)
+    ):
+        raise _taken(sender)
     return json_response(sender_json(sender))
 
 

@@ -1,1 +1,1 @@
-"""The command line: serve, migrate, credentials, send, watch."""
+"""The command line: serve, migrate, credentials, rotate-token, send, watch."""

@@ -1,6 +1,7 @@
 """`opencomms`: the command-line entry point.
 
-Server side: `serve`, `migrate`, `credentials` (cli/server.py). Client side, over HTTP to a
+Server side: `serve`, `migrate` (cli/server.py), `credentials`, `rotate-token`
+(cli/credentials.py). Client side, over HTTP to a
 running server: `send` (cli/send.py) and `watch` (cli/watch.py).
 """
 
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 import typer
 
+from opencomms.cli.credentials import credentials, rotate_token
 from opencomms.cli.send import send
-from opencomms.cli.server import credentials, migrate, serve
+from opencomms.cli.server import migrate, serve
 from opencomms.cli.watch import watch
 
 __all__ = ["app"]
@@ -20,6 +22,7 @@ app = typer.Typer(
 
 app.command()(serve)
 app.command()(credentials)
+app.command("rotate-token")(rotate_token)
 app.command()(migrate)
 app.command()(send)
 app.command()(watch)

@@ -1,4 +1,4 @@
-"""The commands that run the server side: `serve`, `migrate` and `credentials`."""
+"""The commands that run the server side: `serve` and `migrate`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import typer
 import uvicorn
 
 from opencomms.app import create_app
-from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.settings import SettingsError, load_settings
 from opencomms.store.migrate import upgrade
 
-__all__ = ["credentials", "migrate", "serve"]
+__all__ = ["migrate", "serve"]
 
 
 def serve(
@@ -40,22 +39,19 @@ def serve(
     server = settings.server
     typer.echo(f"opencomms serving on http://{server.host}:{server.port} ({server.database_url})")
     if settings.account_sid:
-        typer.echo(f"  Account SID: {settings.account_sid}")
-        typer.echo(f"  Auth token:  {settings.auth_token}")
+        # the token is shown once, when its account is created (create_app's announce)
+        typer.echo(
+            f"  Account SID: {settings.account_sid} (auth token: OPENCOMMS_AUTH_TOKEN;"
+            " `opencomms rotate-token` makes a new one)"
+        )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, announce=typer.echo),
         host=server.host,
         port=server.port,
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-
-
-def credentials() -> None:
-    """Print a new account SID and auth token as environment assignments."""
-    typer.echo(f"OPENCOMMS_ACCOUNT_SID={new_account_sid()}")
-    typer.echo(f"OPENCOMMS_AUTH_TOKEN={new_auth_token()}")
 
 
 def migrate(

@@ -65,6 +65,9 @@ class Receipt(msgspec.Struct, frozen=True):
     provider_message_id: str | None = None
     error_code: int | None = None
     error_message: str | None = None
+    # the connector it came from, set by the engine (engine/provider_ids.py): a receipt
+    # moves only an attempt made through that connector
+    connector: str | None = None
 
 
 class Inbound(msgspec.Struct, frozen=True):

@@ -102,7 +102,7 @@ class Dispatcher:
         if not due:
             return Claimed()
         sender_ids = {candidate[2] for message in due for candidate in message.candidates}
-        known = await senders.get_senders(conn, sorted(sender_ids))
+        known = await senders.get_sendable_senders(conn, sorted(sender_ids))
         batch = OutcomeBatch(now, known)
         opted_out = await _opted_out(conn, due)
         claimed = plan_due(batch, due, known, now + self._lease_ms, opted_out)

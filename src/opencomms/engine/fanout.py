@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from opencomms.domain.channels import SenderChannel, reaches
-from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSUBSCRIBED
+from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSTORABLE, UNSUBSCRIBED
 from opencomms.domain.ids import new_message_id
 from opencomms.domain.local_time import instant_ms, zone_of
 from opencomms.domain.personalization import (
@@ -27,6 +27,7 @@ from opencomms.domain.personalization import (
 )
 from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
+from opencomms.domain.storable import is_storable
 from opencomms.engine.clock import now_ms
 from opencomms.engine.wakeup import Wakeup
 from opencomms.store import fanout, jobs, operations, opt_outs, senders
@@ -218,6 +219,11 @@ def build_chunk(
             content, tags = {"text": ""}, {}
             row_status, row_due, settled = MessageStatus.FAILED, None, 1
             error = (TEMPLATE_FAILED.code, f"{TEMPLATE_FAILED.message} {failure}")
+        stored_content = _storable_content(content, tags)
+        if stored_content is None:  # this recipient fails alone; its chunk is stored
+            content, tags, stored_content = {"text": ""}, {}, _EMPTY_CONTENT
+            row_status, row_due, settled = MessageStatus.FAILED, None, 1
+            error = (UNSTORABLE.code, UNSTORABLE.message)
         sms_text = _sms_text(content)
         size = measure(sms_text) if sms_text is not None and _any_sms(candidates, ordered) else None
         message_id = new_message_id()
@@ -231,7 +237,7 @@ def build_chunk(
                 dump([{"address": a, "channel": c} for a, c in addresses]),
                 dump(candidates),
                 len(candidates),
-                dump(content),
+                stored_content,
                 dump(tags),
                 None,
                 None,
@@ -250,6 +256,21 @@ def build_chunk(
         )
         chunk.tags.extend((message_id, key, value) for key, value in tags.items())
     return chunk
+
+
+_EMPTY_CONTENT = dump({"text": ""})
+
+
+def _storable_content(content: dict[str, Any], tags: dict[str, str]) -> str | None:
+    """The content as stored (JSON text), or None when this recipient's rendered data
+    cannot be stored: a tag (a plain text column) holding a NUL or a lone surrogate, or
+    content holding a lone surrogate (which no UTF-8 text, even JSON, can carry)."""
+    if not all(is_storable(text) for pair in tags.items() for text in pair):
+        return None
+    try:
+        return dump(content)
+    except UnicodeEncodeError:
+        return None
 
 
 def _any_sms(candidates: list[list[str]], ordered: Sequence[SenderRecord]) -> bool:

@@ -1,8 +1,11 @@
 """Inbound messages: what recipients write back to our senders.
 
-Each one is kept for every account that has a sender at the address it was written to,
-and announced to that account as a `com.twilio.comms-api.message.inbound-received`
-event. STOP and START keywords add the writer to the account's opt-out list and take it
+An inbound message goes to the account that owns the address it was written to on its
+connector (store/sender_addresses.py), and to no other. When that address is the
+operator's (shared by every account), it goes to the account that sent last to the
+writer from it; when none did, it is stored with no account, and no account sees it.
+It is announced to its account as a `com.twilio.comms-api.message.inbound-received`
+event. STOP and START keywords add the writer to that account's opt-out list and take it
 off again; a STOP covers every channel (the recipient asked not to be messaged).
 """
 
@@ -11,10 +14,13 @@ from __future__ import annotations
 import logging
 
 from opencomms.connectors.base import Inbound
+from opencomms.domain.addresses import normalize_address
+from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import new_inbound_id, new_opt_out_id
 from opencomms.domain.keywords import Keyword, keyword_of
+from opencomms.domain.sender_addresses import address_key
 from opencomms.engine.clock import now_ms
-from opencomms.store import inbound, opt_outs
+from opencomms.store import inbound, opt_outs, sender_addresses
 from opencomms.store.database import Conn
 from opencomms.store.events import INBOUND_RECEIVED, EventRow, insert_events
 from opencomms.store.opt_outs import OptOutRecord
@@ -23,52 +29,69 @@ __all__ = ["apply_inbound"]
 
 log = logging.getLogger(__name__)
 
+_WRITER_CHANNEL: dict[str, str] = {
+    SenderChannel.SMS: RecipientChannel.PHONE,
+    SenderChannel.RCS: RecipientChannel.PHONE,
+    SenderChannel.WHATSAPP: RecipientChannel.WHATSAPP,
+    SenderChannel.EMAIL: RecipientChannel.EMAIL,
+}
+
 
 async def apply_inbound(conn: Conn, messages: list[Inbound]) -> None:
     """Store these inbound messages, announce them and apply their keywords."""
     now = now_ms()
     records: list[inbound.InboundRecord] = []
-    for connector in {message.connector for message in messages}:
+    for connector in sorted({message.connector for message in messages}):
         batch = [message for message in messages if message.connector == connector]
-        owners = await inbound.owners_of_senders(
-            conn, connector, sorted({message.to_address for message in batch})
-        )
-        for message in batch:
-            accounts = owners.get(message.to_address, [])
-            if not accounts:
+        keys = [address_key(message.channel, message.to_address) for message in batch]
+        owners = await sender_addresses.owners(conn, connector, sorted(set(keys)))
+        for message, key in zip(batch, keys, strict=True):
+            if key not in owners:
                 log.warning("inbound message to %s on %s: no account has that sender",
                             message.to_address, connector)  # fmt: skip
-            keyword = keyword_of(message.text)
-            records += [_record(account, message, keyword, now) for account in accounts]
+                continue
+            writer = _writer(message)
+            account = owners[key]
+            if account is sender_addresses.OPERATOR:
+                account = await inbound.last_sender_to(conn, connector, key, writer)
+            records.append(_record(account, message, writer, keyword_of(message.text), now))
     if not records:
         return
     await inbound.insert_inbound(conn, records)
-    await insert_events(conn, [_event(record) for record in records])
-    for record in records:
-        await _apply_keyword(conn, record)
+    seen = [(record.account_sid, record) for record in records if record.account_sid is not None]
+    await insert_events(conn, [_event(account, record) for account, record in seen])
+    for account, record in seen:
+        await _apply_keyword(conn, account, record)
+
+
+def _writer(message: Inbound) -> str:
+    """The writer's address as a recipient's is stored (so that it matches the attempts
+    sent to them and the opt-out list), or as given when it is not in that form."""
+    channel = _WRITER_CHANNEL.get(message.channel, RecipientChannel.PHONE)
+    return normalize_address(message.from_address, channel) or message.from_address
 
 
 def _record(
-    account_sid: str, message: Inbound, keyword: Keyword | None, now: int
+    account_sid: str | None, message: Inbound, writer: str, keyword: Keyword | None, now: int
 ) -> inbound.InboundRecord:
     return inbound.InboundRecord(
         new_inbound_id(), account_sid, message.connector, message.channel,
-        message.from_address, message.to_address, message.text,
+        writer, message.to_address, message.text,
         keyword.value if keyword else None, message.provider_message_id, now,
     )  # fmt: skip
 
 
-def _event(record: inbound.InboundRecord) -> EventRow:
+def _event(account_sid: str, record: inbound.InboundRecord) -> EventRow:
     return EventRow(
-        record.account_sid, INBOUND_RECEIVED, "", record.id, None, "RECEIVED", None, None,
+        account_sid, INBOUND_RECEIVED, "", record.id, None, "RECEIVED", None, None,
         record.received_at,
     )  # fmt: skip
 
 
-async def _apply_keyword(conn: Conn, record: inbound.InboundRecord) -> None:
+async def _apply_keyword(conn: Conn, account_sid: str, record: inbound.InboundRecord) -> None:
     if record.keyword == Keyword.STOP:
         entry = OptOutRecord(new_opt_out_id(), record.from_address, None, "KEYWORD",
                              record.received_at)  # fmt: skip
-        await opt_outs.add_opt_out(conn, record.account_sid, entry)
+        await opt_outs.add_opt_out(conn, account_sid, entry)
     elif record.keyword == Keyword.START:
-        await opt_outs.remove_opt_out(conn, record.account_sid, record.from_address)
+        await opt_outs.remove_opt_out(conn, account_sid, record.from_address)

@@ -38,12 +38,13 @@ def keyed_answers(connector: str, answered: AnswerHandler) -> AnswerHandler:
 
 
 def keyed_receipts(connector: str, accept: ReceiptHandler) -> ReceiptHandler:
-    """The receipt handler a connector is started with: its ids keyed, then `accept`."""
+    """The receipt handler a connector is started with: its ids keyed and its name set
+    on each receipt, then `accept`."""
 
     def keyed(receipt: Receipt) -> asyncio.Future[None]:
-        if receipt.provider_message_id is not None:
-            key = provider_key(connector, receipt.provider_message_id)
-            receipt = replace(receipt, provider_message_id=key)
-        return accept(receipt)
+        key = receipt.provider_message_id
+        if key is not None:
+            key = provider_key(connector, key)
+        return accept(replace(receipt, provider_message_id=key, connector=connector))
 
     return keyed

@@ -2,7 +2,10 @@
 default pool in the fallback order RCS → WhatsApp → SMS (then email), so that a send
 without `from` works at once. The operator's `[[senders]]` and `[[sender_pools]]` are
 then provisioned into it, as into every existing account at each start (a configured
-pool named `default` becomes the default pool)."""
+pool named `default` becomes the default pool).
+
+The addresses of these senders are the operator's (store/sender_addresses.py): shared by
+every account, and no account can register one as its own."""
 
 from __future__ import annotations
 
@@ -11,10 +14,11 @@ import msgspec
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.domain.ids import new_sender_id, new_sender_pool_id
+from opencomms.domain.sender_addresses import address_key
 from opencomms.events.signing import new_webhook_secret
 from opencomms.sealing import Sealer
 from opencomms.settings import SenderConfig, SenderPoolConfig, Settings, SimulatorSettings
-from opencomms.store import accounts, senders
+from opencomms.store import accounts, sender_addresses, senders
 from opencomms.store.database import Conn
 from opencomms.store.records import SenderPoolRecord, SenderRecord
 
@@ -71,6 +75,7 @@ async def provision_account(
             now,
             now,
         )
+        await sender_addresses.claim_for_operator(conn, "simulator", address_key(channel, address))
         await senders.insert_sender(conn, sender)
         made.append(sender.id)
     pool = SenderPoolRecord(new_sender_pool_id(), sid, DEFAULT_POOL, {}, True, made, now, now)
@@ -85,7 +90,13 @@ async def provision_configured(
 ) -> None:
     """Make the configured senders and pools exist, as configured, in these accounts (all
     when None). Idempotent: a sender is found by address and channel, a pool by name; a
-    sender's status and tags, and a pool's tags, stay as the API left them."""
+    sender's status and tags, and a pool's tags, stay as the API left them. Their
+    addresses, and the simulator's, are claimed for the operator first."""
+    for channel, address in SIMULATOR_SENDERS:
+        await sender_addresses.claim_for_operator(conn, "simulator", address_key(channel, address))
+    for config in settings.senders:
+        key = address_key(config.channel, config.address)
+        await sender_addresses.claim_for_operator(conn, config.connector, key)
     if not (settings.senders or settings.sender_pools):
         return
     for sid in await accounts.list_account_sids(conn) if account_sids is None else account_sids:
@@ -135,6 +146,9 @@ async def _provision_sender(
                 updated_at=now,
             ),
         )
+        if found.connector != config.connector:  # the API had moved it: free where it was
+            key = address_key(found.channel, found.address)
+            await sender_addresses.release(conn, found.connector, key, sid)
     return found.id
 
 

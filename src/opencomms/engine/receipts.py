@@ -1,6 +1,7 @@
 """Receipts: the attempts they move, applied a batch at a time (one UPDATE … per table).
 
-A receipt names its attempt by our id or by the provider's. A provider id may be one
+A receipt names its attempt by our id or by the provider's, and moves it only if the
+attempt was made through the connector the receipt came from. A provider id may be one
 part's of a long message (the attempt is DELIVERED once every part is, UNDELIVERED or
 FAILED as soon as one part is), or not be known yet: a receipt can overtake the answer
 to its submit. Such a receipt waits in the database and is applied once the answer is
@@ -58,6 +59,8 @@ async def apply_receipts(conn: Conn, receipts: Sequence[Receipt]) -> list[str]:
             continue
         if attempt_id is None or attempt_id not in batch.attempts:
             continue  # not ours, or from a database that no longer has it
+        if receipt.connector not in (None, batch.attempts[attempt_id].connector):
+            continue  # names an attempt made through another connector
         # a receipt naming both ids tells the provider's id (an answer that came late)
         told = receipt.provider_message_id if receipt.attempt_id else None
         batch.reach(attempt_id, receipt.status, error=_error(receipt), provider_message_id=told)

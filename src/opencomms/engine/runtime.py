@@ -9,7 +9,6 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
 
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
@@ -24,10 +23,11 @@ from opencomms.engine.provisioning import provision_account, provision_configure
 from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
+from opencomms.events.posting import PostLimits
 from opencomms.events.ssrf import CallbackPolicy
-from opencomms.sealing import Sealer, load_or_create_key
-from opencomms.settings import EventSettings, Settings
-from opencomms.store import delivery, jobs
+from opencomms.sealing import Sealer, server_sealer
+from opencomms.settings import Settings
+from opencomms.store import accounts, delivery, jobs
 from opencomms.store.database import Conn, Database
 from opencomms.store.open import open_database
 
@@ -40,10 +40,19 @@ EARLY_RECEIPT_SWEEP_S = 5.0
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, sole_worker: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sole_worker: bool = True,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         """`sole_worker`: this process is the only one working on this database (the
-        embedded `serve`), so any claim it finds at start was left by a dead process."""
+        embedded `serve`), so any claim it finds at start was left by a dead process.
+        `announce`: where the operator is told a new account's auth token, once (the
+        CLI's terminal); without it the token is never shown."""
         self.settings = settings
+        self._announce = announce
         self._sole_worker = sole_worker
         self.connectors: dict[str, Connector] = build_connectors(settings)
         self._db: Database | None = None
@@ -53,6 +62,7 @@ class Runtime:
         self._receipts: BatchApplier[Receipt] | None = None
         self._inbound: BatchApplier[Inbound] | None = None
         self._sealer: Sealer | None = None
+        self._page_key: bytes | None = None
         self._events: EventDelivery | None = None
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
         self.retention = RetentionPolicy.from_settings(settings.retention)
@@ -79,13 +89,15 @@ class Runtime:
     def sealer(self) -> Sealer:
         if self._sealer is None:
             server = self.settings.server
-            key = server.secret_key
-            self._sealer = (
-                Sealer.from_text(key)
-                if key
-                else Sealer(load_or_create_key(Path(server.secret_key_file)))
-            )
+            self._sealer = server_sealer(server.secret_key, server.secret_key_file)
         return self._sealer
+
+    @property
+    def page_key(self) -> bytes:
+        """The key that signs page tokens (api/paging.py)."""
+        if self._page_key is None:
+            self._page_key = self.sealer.derive("opencomms page tokens")
+        return self._page_key
 
     async def start(self) -> None:
         self._db = db = await open_database(self.settings.server.database_url)
@@ -99,7 +111,7 @@ class Runtime:
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
         fanout = self._fanout = FanoutWorker(db, dispatcher.wake)
         events = self._events = EventDelivery(
-            db, self.sealer, self.callback_policy, _delivery_policy(self.settings.events)
+            db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
         pruner = self._pruner = Pruner(db, self.retention)
         for name, run in (
@@ -141,6 +153,8 @@ class Runtime:
         await self.db.write(lambda conn: provision_configured(conn, self.settings, now_ms()))
 
     async def _provision_account(self, sid: str, token: str) -> None:
+        """Create the account unless it exists; its auth token is shown only now. A token
+        that does not match an existing account's (it was rotated) is said, not used."""
         created = await self.db.write(
             lambda conn: provision_account(
                 conn,
@@ -154,6 +168,16 @@ class Runtime:
         )
         if created:
             log.info("created account %s with a default pool of simulator senders", sid)
+            if self._announce is not None:
+                self._announce(f"  Created account {sid}; its auth token, shown this once: {token}")
+            return
+        found = await self.db.read(lambda conn: accounts.find_credential(conn, sid))
+        if found is not None and found[1] != accounts.credential_hash(token):
+            log.warning(
+                "OPENCOMMS_AUTH_TOKEN is not the auth token of account %s (it was rotated?):"
+                " requests with it are refused",
+                sid,
+            )
 
 
 def _tune_garbage_collector() -> None:
@@ -166,12 +190,17 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _delivery_policy(events: EventSettings) -> DeliveryPolicy:
+def _delivery_policy(settings: Settings) -> DeliveryPolicy:
+    events, sinks = settings.events, settings.sinks
     return DeliveryPolicy(
         batch_size=events.batch_size,
         timeout_s=(parse_duration_ms(events.timeout) or 15_000) / 1000,
         max_retry_ms=parse_duration_ms(events.max_retry) or 72 * 3_600_000,
         concurrency=events.concurrency,
+        limits=PostLimits(
+            total_s=(parse_duration_ms(sinks.delivery_timeout) or 15_000) / 1000,
+            max_response_bytes=sinks.max_response_bytes,
+        ),
     )
 
 

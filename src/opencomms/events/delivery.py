@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -21,6 +21,7 @@ from opencomms.engine.clock import now_ms
 from opencomms.engine.wakeup import Wakeup
 from opencomms.events.cloudevents import encode_batch
 from opencomms.events.payloads import event_id, render
+from opencomms.events.posting import PostLimits, post_bounded
 from opencomms.events.retry import backoff_ms, retry_after_ms
 from opencomms.events.signing import delivery_message_id, signed_headers
 from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
@@ -40,9 +41,10 @@ IDLE_POLL_S = 0.2
 @dataclass(frozen=True)
 class DeliveryPolicy:
     batch_size: int = 100
-    timeout_s: float = 15.0
+    timeout_s: float = 15.0  # each step: connect, send, each read
     max_retry_ms: int = 72 * 3_600_000
     concurrency: int = 32
+    limits: PostLimits = field(default_factory=PostLimits)
 
 
 @dataclass
@@ -124,17 +126,9 @@ class EventDelivery:
             message_id=delivery_message_id(_ids(batch.events)),
         )
         started = time.monotonic()
-        status_code, error, retry_after = None, None, None
-        try:
-            response = await self._client.post(
-                signed.url, content=batch.body, headers=signed.headers
-            )
-            status_code = response.status_code
-            retry_after = response.headers.get("retry-after")
-        except httpx.HTTPError as failure:
-            error = (
-                f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
-            )
+        status_code, retry_after, error = await post_bounded(
+            self._client, signed.url, batch.body, signed.headers, self._policy.limits
+        )
         elapsed = int((time.monotonic() - started) * 1000)
         delivered = status_code is not None and 200 <= status_code < 300
         await self._db.write(

@@ -21,6 +21,7 @@ __all__ = [
     "insert_api_key",
     "list_account_sids",
     "list_api_keys",
+    "set_auth_token",
     "signing_secrets",
 ]
 
@@ -49,6 +50,17 @@ async def insert_account(
         webhook_secret,
         friendly_name,
         now,
+    )
+    return changed == 1
+
+
+async def set_auth_token(conn: Conn, sid: str, *, auth_token: str, auth_token_sealed: str) -> bool:
+    """Replace the account's auth token; False when there is no such account."""
+    changed = await conn.execute(
+        "UPDATE accounts SET auth_token_hash = ?, auth_token_sealed = ? WHERE sid = ?",
+        credential_hash(auth_token),
+        auth_token_sealed,
+        sid,
     )
     return changed == 1
 

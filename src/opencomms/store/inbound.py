@@ -1,4 +1,5 @@
-"""Inbound messages: stored as received, read back to render their events."""
+"""Inbound messages: stored as received, read back to render their events; and who
+sent last to a writer from an address every account shares."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from typing import NamedTuple
 
 from opencomms.store.database import Conn, placeholders
 
-__all__ = ["InboundRecord", "get_inbound", "insert_inbound", "owners_of_senders"]
+__all__ = ["InboundRecord", "get_inbound", "insert_inbound", "last_sender_to"]
 
 
 class InboundRecord(NamedTuple):
     id: str
-    account_sid: str
+    account_sid: str | None  # None: to an operator's address no account sent from to them
     connector: str
     channel: str
     from_address: str
@@ -39,19 +40,15 @@ async def get_inbound(conn: Conn, ids: Sequence[str]) -> dict[str, InboundRecord
     return {row[0]: InboundRecord(*row) for row in rows}
 
 
-async def owners_of_senders(
-    conn: Conn, connector: str, addresses: Sequence[str]
-) -> dict[str, list[str]]:
-    """The accounts that have a sender at each of `addresses` on `connector`."""
-    if not addresses:
-        return {}
-    rows = await conn.fetch(
-        "SELECT DISTINCT address, account_sid FROM senders"
-        f" WHERE connector = ? AND address IN ({placeholders(len(addresses))})",
+async def last_sender_to(conn: Conn, connector: str, address_key: str, writer: str) -> str | None:
+    """The account that sent last to `writer` from the address `address_key` on
+    `connector` (through any of its senders there), if one did. Uses ix_attempts_to_address."""
+    row = await conn.fetchrow(
+        "SELECT a.account_sid FROM attempts a JOIN senders s ON s.id = a.sender_id"
+        " WHERE a.to_address = ? AND a.connector = ? AND s.address_key = ?"
+        " ORDER BY a.attempted_at DESC, a.id DESC LIMIT 1",
+        writer,
         connector,
-        *addresses,
+        address_key,
     )
-    owners: dict[str, list[str]] = {}
-    for address, account_sid in rows:
-        owners.setdefault(address, []).append(account_sid)
-    return owners
+    return None if row is None else str(row[0])

@@ -58,8 +58,21 @@ senders = sa.Table(
     sa.Column("receipt_wait_ms", sa.BigInteger, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # the address as owned in sender_addresses: every spelling of it gives one key
+    # (domain/sender_addresses.py)
+    sa.Column("address_key", sa.Text, nullable=False),
     sa.UniqueConstraint("account_sid", "channel", "address", name="uq_senders_address"),
     sa.Index("ix_senders_account", "account_sid", "id"),
+)
+
+# Who owns each address on each connector: one account, or the operator (NULL: a
+# configured or simulator sender, which every account has). Written with the senders.
+sender_addresses = sa.Table(
+    "sender_addresses",
+    metadata,
+    sa.Column("connector", sa.Text, primary_key=True),
+    sa.Column("address_key", sa.Text, primary_key=True),
+    sa.Column("account_sid", Id, nullable=True),
 )
 
 sender_pools = sa.Table(
@@ -226,6 +239,8 @@ attempts = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("attempted_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # an inbound message to an operator's address goes to who sent last to its writer
+    sa.Index("ix_attempts_to_address", "to_address"),
     # receipts find their attempt by the provider's id (the simulator's name ours: no id)
     sa.Index(
         "ix_attempts_provider_message_id",
@@ -391,7 +406,8 @@ inbound_messages = sa.Table(
     "inbound_messages",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("account_sid", Id, nullable=False),
+    # NULL: written to an operator's address from which no account had sent to the writer
+    sa.Column("account_sid", Id, nullable=True),
     sa.Column("connector", sa.Text, nullable=False),
     sa.Column("channel", sa.Text, nullable=False),
     sa.Column("from_address", sa.Text, nullable=False),

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
+from opencomms.domain.sender_addresses import address_key
+from opencomms.store import sender_addresses
 from opencomms.store.database import Conn, placeholders
 from opencomms.store.jsoncol import dump, load
 from opencomms.store.messages import bounded_above
 from opencomms.store.records import SenderPoolRecord, SenderRecord
 
 __all__ = [
+    "Registration",
     "add_pool_members",
+    "change_sender",
     "default_pool",
     "delete_pool",
     "delete_sender",
     "find_pool_by_name",
     "find_sender_by_address",
     "get_pool",
+    "get_sendable_senders",
     "get_sender",
     "get_senders",
     "insert_pool",
@@ -25,6 +31,7 @@ __all__ = [
     "list_pool_members",
     "list_pools",
     "list_senders",
+    "register_sender",
     "remove_pool_member",
     "set_default_pool",
     "update_pool",
@@ -35,6 +42,13 @@ _SENDER_COLUMNS = (
     "id, account_sid, address, channel, connector, status, tags,"
     " fallback_timeout_ms, receipt_wait_ms, created_at, updated_at"
 )
+_S_SENDER_COLUMNS = ", ".join(f"s.{column.strip()}" for column in _SENDER_COLUMNS.split(","))
+
+
+class Registration(Enum):
+    CREATED = "created"
+    EXISTS = "exists"  # the account has a sender with this address on this channel
+    TAKEN = "taken"  # the address belongs to another account on this connector
 
 
 def _sender(row: Sequence[Any]) -> SenderRecord:
@@ -43,10 +57,20 @@ def _sender(row: Sequence[Any]) -> SenderRecord:
     return SenderRecord(*values)
 
 
+async def register_sender(conn: Conn, sender: SenderRecord) -> Registration:
+    """An account's new sender, unless its address is another account's on its connector."""
+    key = address_key(sender.channel, sender.address)
+    if not await sender_addresses.claim(conn, sender.connector, key, sender.account_sid):
+        return Registration.TAKEN
+    return Registration.CREATED if await insert_sender(conn, sender) else Registration.EXISTS
+
+
 async def insert_sender(conn: Conn, sender: SenderRecord) -> bool:
-    """False when the account already has a sender with this address on this channel."""
+    """False when the account already has a sender with this address on this channel.
+    Its address must be claimed too: `register_sender`, or the operator's."""
     changed = await conn.execute(
-        f"INSERT INTO senders ({_SENDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO senders ({_SENDER_COLUMNS}, address_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (account_sid, channel, address) DO NOTHING",
         sender.id,
         sender.account_sid,
@@ -59,8 +83,21 @@ async def insert_sender(conn: Conn, sender: SenderRecord) -> bool:
         sender.receipt_wait_ms,
         sender.created_at,
         sender.updated_at,
+        address_key(sender.channel, sender.address),
     )
     return changed == 1
+
+
+async def change_sender(conn: Conn, sender: SenderRecord, previous_connector: str) -> bool:
+    """Save an account's changes to its sender; False (nothing saved) when the address
+    belongs to another account on the sender's (new) connector."""
+    key = address_key(sender.channel, sender.address)
+    if not await sender_addresses.claim(conn, sender.connector, key, sender.account_sid):
+        return False
+    await update_sender(conn, sender)
+    if previous_connector != sender.connector:
+        await sender_addresses.release(conn, previous_connector, key, sender.account_sid)
+    return True
 
 
 async def update_sender(conn: Conn, sender: SenderRecord) -> None:
@@ -93,6 +130,22 @@ async def get_senders(conn: Conn, sender_ids: Sequence[str]) -> dict[str, Sender
         return {}
     rows = await conn.fetch(
         f"SELECT {_SENDER_COLUMNS} FROM senders WHERE id IN ({placeholders(len(sender_ids))})",
+        *sender_ids,
+    )
+    return {row[0]: _sender(row) for row in rows}
+
+
+async def get_sendable_senders(conn: Conn, sender_ids: Sequence[str]) -> dict[str, SenderRecord]:
+    """The senders among `sender_ids` that exist and may send: their address is their
+    account's or the operator's on their connector (a sender that lost its address to
+    an older one when ownership began, migration 0006, may not)."""
+    if not sender_ids:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT {_S_SENDER_COLUMNS} FROM senders s JOIN sender_addresses o"
+        " ON o.connector = s.connector AND o.address_key = s.address_key"
+        f" WHERE s.id IN ({placeholders(len(sender_ids))})"
+        " AND (o.account_sid IS NULL OR o.account_sid = s.account_sid)",
         *sender_ids,
     )
     return {row[0]: _sender(row) for row in rows}
@@ -139,13 +192,15 @@ async def list_senders(
 
 
 async def delete_sender(conn: Conn, account_sid: str, sender_id: str) -> bool:
-    """Delete a sender and take it out of every pool."""
-    changed = await conn.execute(
-        "DELETE FROM senders WHERE id = ? AND account_sid = ?", sender_id, account_sid
-    )
-    if changed:
-        await conn.execute("DELETE FROM sender_pool_members WHERE sender_id = ?", sender_id)
-    return changed == 1
+    """Delete a sender, take it out of every pool, and free its address when no other
+    sender of the account has it."""
+    sender = await get_sender(conn, account_sid, sender_id)
+    if sender is None or not await conn.execute("DELETE FROM senders WHERE id = ?", sender_id):
+        return False
+    await conn.execute("DELETE FROM sender_pool_members WHERE sender_id = ?", sender_id)
+    key = address_key(sender.channel, sender.address)
+    await sender_addresses.release(conn, sender.connector, key, account_sid)
+    return True
 
 
 _POOL_COLUMNS = "id, account_sid, name, tags, is_default, created_at, updated_at"
@@ -225,9 +280,8 @@ async def list_pool_members(
     conn: Conn, pool_id: str, *, after_position: int, limit: int
 ) -> list[tuple[int, SenderRecord]]:
     """A page of the pool's senders in the pool's order: (position, sender) after a position."""
-    columns = ", ".join(f"s.{column.strip()}" for column in _SENDER_COLUMNS.split(","))
     rows = await conn.fetch(
-        f"SELECT m.position, {columns} FROM sender_pool_members m"
+        f"SELECT m.position, {_S_SENDER_COLUMNS} FROM sender_pool_members m"
         " JOIN senders s ON s.id = m.sender_id"
         " WHERE m.pool_id = ? AND m.position > ? ORDER BY m.position LIMIT ?",
         pool_id,

@@ -4,8 +4,8 @@ Each index lets the pruner find the oldest rows of one kind without scanning the
 (store/pruning.py); `pruned_operations` remembers what was deleted, so that a GET of a
 pruned operation or Message says so.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
