@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.polling import all_messages, send, wait_completed
+from tests.support.polling import all_messages, send, wait_stats
 from tests.support.retention import age, prune, retention_server
 from tests.support.server import ThreadServer
 
@@ -27,7 +27,7 @@ def phones(count: int) -> list[dict[str, str]]:
 def pruned_operation(server: ThreadServer, api: httpx.Client) -> tuple[str, list[str]]:
     """An operation finished 31 days ago and pruned; its id and its Messages' ids."""
     operation_id = send(api, {"to": phones(4), "content": {"text": "Hi"}})
-    wait_completed(api, operation_id)
+    wait_stats(api, operation_id, read=4)  # no change comes after
     message_ids = [m["id"] for m in all_messages(api, operationId=operation_id)]
     age(server, "operations", "updated_at", "id = ?", operation_id, days=31)
     prune(server)
