@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opencomms.connectors.smpp.config import SmppConfig
+from opencomms.domain.personalization import TemplateLimits
 from opencomms.settings import SettingsError, SimulatorConnectorConfig, load_settings
 
 GOOD = """\
@@ -317,6 +318,58 @@ def test_a_bad_retention_is_an_error_naming_the_key_and_its_line(
     error = error_of(tmp_path, f"[server]\nport = 8081\n\n[retention]\n{line}\n")
 
     assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line 5): "), error
+
+
+TEMPLATES = """\
+[templates]
+loop_iterations = 5000
+value_chars = 200000
+output_chars = 30000
+render_timeout = "250ms"
+render_memory_bytes = 268435456
+"""
+
+
+def test_the_template_bounds_have_documented_defaults(tmp_path: Path) -> None:
+    templates = load_settings(environ={}).templates
+    assert (templates.loop_iterations, templates.value_chars, templates.output_chars) == (
+        1_000,
+        100_000,
+        20_000,
+    )
+    assert templates.render_timeout_ms == 100
+    assert templates.render_memory_bytes == 512 * 1024 * 1024
+
+
+def test_the_template_bounds_are_read_from_the_file(tmp_path: Path) -> None:
+    templates = load(tmp_path, TEMPLATES).templates  # type: ignore[attr-defined]
+    assert templates.limits == TemplateLimits(5_000, 200_000, 30_000)
+    assert templates.render_timeout_ms == 250
+    assert templates.render_memory_bytes == 256 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ("loop_iterations = 5000", "loop_iterations = 0", "loop_iterations", ">= 1"),
+        ("value_chars = 200000", 'value_chars = "lots"', "value_chars", "Expected `int`"),
+        ('render_timeout = "250ms"', 'render_timeout = "fast"', "render_timeout", "duration"),
+        (
+            "render_memory_bytes = 268435456",
+            "render_memory_bytes = 1000000",
+            "render_memory_bytes",
+            ">= 67108864",
+        ),
+        ("output_chars = 30000", "output_characters = 30000", "output_characters", "unknown"),
+    ],
+)
+def test_a_bad_template_bound_is_named_with_its_line(
+    tmp_path: Path, old: str, new: str, key: str, message: str
+) -> None:
+    text = TEMPLATES.replace(old, new)
+    error = error_of(tmp_path, text)
+    assert f"templates.{key} (line {line_of(text, new)})" in error
+    assert message in error
 
 
 def test_sink_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from opencomms.api import (
     sinks,
 )
 from opencomms.api.auth import BasicAuthMiddleware
+from opencomms.api.common import refuse_unstorable_parameters
 from opencomms.api.errors import exception_handlers
 from opencomms.engine.runtime import Runtime
 from opencomms.settings import Settings
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         ],
         middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$"])],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],
         state=State({"runtime": runtime}),
         request_max_body_size=settings.server.max_body_bytes,

@@ -9,6 +9,7 @@ with an error naming the key and its line.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -21,12 +22,14 @@ import msgspec
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.durations import parse_duration_ms
+from opencomms.domain.personalization import TemplateLimits
 from opencomms.domain.sender_addresses import sender_address_problem
 
 __all__ = [
     "BUILTIN_CONNECTOR",
     "ConnectorConfig",
     "EventSettings",
+    "InputSettings",
     "RetentionSettings",
     "SenderConfig",
     "SenderPoolConfig",
@@ -36,6 +39,7 @@ __all__ = [
     "SimulatorConnectorConfig",
     "SimulatorSettings",
     "SinkSettings",
+    "TemplateSettings",
     "load_settings",
 ]
 
@@ -108,7 +112,46 @@ class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
         return None if value == KEEP_FOREVER else parse_duration_ms(value)
 
 
+Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
+
+
+class InputSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How large and how far what a request holds may be (docs/security.md, "No input
+    loses or blocks other work"); anything over is a 400 naming the field."""
+
+    max_variable_chars: Limit = 1_000  # one recipient variable's value
+    max_name_chars: Limit = 128  # a variable's name, a tag's key
+    max_address_chars: Limit = 320  # a recipient's or a sender's address
+    max_url_chars: Limit = 2_048  # a media, callback or sink URL
+    max_module_items: Limit = 20  # the items of any array inside a channel module
+    max_fields: Limit = 50  # the fields of any object inside a channel module
+    max_module_chars: Limit = 100_000  # one channel module, as JSON
+    max_send_at_years: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10  # sendAt ahead of now
+
+
 Positive = Annotated[int, msgspec.Meta(ge=1)]
+MIB = 1024 * 1024
+
+
+class TemplateSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[templates]`: the bounds of rendering one recipient's content (docs/security.md)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("render_timeout",)
+
+    loop_iterations: Positive = 1_000  # every loop of one render together
+    value_chars: Positive = 100_000  # any value a filter takes or makes
+    output_chars: Positive = 20_000  # the rendered text of one field, and each capture
+    render_timeout: str = "100ms"  # one recipient's content and tags
+    # the address space of the process that renders (RLIMIT_AS); it starts at ~40 MiB
+    render_memory_bytes: Annotated[int, msgspec.Meta(ge=64 * MIB)] = 512 * MIB
+
+    @property
+    def limits(self) -> TemplateLimits:
+        return TemplateLimits(self.loop_iterations, self.value_chars, self.output_chars)
+
+    @property
+    def render_timeout_ms(self) -> int:
+        return parse_duration_ms(self.render_timeout) or 100
 
 
 class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -164,8 +207,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
+    input: InputSettings = msgspec.field(default_factory=InputSettings)
     sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
+    templates: TemplateSettings = msgspec.field(default_factory=TemplateSettings)
     connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
     sender_pools: list[SenderPoolConfig] = msgspec.field(default_factory=list)
@@ -311,11 +356,16 @@ def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
     yield ("retention",), settings.retention
+    yield ("templates",), settings.templates
     yield ("sinks",), settings.sinks
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
     for index, sender in enumerate(settings.senders):
         yield ("senders", index), sender
+
+
+MAX_DURATION_MS = 3_650 * 86_400_000  # ten years: any longer is a typo
+_INT64 = 2**63 - 1  # the largest integer either engine stores
 
 
 def _check_durations(key: Key, config: msgspec.Struct) -> None:
@@ -326,9 +376,10 @@ def _check_durations(key: Key, config: msgspec.Struct) -> None:
         if value == "" and field.default == "":
             continue  # inherited
         ms = parse_duration_ms(value)
-        if ms is None or ms <= 0:
+        if ms is None or not 0 < ms <= MAX_DURATION_MS:
             raise _Problem(
-                (*key, field.name), f"{value!r} is not a positive duration such as '60s'"
+                (*key, field.name),
+                f"{value!r} is not a positive duration up to '3650d', such as '60s'",
             )
 
 
@@ -336,15 +387,32 @@ def _check_retention(retention: RetentionSettings) -> None:
     for name in retention.kept:
         value = getattr(retention, name)
         ms = parse_duration_ms(value)
-        if value != KEEP_FOREVER and (ms is None or ms <= 0):
+        if value != KEEP_FOREVER and (ms is None or not 0 < ms <= MAX_DURATION_MS):
             raise _Problem(
                 ("retention", name),
-                f"{value!r} is neither a positive duration such as '30d' nor \"0\" (keep forever)",
+                f"{value!r} is neither a positive duration up to '3650d' such as '30d'"
+                ' nor "0" (keep forever)',
             )
-    if parse_duration_ms(retention.pause) is None:
+    pause = parse_duration_ms(retention.pause)
+    if pause is None or pause > MAX_DURATION_MS:
         raise _Problem(
             ("retention", "pause"), f"{retention.pause!r} is not a duration such as '50ms'"
         )
+
+
+def _check_numbers(value: Any, key: Key = ()) -> None:
+    """Every number is finite and fits the database: TOML takes `inf` and `nan`, and a
+    throughput of `inf` or a 30-digit integer would reach arithmetic that cannot use it."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_numbers(item, (*key, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_numbers(item, (*key, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise _Problem(key, f"{value} is not a finite number")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64:
+        raise _Problem(key, f"{value} is too large")
 
 
 def _resolve_secrets(key: Key, config: T, environ: Mapping[str, str]) -> T:
@@ -483,6 +551,7 @@ def load_settings(
         if value is not None:
             raw.setdefault("server", {})[key] = value
     try:
+        _check_numbers(raw)
         return _checked(_typed(raw), env)
     except _Problem as problem:
         raise _error(str(path or ""), text, problem.key, problem.message) from None

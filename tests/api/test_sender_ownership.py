@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from opencomms.domain.ids import new_account_sid, new_auth_token
+from opencomms.domain.ids import new_account_sid, new_auth_token, new_sender_id
 from opencomms.settings import load_settings
+from opencomms.store import senders
+from opencomms.store.records import SenderRecord
 from tests.support.databases import database_url
 from tests.support.polling import all_messages, send, wait_completed, wait_until
 from tests.support.server import ThreadServer
@@ -274,3 +276,39 @@ def test_of_two_accounts_registering_an_address_at_once_one_gets_it(lab: Lab) ->
 
     assert sorted(answers) == [201] * 10 + [409] * 10
     assert all(sorted(answers[i : i + 2]) == [201, 409] for i in range(0, 20, 2))
+
+
+def test_a_sender_left_from_before_ownership_can_neither_send_nor_change(
+    lab: Lab, alice: httpx.Client
+) -> None:
+    address = number()
+    created(register(alice, address, "SMS"))
+    sid, token = lab.server.new_account()
+    # what a database from before migration 0006 may hold: another account at that address
+    stale = SenderRecord(
+        new_sender_id(), sid, address, "SMS", "simulator", "ACTIVATED", {}, 400, 800, 1, 1
+    )
+    lab.server.call(lab.server.runtime.db.write(lambda conn: senders.insert_sender(conn, stale)))
+    to = [{"address": number(), "channel": "PHONE"}]
+
+    with httpx.Client(base_url=lab.server.url + "/v1", auth=(sid, token), timeout=30) as mallory:
+        named = mallory.post(
+            "/Messages", json={"from": {"senderId": stale.id}, "to": to, "content": {"text": "x"}}
+        )
+        pool = created(mallory.post("/SenderPools", json={"name": "old", "senders": [stale.id]}))
+        operation_id = send(
+            mallory, {"from": {"senderPoolId": pool["id"]}, "to": to, "content": {"text": "x"}}
+        )
+        stats = wait_completed(mallory, operation_id)["stats"]
+        (message,) = all_messages(mallory, operationId=operation_id)
+        changed = mallory.post(f"/Senders/{stale.id}", json={"tags": {"a": "b"}})
+        deleted = mallory.delete(f"/Senders/{stale.id}")
+
+    assert named.status_code == 400
+    assert named.json()["errors"] == [
+        {"field": "from.senderId", "message": "the sender's address belongs to another account"}
+    ]
+    assert (stats["attempts"], message["status"]) == (0, "FAILED")  # no sender could send
+    assert_taken(changed)
+    assert deleted.status_code == 204
+    assert (address, "SMS", "simulator") in addresses(alice)  # the owner's is untouched

@@ -54,7 +54,7 @@ async def subscribed(db: Database, account: str) -> None:
     """Give the account a sink subscribed to every event: events are written for it."""
     sink = SinkRecord(
         new_sink_id(), account, "webhook", "https://example.com/hook", "", "whsec_x",
-        "ACTIVE", 0, 0, 0, None, 1, 1, 1,
+        "ACTIVE", 0, 0, 0, None, 1, 1, 1, None,
     )  # fmt: skip
     subscription = SubscriptionRecord(new_subscription_id(), account, sink.id, ["com.*"], 1)
     await db.write(lambda conn: sinks.insert_sink(conn, sink))

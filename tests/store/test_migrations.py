@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from opencomms.engine.clock import now_ms
 from opencomms.engine.pruning import Pruner, RetentionPolicy
+from opencomms.sealing import Sealer
 from opencomms.store import senders
 from opencomms.store.migrate import alembic_config, async_url, upgrade
 from opencomms.store.open import open_database
@@ -118,8 +119,8 @@ ITS_MESSAGE = (
 )
 
 
-def test_operations_stored_before_0007_are_pruned_once_upgraded(empty_database: str) -> None:
-    command.upgrade(alembic_config(empty_database), "0006")
+def test_operations_stored_before_0008_are_pruned_once_upgraded(empty_database: str) -> None:
+    command.upgrade(alembic_config(empty_database), "0007")
     _run_sql(empty_database, FINISHED_LONG_AGO, ITS_MESSAGE, ATTEMPT.format(provider_id="NULL"))
 
     async def upgrade_and_prune() -> dict[str, int]:
@@ -137,6 +138,71 @@ def test_operations_stored_before_0007_are_pruned_once_upgraded(empty_database: 
     ]
     for table in ("operations", "messages", "attempts"):
         assert _run_sql(empty_database, f"SELECT COUNT(*) FROM {table}") == [(0,)]
+
+
+KEY_BYTES = bytes(range(32))
+KEY = Sealer(KEY_BYTES)
+ACCOUNT = (
+    "INSERT INTO accounts (sid, auth_token_hash, auth_token_sealed, webhook_secret,"
+    " friendly_name, created_at) VALUES ('AC1', 'h', '{token}', 'whsec_account', 'a', 0)"
+)
+SINK = (
+    "INSERT INTO sinks (id, account_sid, kind, url, description, secret, status, cursor_txid,"
+    " cursor_seq, tries, failing_since, next_attempt_at, created_at, updated_at)"
+    " VALUES ('{id}', 'AC1', '{kind}', 'https://example.com/', '', '{secret}', 'ACTIVE',"
+    " 0, 0, 0, NULL, 0, 0, 7)"
+)
+
+
+def _with_clear_secrets(url: str) -> None:
+    """A database before 0007 holding an account and two sinks, secrets in the clear."""
+    command.upgrade(alembic_config(url), "0006")
+    _run_sql(
+        url,
+        ACCOUNT.format(token=KEY.seal("the auth token")),
+        SINK.format(id="DG1", kind="webhook", secret="whsec_sink"),
+        SINK.format(id="DG2", kind="callback", secret=""),
+    )
+
+
+def test_webhook_secrets_stored_in_the_clear_are_sealed_by_0007(empty_database: str) -> None:
+    _with_clear_secrets(empty_database)
+
+    upgrade(empty_database, KEY)
+    sinks = _run_sql(
+        empty_database, "SELECT id, secret_sealed, last_used_at FROM sinks ORDER BY id"
+    )
+    (account,) = _run_sql(empty_database, "SELECT webhook_secret_sealed FROM accounts")
+    command.downgrade(alembic_config(empty_database, KEY), "0006")
+    clear = _run_sql(empty_database, "SELECT id, secret FROM sinks ORDER BY id")
+
+    (webhook, sealed, _), (callback, empty, used) = sinks
+    assert webhook == "DG1"
+    assert "whsec_" not in str(sealed) and "whsec_" not in str(account[0])
+    assert KEY.unseal(str(sealed)) == "whsec_sink"
+    assert KEY.unseal(str(account[0])) == "whsec_account"
+    assert (callback, empty, used) == ("DG2", "", 7)  # last used: when it last changed
+    assert clear == [("DG1", "whsec_sink"), ("DG2", "")]
+
+
+@pytest.mark.parametrize(
+    ("sealer", "message"),
+    [(None, "opencomms migrate --config"), (Sealer(bytes(32)), "does not open the auth tokens")],
+    ids=["no key", "wrong key"],
+)
+def test_sealing_needs_the_servers_own_key_and_changes_nothing_without_it(
+    empty_database: str, sealer: Sealer | None, message: str
+) -> None:
+    _with_clear_secrets(empty_database)
+
+    with pytest.raises(RuntimeError, match=message):
+        upgrade(empty_database, sealer)
+
+    assert _run_sql(empty_database, "SELECT secret FROM sinks ORDER BY id") == [
+        ("whsec_sink",),
+        ("",),
+    ]
+    upgrade(empty_database, KEY)  # with the right key, it goes through afterwards
 
 
 SENDER = (

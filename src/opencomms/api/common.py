@@ -10,6 +10,7 @@ from litestar import Request, Response
 
 from opencomms.api.errors import ApiError, FieldError, invalid
 from opencomms.api.paging import Page, PageTokens, page_envelope, parse_page
+from opencomms.domain.storable import is_storable, unstorable_paths
 from opencomms.store.database import Conn
 
 if TYPE_CHECKING:
@@ -17,12 +18,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "account_of",
+    "decode_json",
     "json_body",
     "json_response",
     "page_of",
     "plain_list",
     "prefix_of",
     "raw_json_body",
+    "refuse_unstorable_parameters",
     "require_json",
     "runtime_of",
 ]
@@ -65,18 +68,41 @@ async def raw_json_body(request: AnyRequest) -> bytes:
     return await request.body()
 
 
+UNSTORABLE = "must not hold a NUL character (\\u0000) or a lone surrogate"
+
+
+def decode_json(body: bytes) -> tuple[Any, list[FieldError]]:
+    """A request body's JSON, and its problems: not JSON, nested too deeply, or holding
+    strings the database cannot store (domain/storable.py), each named by its path
+    (`to[3].variables.name`), keys as well as values. With problems, the value is None
+    or holds the unstorable strings: it is for finding more problems, not for storing."""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        return None, [FieldError("body", f"is not valid JSON: {error}")]
+    except RecursionError:
+        return None, [FieldError("body", "is nested too deeply")]
+    return value, [FieldError(path, UNSTORABLE) for path in unstorable_paths(value)]
+
+
 async def json_body(request: AnyRequest) -> dict[str, Any]:
     """The body as a JSON object, or a 415/400 error."""
     body = await raw_json_body(request)
-    try:
-        value = msgspec.json.decode(body) if body else {}
-    except msgspec.DecodeError as error:
-        raise invalid([FieldError("body", f"is not valid JSON: {error}")]) from None
-    except RecursionError:
-        raise invalid([FieldError("body", "is nested too deeply")]) from None
+    value, problems = decode_json(body) if body else ({}, [])
+    if problems:
+        raise invalid(problems)
     if not isinstance(value, dict):
         raise invalid([FieldError("body", "must be a JSON object")])
     return value
+
+
+async def refuse_unstorable_parameters(request: AnyRequest) -> None:
+    """Run before every handler: a path parameter the database cannot store names
+    nothing that exists (404), and never reaches it. (Query parameters are each checked
+    against their own form: an id, an enum, a date-time, a signed page token.)"""
+    values = request.path_params.values()
+    if not all(is_storable(value) for value in values if isinstance(value, str)):
+        raise ApiError(404)
 
 
 def json_response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -12,6 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from opencomms.api import idempotency
+from opencomms.api.callback_sinks import callback_url_problems, link_callback_sink
 from opencomms.api.common import (
     account_of,
     json_response,
@@ -26,23 +28,23 @@ from opencomms.api.idempotency import Answer
 from opencomms.api.paging import page_envelope
 from opencomms.api.pruned import missing_message
 from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
-from opencomms.api.sinks import checked_callback_url
 from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
-from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id, new_sink_id
+from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id
 from opencomms.domain.local_time import window_ms
 from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.clock import now_ms
-from opencomms.store import messages, operations, senders, sinks
+from opencomms.settings import Settings
+from opencomms.store import messages, operations, senders
 from opencomms.store.database import Conn
 from opencomms.store.idempotency import Claim
 from opencomms.store.messages import MessageFilters
-from opencomms.store.sinks import SinkRecord
 
 __all__ = ["fetch_message", "list_messages", "send_messages"]
 
 AnyRequest = Request[Any, Any, Any]
 _TAGS_FILTER = msgspec.json.Decoder()
+PARSE_ON_LOOP_BYTES = 64 * 1024  # a larger body is checked in a thread
 
 
 async def _resolve_senders(
@@ -60,16 +62,20 @@ async def _resolve_senders(
             return FieldError("from.senderPoolId", "no sender pool with this id")
         return pool.sender_ids
     if "senderId" in sender:
+        field = "from.senderId"
         found = await senders.get_sender(conn, account, sender["senderId"])
         if found is None:
-            return FieldError("from.senderId", "no sender with this id")
-        return [found.id]
-    by_address = await senders.find_sender_by_address(
-        conn, account, sender["address"], sender["channel"]
-    )
-    if by_address is None:
-        return FieldError("from.address", "no sender with this address on this channel")
-    return [by_address.id]
+            return FieldError(field, "no sender with this id")
+    else:
+        field = "from.address"
+        found = await senders.find_sender_by_address(
+            conn, account, sender["address"], sender["channel"]
+        )
+        if found is None:
+            return FieldError(field, "no sender with this address on this channel")
+    if not await senders.get_sendable_senders(conn, [found.id]):
+        return FieldError(field, "the sender's address belongs to another account")
+    return [found.id]
 
 
 def _base_url(request: AnyRequest) -> str:
@@ -94,9 +100,18 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
         raise
 
 
+async def _parsed(body: bytes, settings: Settings) -> tuple[SendRequest, list[FieldError]]:
+    """The body checked; a large one in a thread, so that the event loop keeps serving
+    other requests meanwhile (10,000 recipients and their templates take a while)."""
+    check = partial(parse_send_request, body, settings.input, templates=settings.templates.limits)
+    if len(body) <= PARSE_ON_LOOP_BYTES:
+        return check()
+    return await asyncio.to_thread(check)
+
+
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
-    send, problems = parse_send_request(body)
     runtime = runtime_of(request)
+    send, problems = await _parsed(body, runtime.settings)
     account = account_of(request)
     # the checks that need the database or the network join the body's problems, so
     # that one 400 lists them all
@@ -106,12 +121,14 @@ async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Respon
     if isinstance(resolved, FieldError):
         problems.append(resolved)
     if send.callbacks is not None and not any(p.field.startswith("callbacks") for p in problems):
-        problems += await checked_callback_url(request, send.callbacks["url"], "callbacks.url")
+        problems += await callback_url_problems(request, account, send.callbacks["url"])
     if problems or isinstance(resolved, FieldError):
         raise invalid(problems)
     answer = partial(_answer, prefix_of(request), _base_url(request))
     record = idempotency.record_step(claim, answer)
-    operation_id = await _accept(runtime.db.write, account, send, resolved, record)
+    operation_id = await _accept(
+        runtime.db.write, account, send, resolved, record, runtime.settings.sinks.max_per_account
+    )
     runtime.fanout_ready()
     return answer(operation_id).response()
 
@@ -130,10 +147,12 @@ async def _accept(
     account: str,
     send: SendRequest,
     sender_ids: list[str],
-    then: Callable[[Conn, str], Awaitable[None]] | None = None,
+    then: Callable[[Conn, str], Awaitable[None]] | None,
+    max_sinks: int,
 ) -> str:
     """Store the operation; `then(conn, operation_id)`, if given, runs in the same
-    transaction (the Idempotency-Key's answer is recorded there)."""
+    transaction (the Idempotency-Key's answer is recorded there). `max_sinks`: the
+    account's limit, should `callbacks.url` need a new sink."""
     operation_id = new_operation_id()
     now = now_ms()
     send_at = send.send_at
@@ -152,7 +171,9 @@ async def _accept(
 
     async def store(conn: Conn) -> None:
         if send.callbacks is not None:  # first: the operation's first event goes there
-            await _link_callback(conn, account, operation_id, send.callbacks["url"], now)
+            await link_callback_sink(
+                conn, account, operation_id, send.callbacks["url"], now=now, limit=max_sinks
+            )
         await operations.insert_operation(
             conn,
             operation_id=operation_id,
@@ -169,19 +190,6 @@ async def _accept(
 
     await write(store)
     return operation_id
-
-
-async def _link_callback(conn: Conn, account: str, operation_id: str, url: str, now: int) -> None:
-    """`callbacks.url`: this operation's events also go there, through the account's
-    callback sink for that URL (made the first time it is named)."""
-    sink = await sinks.callback_sink(conn, account, url)
-    if sink is None:
-        sink = SinkRecord(
-            new_sink_id(), account, "callback", url, "callbacks.url of a send", "",
-            "ACTIVE", 0, 0, 0, None, now, now, now,
-        )  # fmt: skip
-        await sinks.insert_sink(conn, sink)
-    await sinks.link_callback(conn, operation_id, sink.id)
 
 
 def _tags_filter(text: str | None, errors: list[FieldError]) -> tuple[tuple[str, str], ...]:

@@ -2,7 +2,8 @@
 
 The body is decoded untyped (msgspec, in C) and walked once; each problem is recorded
 with its path (`to[3].address`) so a 10,000-recipient request with bad addresses gets
-them all back in one answer, with their index.
+them all back in one answer, with their index. Sizes and how far ahead `sendAt` may be
+are the operator's `[input]` settings.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
 
+from opencomms.api.common import decode_json
 from opencomms.api.errors import FieldError
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
-from opencomms.domain.local_time import parse_local
+from opencomms.domain.local_time import parse_local, window_ms
 from opencomms.domain.personalization import (
+    DEFAULT_LIMITS,
     TemplateError,
+    TemplateLimits,
     compile_template,
     is_template,
     strings_in,
 )
-from opencomms.engine.clock import parse_iso_ms
+from opencomms.engine.clock import now_ms, parse_iso_ms
+from opencomms.settings import InputSettings
 
 __all__ = ["MAX_RECIPIENTS", "SendRequest", "parse_send_request"]
 
@@ -35,7 +40,7 @@ MAX_TEXT = 10_000
 MAX_MEDIA = 10
 MAX_TAGS = 10
 MAX_VARIABLES = 100
-MAX_SENDER_ADDRESS = 256
+YEAR_MS = 36_525 * 86_400_000 // 100  # a Julian year: 365.25 days
 MAX_MODULE_DEPTH = 32  # rich cards nest a few levels; the engine decodes modules again
 # \Z, not $: `$` also matches before a trailing newline
 TAG_PATTERN = re.compile(r"^[a-zA-Z0-9._~-]+\Z")
@@ -67,11 +72,18 @@ def _key(path: str, key: str) -> str:
 
 
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, limits: InputSettings, now: int, templates: TemplateLimits) -> None:
         self.errors: list[FieldError] = []
+        self.limits = limits
+        self.templates = templates
+        self.now = now
+        self._failed: set[str] = set()
 
     def fail(self, path: str, message: str) -> None:
-        self.errors.append(FieldError(path, message))
+        """Record a problem; one per field (an unstorable string is not also malformed)."""
+        if path not in self._failed:
+            self._failed.add(path)
+            self.errors.append(FieldError(path, message))
 
     def object(self, value: Any, path: str) -> dict[str, Any] | None:
         if isinstance(value, dict):
@@ -93,24 +105,37 @@ class _Checker:
             return None
         return value
 
+    def url(self, value: Any) -> TypeGuard[str]:
+        return (
+            isinstance(value, str)
+            and len(value) <= self.limits.max_url_chars
+            and URL_PATTERN.match(value) is not None
+        )
+
+    def url_problem(self) -> str:
+        return f"must be an http(s) URL of at most {self.limits.max_url_chars} characters"
+
     def template(self, value: str, path: str) -> None:
         if is_template(value):
             try:
-                compile_template(value)
+                compile_template(value, self.templates)
             except TemplateError as error:
                 self.fail(path, f"is not a valid Liquid template: {error}")
 
 
-def parse_send_request(body: bytes) -> tuple[SendRequest, list[FieldError]]:
-    """The request, and every problem found in it (empty when it can be accepted)."""
-    check = _Checker()
-    try:
-        raw = msgspec.json.decode(body)
-    except msgspec.DecodeError as error:
-        check.fail("body", f"is not valid JSON: {error}")
-        return SendRequest(), check.errors
-    except RecursionError:
-        check.fail("body", "is nested too deeply")
+def parse_send_request(
+    body: bytes,
+    limits: InputSettings | None = None,
+    now: int | None = None,
+    templates: TemplateLimits = DEFAULT_LIMITS,
+) -> tuple[SendRequest, list[FieldError]]:
+    """The request, and every problem found in it (empty when it can be accepted).
+    `templates`: a template that must break these bounds for every recipient is one."""
+    check = _Checker(limits or InputSettings(), now_ms() if now is None else now, templates)
+    raw, problems = decode_json(body)
+    for problem in problems:
+        check.fail(problem.field, problem.message)
+    if raw is None and problems:  # not JSON
         return SendRequest(), check.errors
     data = check.object(raw, "body")
     if data is None:
@@ -160,6 +185,11 @@ def _address(check: _Checker, item: dict[str, Any], path: str) -> list[str] | No
     if not isinstance(address, str):
         check.fail(f"{path}.address", "is required and must be a string")
         return None
+    if len(address) > check.limits.max_address_chars:
+        check.fail(
+            f"{path}.address", f"must be at most {check.limits.max_address_chars} characters"
+        )
+        return None
     normalized = None if _UNSAFE.search(address) else normalize_address(address, channel)
     if normalized is None:
         expected = "an email address" if channel == "EMAIL" else "a phone number in E.164 form"
@@ -206,14 +236,20 @@ def _variables(check: _Checker, value: Any, path: str) -> dict[str, str]:
         return {}
     if len(value) > MAX_VARIABLES:
         check.fail(path, f"must have at most {MAX_VARIABLES} variables")
+    limits = check.limits
     variables = {}
     for key, item in value.items():
-        if isinstance(item, str):
+        if len(key) > limits.max_name_chars:
+            check.fail(path, f"names must be at most {limits.max_name_chars} characters")
+        elif isinstance(item, str):
             variables[key] = item
         elif isinstance(item, int | float) and not isinstance(item, bool):
             variables[key] = str(item)
         else:
             check.fail(_key(path, key), "must be a string")
+            continue
+        if len(variables.get(key, "")) > limits.max_variable_chars:
+            check.fail(_key(path, key), f"must be at most {limits.max_variable_chars} characters")
     return variables
 
 
@@ -251,8 +287,8 @@ def _media(check: _Checker, value: Any, path: str) -> list[dict[str, str]]:
         url = item.get("url") if isinstance(item, dict) else None
         if isinstance(item, dict):
             check.unknown(item, {"url"}, f"{path}[{index}]")
-        if not isinstance(url, str) or not URL_PATTERN.match(url):
-            check.fail(f"{path}[{index}].url", "must be an http(s) URL")
+        if not check.url(url):
+            check.fail(f"{path}[{index}].url", check.url_problem())
         else:
             media.append({"url": url})
     return media
@@ -278,8 +314,7 @@ def _modules(check: _Checker, value: Any) -> dict[str, dict[str, Any]]:
             continue
         if check.object(module, f"{path}.{name}") is None:
             continue
-        if _deeper_than(module, MAX_MODULE_DEPTH):
-            check.fail(f"{path}.{name}", f"must nest at most {MAX_MODULE_DEPTH} levels")
+        if not _module_shape(check, module, f"{path}.{name}"):
             continue
         if "text" in module and not isinstance(module["text"], str):
             check.fail(f"{path}.{name}.text", "must be a string")
@@ -290,17 +325,31 @@ def _modules(check: _Checker, value: Any) -> dict[str, dict[str, Any]]:
     return modules
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
+def _module_shape(check: _Checker, module: dict[str, Any], path: str) -> bool:
+    """Whether a channel module is within bounds: its depth, the items of each array,
+    the fields of each object, and its whole size as JSON; each excess is a problem."""
+    limits = check.limits
+    errors_before = len(check.errors)
+    stack: list[tuple[Any, str, int]] = [(module, path, 1)]
     while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
+        item, where, depth = stack.pop()
+        if depth > MAX_MODULE_DEPTH:
+            check.fail(path, f"must nest at most {MAX_MODULE_DEPTH} levels")
+            return False
         if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
+            if len(item) > limits.max_fields:
+                check.fail(where, f"must have at most {limits.max_fields} fields")
+            stack.extend((child, _key(where, key), depth + 1) for key, child in item.items())
         elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return False
+            if len(item) > limits.max_module_items:
+                check.fail(where, f"must have at most {limits.max_module_items} items")
+            stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+    if (
+        len(check.errors) == errors_before
+        and len(msgspec.json.encode(module)) > limits.max_module_chars
+    ):
+        check.fail(path, f"must be at most {limits.max_module_chars} characters as JSON")
+    return len(check.errors) == errors_before
 
 
 def _sender(check: _Checker, value: Any) -> dict[str, str] | None:
@@ -320,7 +369,7 @@ def _sender(check: _Checker, value: Any) -> dict[str, str] | None:
         address = sender["address"]
         if (
             not isinstance(address, str)
-            or not 1 <= len(address) <= MAX_SENDER_ADDRESS
+            or not 1 <= len(address) <= check.limits.max_address_chars
             or _UNSAFE.search(address)
         ):
             check.fail("from.address", "must be a sender's address")
@@ -354,6 +403,8 @@ def _schedule(check: _Checker, value: Any, request: SendRequest) -> None:
         return
     moments: list[int] = []
     local: list[datetime] = []
+    years = check.limits.max_send_at_years
+    horizon = check.now + years * YEAR_MS
     for index, text in enumerate(send_at):
         moment = parse_iso_ms(text) if isinstance(text, str) else None
         naive = parse_local(text) if isinstance(text, str) and moment is None else None
@@ -361,8 +412,11 @@ def _schedule(check: _Checker, value: Any, request: SendRequest) -> None:
             moments.append(moment)
         elif naive is not None:
             local.append(naive)
+            moment = window_ms(naive)[0]  # when it first happens somewhere
         else:
             check.fail(f"schedule.sendAt[{index}]", "must be an RFC 3339 date-time")
+        if moment is not None and moment > horizon:
+            check.fail(f"schedule.sendAt[{index}]", f"must be at most {years} years ahead")
     if moments and local:
         check.fail("schedule.sendAt", "must all have a zone, or none (local time)")
     elif len(moments) == len(send_at):
@@ -377,8 +431,8 @@ def _callbacks(check: _Checker, value: Any) -> dict[str, str] | None:
         return None
     check.unknown(callbacks, {"url"}, "callbacks")
     url = callbacks.get("url")
-    if not isinstance(url, str) or not URL_PATTERN.match(url):
-        check.fail("callbacks.url", "must be an http(s) URL")
+    if not check.url(url):
+        check.fail("callbacks.url", check.url_problem())
         return None
     return {"url": url}
 
@@ -392,8 +446,9 @@ def _tags(check: _Checker, value: Any) -> dict[str, str]:
     result = {}
     for key, item in tags.items():
         path = _key("tags", key)
-        if len(key) > 128 or not TAG_PATTERN.match(key):
-            check.fail(path, "key must be 1-128 characters of [a-zA-Z0-9._~-]")
+        limit = check.limits.max_name_chars
+        if len(key) > limit or not TAG_PATTERN.match(key):
+            check.fail(path, f"key must be 1-{limit} characters of [a-zA-Z0-9._~-]")
             continue
         text = check.text(item, path, limit=256)
         if text is None:

@@ -1,7 +1,10 @@
 """`/v1/Sinks` and `/v1/Subscriptions`: where status callbacks go, and which ones.
 
 A sink URL is checked against server-side request forgery when it is created (and again
-at every connection); its Standard Webhooks secret is shown once, in the 201.
+at every connection); its Standard Webhooks secret is shown once, in the 201. Sinks come
+in two kinds: `webhook` (made here, fed by subscriptions) and `callback` (made by a
+send's `callbacks.url`, fed by the sends that name it); both are listed and deleted
+here, and both count towards the account's `[sinks] max_per_account`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from opencomms.store.database import Conn
 from opencomms.store.sinks import SinkRecord, SubscriptionRecord
 
 __all__ = [
+    "check_room_for_sink",
     "create_sink",
     "create_subscription",
     "delete_sink",
@@ -34,23 +38,26 @@ __all__ = [
     "list_sinks",
     "list_subscriptions",
     "replay_sink",
+    "room_for_sink",
 ]
 
 AnyRequest = Request[Any, Any, Any]
 MAX_DELIVERIES = 100
 
 
-def sink_json(sink: SinkRecord, *, secret: bool = False) -> dict[str, Any]:
+def sink_json(sink: SinkRecord, *, secret: str | None = None) -> dict[str, Any]:
+    """The wire form; `secret` (in the clear) only in the answer that made the sink."""
     body: dict[str, Any] = {
         "id": sink.id,
+        "kind": sink.kind,
         "url": sink.url,
         "description": sink.description,
         "status": sink.status,
         "createdAt": iso(sink.created_at),
         "updatedAt": iso(sink.updated_at),
     }
-    if secret:
-        body["secret"] = sink.secret
+    if secret is not None:
+        body["secret"] = secret
     return body
 
 
@@ -65,15 +72,38 @@ def subscription_json(subscription: SubscriptionRecord) -> dict[str, Any]:
 
 async def checked_callback_url(request: AnyRequest, url: Any, field: str) -> list[FieldError]:
     """Problems with a callback URL: its form, and where it points (SSRF guard)."""
-    if not isinstance(url, str) or not URL_PATTERN.match(url) or len(url) > 2048:
-        return [FieldError(field, "must be an http(s) URL")]
+    limit = runtime_of(request).settings.input.max_url_chars
+    if not isinstance(url, str) or len(url) > limit or not URL_PATTERN.match(url):
+        return [FieldError(field, f"must be an http(s) URL of at most {limit} characters")]
     problems = await check_url_async(url, runtime_of(request).callback_policy)
     return [FieldError(field, problem) for problem in problems or []]
+
+
+async def room_for_sink(conn: Conn, account: str, limit: int, field: str) -> FieldError | None:
+    """The problem, if the account already has as many sinks as it may."""
+    if await sinks.count_sinks(conn, account) < limit:
+        return None
+    return FieldError(
+        field,
+        f"the account has {limit} sinks, the most it may have ([sinks] max_per_account);"
+        " delete one first",
+    )
+
+
+async def check_room_for_sink(conn: Conn, account: str, limit: int, field: str) -> None:
+    """Within the transaction that makes a sink: refuse it (400) past the limit, even
+    when other requests make sinks at the same moment."""
+    await sinks.lock_account_sinks(conn, account)
+    problem = await room_for_sink(conn, account, limit, field)
+    if problem is not None:
+        raise invalid([problem])
 
 
 @post("/Sinks", status_code=201)
 async def create_sink(request: AnyRequest) -> Response[bytes]:
     body = await json_body(request)
+    runtime, account = runtime_of(request), account_of(request)
+    limit = runtime.settings.sinks.max_per_account
     errors = [
         FieldError(key, "is not a known field") for key in body if key not in ("url", "description")
     ]
@@ -81,22 +111,25 @@ async def create_sink(request: AnyRequest) -> Response[bytes]:
     description = body.get("description", "")
     if not isinstance(description, str) or len(description) > 512:
         errors.append(FieldError("description", "must be at most 512 characters"))
-    if errors:
-        raise invalid(errors)
-    account = account_of(request)
+    full = await runtime.db.read(lambda conn: room_for_sink(conn, account, limit, "url"))
+    if errors or full:
+        raise invalid(errors + ([full] if full else []))
+    secret = new_webhook_secret()
+    sealed = runtime.sealer.seal(secret)
 
     async def create(conn: Conn) -> SinkRecord:
+        await check_room_for_sink(conn, account, limit, "url")
         now = now_ms()
         txid, seq = await sinks.current_position(conn)
         sink = SinkRecord(
-            new_sink_id(), account, "webhook", body["url"], description, new_webhook_secret(),
-            "ACTIVE", txid, seq, 0, None, now, now, now,
+            new_sink_id(), account, "webhook", body["url"], description, sealed,
+            "ACTIVE", txid, seq, 0, None, now, now, now, None,
         )  # fmt: skip
         await sinks.insert_sink(conn, sink)
         return sink
 
     sink = await runtime_of(request).db.write(create)
-    return json_response(sink_json(sink, secret=True), status=201)
+    return json_response(sink_json(sink, secret=secret), status=201)
 
 
 @get("/Sinks")
@@ -216,6 +249,10 @@ async def create_subscription(request: AnyRequest) -> Response[bytes]:
         )
     if sink is None:
         errors.append(FieldError("sinkId", "no sink with this id"))
+    elif sink.kind != "webhook":
+        errors.append(
+            FieldError("sinkId", "is a callbacks.url sink: it gets the events of its sends only")
+        )
     if errors:
         raise invalid(errors)
     subscription = SubscriptionRecord(

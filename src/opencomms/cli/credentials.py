@@ -65,8 +65,9 @@ def rotate_token(
 
 async def _store_token(settings: Settings, sid: str, token: str) -> bool:
     server = settings.server
-    sealed = server_sealer(server.secret_key, server.secret_key_file).seal(token)
-    db = await open_database(server.database_url)
+    sealer = server_sealer(server.secret_key, server.secret_key_file)
+    sealed = sealer.seal(token)
+    db = await open_database(server.database_url, sealer=sealer)
     try:
         return await db.write(
             lambda conn: accounts.set_auth_token(

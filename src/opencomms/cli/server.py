@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import typer
 import uvicorn
 
 from opencomms.app import create_app
+from opencomms.sealing import server_sealer
 from opencomms.settings import SettingsError, load_settings
 from opencomms.store.migrate import upgrade
 
@@ -56,8 +56,21 @@ def serve(
 
 def migrate(
     database_url: str | None = typer.Option(None, "--database-url", help="Database to migrate."),
+    config: str | None = typer.Option(
+        None, "--config", help="Operator TOML file (OPENCOMMS_CONFIG): the database and key."
+    ),
 ) -> None:
-    """Bring the database to the newest schema."""
-    url = database_url or os.environ.get("OPENCOMMS_DATABASE_URL") or "sqlite:///opencomms.db"
-    upgrade(url)
-    typer.echo(f"migrated {url}")
+    """Bring the database to the newest schema (with the server's key, which seals the
+    stored secrets)."""
+    try:
+        settings = load_settings(config, overrides={"database_url": database_url})
+    except SettingsError as error:
+        typer.echo(f"opencomms: {error}", err=True)
+        raise typer.Exit(2) from None
+    server = settings.server
+    try:
+        upgrade(server.database_url, server_sealer(server.secret_key, server.secret_key_file))
+    except RuntimeError as error:
+        typer.echo(f"opencomms: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"migrated {server.database_url}")

@@ -6,7 +6,8 @@ import re
 
 __all__ = ["format_duration", "parse_duration_ms"]
 
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$")
+# at most 15 digits before the point: longer is never meant, and would reach infinity
+_DURATION = re.compile(r"^\s*([0-9]{1,15}(?:\.[0-9]{1,15})?)\s*(ms|s|m|h|d)\s*\Z")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 

@@ -52,7 +52,7 @@ async def provision_account(
         sid,
         auth_token=auth_token,
         auth_token_sealed=sealer.seal(auth_token),
-        webhook_secret=new_webhook_secret(),
+        webhook_secret_sealed=sealer.seal(new_webhook_secret()),
         friendly_name=friendly_name,
         now=now,
     )

@@ -22,8 +22,10 @@ from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
 from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
+from opencomms.engine.rendering import Renderer
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.posting import PostLimits
+from opencomms.events.sink_expiry import expire_callback_sinks
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, server_sealer
 from opencomms.settings import Settings
@@ -59,6 +61,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._dispatcher: Dispatcher | None = None
         self._fanout: FanoutWorker | None = None
+        self._renderer = Renderer(settings.templates)
         self._receipts: BatchApplier[Receipt] | None = None
         self._inbound: BatchApplier[Inbound] | None = None
         self._sealer: Sealer | None = None
@@ -100,7 +103,7 @@ class Runtime:
         return self._page_key
 
     async def start(self) -> None:
-        self._db = db = await open_database(self.settings.server.database_url)
+        self._db = db = await open_database(self.settings.server.database_url, sealer=self.sealer)
         if self._sole_worker:
             await db.write(_release_claims)
         await self._provision_configured_account()
@@ -109,7 +112,7 @@ class Runtime:
         for name, connector in self.connectors.items():
             await connector.start(keyed_receipts(name, receipts.accept), inbound.accept)
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
-        fanout = self._fanout = FanoutWorker(db, dispatcher.wake)
+        fanout = self._fanout = FanoutWorker(db, self._renderer, dispatcher.wake)
         events = self._events = EventDelivery(
             db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
@@ -122,6 +125,10 @@ class Runtime:
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
             ("pruner", pruner.run),
+            (
+                "callback sink expiry",
+                partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
+            ),
         ):
             self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
         _tune_garbage_collector()
@@ -138,6 +145,7 @@ class Runtime:
                 await applier.flush()
         if self._events is not None:
             await self._events.close()
+        await self._renderer.close()
         for connector in self.connectors.values():
             await connector.close()
         if self._db is not None:
@@ -188,6 +196,10 @@ def _tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+def _callback_expiry_ms(settings: Settings) -> int:
+    return parse_duration_ms(settings.sinks.callback_expiry) or 30 * 86_400_000
 
 
 def _delivery_policy(settings: Settings) -> DeliveryPolicy:

@@ -164,13 +164,15 @@ class EventDelivery:
         secrets = await accounts.signing_secrets(conn, sink.account_sid)
         if secrets is None:
             return None
-        sealed_token, account_secret = secrets
+        token, account_secret = (self._sealer.unseal(sealed) for sealed in secrets)
         received = await inbound.get_inbound(
             conn, [e.message_id for e in events if e.type == INBOUND_RECEIVED and e.message_id]
         )
         body = encode_batch(render(events, contexts, stats, received))
-        webhook_secret = account_secret if sink.kind == "callback" else sink.secret
-        return _Batch(sink, events, body, self._sealer.unseal(sealed_token), webhook_secret, replay)
+        webhook_secret = (
+            account_secret if sink.kind == "callback" else self._sealer.unseal(sink.secret_sealed)
+        )
+        return _Batch(sink, events, body, token, webhook_secret, replay)
 
     async def _record(
         self,

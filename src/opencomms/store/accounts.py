@@ -36,18 +36,18 @@ async def insert_account(
     *,
     auth_token: str,
     auth_token_sealed: str,
-    webhook_secret: str,
+    webhook_secret_sealed: str,
     friendly_name: str,
     now: int,
 ) -> bool:
     """Create the account unless it exists; True when it was created."""
     changed = await conn.execute(
-        "INSERT INTO accounts (sid, auth_token_hash, auth_token_sealed, webhook_secret,"
+        "INSERT INTO accounts (sid, auth_token_hash, auth_token_sealed, webhook_secret_sealed,"
         " friendly_name, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING",
         sid,
         credential_hash(auth_token),
         auth_token_sealed,
-        webhook_secret,
+        webhook_secret_sealed,
         friendly_name,
         now,
     )
@@ -66,9 +66,9 @@ async def set_auth_token(conn: Conn, sid: str, *, auth_token: str, auth_token_se
 
 
 async def signing_secrets(conn: Conn, sid: str) -> tuple[str, str] | None:
-    """(sealed auth token, webhook secret) of an account, to sign its callbacks."""
+    """(auth token, webhook secret) of an account, both sealed, to sign its callbacks."""
     row = await conn.fetchrow(
-        "SELECT auth_token_sealed, webhook_secret FROM accounts WHERE sid = ?", sid
+        "SELECT auth_token_sealed, webhook_secret_sealed FROM accounts WHERE sid = ?", sid
     )
     return None if row is None else (row[0], row[1])
 

@@ -1,4 +1,7 @@
-"""Bringing a database to the newest schema with Alembic, from code or the CLI."""
+"""Bringing a database to the newest schema with Alembic, from code or the CLI.
+
+A migration that seals stored secrets needs the server's key: it is handed to Alembic
+as `config.attributes["sealer"]`, never written into the configuration."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+
+from opencomms.sealing import Sealer
 
 __all__ = ["alembic_config", "async_url", "upgrade"]
 
@@ -22,13 +27,16 @@ def async_url(database_url: str) -> str:
     raise ValueError(f"unsupported database URL: {database_url}")
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, sealer: Sealer | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     config.set_main_option("sqlalchemy.url", async_url(database_url).replace("%", "%%"))
+    if sealer is not None:
+        config.attributes["sealer"] = sealer
     return config
 
 
-def upgrade(database_url: str) -> None:
-    """Apply every migration not yet applied (blocking; run it in a thread from async code)."""
-    command.upgrade(alembic_config(database_url), "head")
+def upgrade(database_url: str, sealer: Sealer | None = None) -> None:
+    """Apply every migration not yet applied (blocking; run it in a thread from async code).
+    `sealer`: the server's, for migrations that seal stored secrets."""
+    command.upgrade(alembic_config(database_url, sealer), "head")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from opencomms.sealing import Sealer
 from opencomms.store.database import Database
 from opencomms.store.migrate import upgrade
 from opencomms.store.postgres import PostgresDatabase
@@ -17,9 +18,12 @@ def sqlite_path(database_url: str) -> str:
     return database_url.removeprefix("sqlite:").removeprefix("///")
 
 
-async def open_database(database_url: str, *, migrate: bool = True) -> Database:
+async def open_database(
+    database_url: str, *, migrate: bool = True, sealer: Sealer | None = None
+) -> Database:
+    """`sealer`: the server's, which migrations that seal stored secrets need."""
     if migrate:
-        await asyncio.to_thread(upgrade, database_url)
+        await asyncio.to_thread(upgrade, database_url, sealer)
     if database_url.startswith("sqlite:"):
         return SqliteDatabase(sqlite_path(database_url))
     if database_url.startswith(("postgresql:", "postgres:")):

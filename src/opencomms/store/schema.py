@@ -28,8 +28,8 @@ accounts = sa.Table(
     sa.Column("auth_token_hash", sa.Text, nullable=False),
     # the auth token sealed with the server's key: X-Twilio-Signature needs the token itself
     sa.Column("auth_token_sealed", sa.Text, nullable=False),
-    # the Standard Webhooks secret of the per-request `callbacks` shortcut
-    sa.Column("webhook_secret", sa.Text, nullable=False),
+    # the Standard Webhooks secret of the per-request `callbacks` shortcut, sealed
+    sa.Column("webhook_secret_sealed", sa.Text, nullable=False),
     sa.Column("friendly_name", sa.Text, nullable=False),
     sa.Column("created_at", Time, nullable=False),
 )
@@ -303,7 +303,9 @@ sinks = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
-    sa.Column("secret", sa.Text, nullable=False),
+    # the Standard Webhooks secret sealed with the server's key ("" for a callback sink,
+    # which signs with its account's)
+    sa.Column("secret_sealed", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     # the last event delivered (or given up on), in commit order
     sa.Column("cursor_txid", sa.BigInteger, nullable=False),
@@ -314,7 +316,11 @@ sinks = sa.Table(
     sa.Column("next_attempt_at", Time, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # a callback sink: when a send last named it (it expires unused); NULL for the others
+    sa.Column("last_used_at", Time, nullable=True),
     sa.Index("ix_sinks_account", "account_sid", "id"),
+    # sinks waiting to retry a failed batch: the only ones due by time alone
+    sa.Index("ix_sinks_retry", "tries", "next_attempt_at"),
 )
 
 subscriptions = sa.Table(

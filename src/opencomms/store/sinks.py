@@ -21,10 +21,12 @@ __all__ = [
     "advance_replay",
     "attempt_contexts",
     "callback_sink",
+    "count_sinks",
     "current_position",
     "delete_sink",
     "delete_subscription",
     "due_sinks",
+    "expire_callback_sinks",
     "finish_replay",
     "get_sink",
     "get_subscription",
@@ -35,12 +37,14 @@ __all__ = [
     "list_deliveries",
     "list_sinks",
     "list_subscriptions",
+    "lock_account_sinks",
     "next_replay",
     "pending_events",
     "record_delivery",
     "set_sink_state",
     "sink_by_id",
     "subscription_types",
+    "touch_callback",
 ]
 
 
@@ -50,7 +54,7 @@ class SinkRecord(NamedTuple):
     kind: str
     url: str
     description: str
-    secret: str
+    secret_sealed: str  # "" for a callback sink: it signs with its account's secret
     status: str
     cursor_txid: int
     cursor_seq: int
@@ -59,6 +63,7 @@ class SinkRecord(NamedTuple):
     next_attempt_at: int
     created_at: int
     updated_at: int
+    last_used_at: int | None  # a callback sink: when a send last named it
 
 
 class SubscriptionRecord(NamedTuple):
@@ -94,17 +99,15 @@ async def insert_sink(conn: Conn, sink: SinkRecord) -> None:
 
 async def get_sink(conn: Conn, account_sid: str, sink_id: str) -> SinkRecord | None:
     row = await conn.fetchrow(
-        f"SELECT {_SINK} FROM sinks WHERE id = ? AND account_sid = ? AND kind = 'webhook'",
-        sink_id,
-        account_sid,
+        f"SELECT {_SINK} FROM sinks WHERE id = ? AND account_sid = ?", sink_id, account_sid
     )
     return None if row is None else SinkRecord(*row)
 
 
 async def list_sinks(conn: Conn, account_sid: str, *, before: str, limit: int) -> list[SinkRecord]:
+    """The account's sinks of both kinds, newest first."""
     rows = await conn.fetch(
-        f"SELECT {_SINK} FROM sinks WHERE account_sid = ? AND kind = 'webhook' AND id < ?"
-        " ORDER BY id DESC LIMIT ?",
+        f"SELECT {_SINK} FROM sinks WHERE account_sid = ? AND id < ? ORDER BY id DESC LIMIT ?",
         account_sid,
         before,
         limit,
@@ -114,13 +117,54 @@ async def list_sinks(conn: Conn, account_sid: str, *, before: str, limit: int) -
 
 async def delete_sink(conn: Conn, account_sid: str, sink_id: str) -> bool:
     changed = await conn.execute(
-        "DELETE FROM sinks WHERE id = ? AND account_sid = ? AND kind = 'webhook'",
-        sink_id,
-        account_sid,
+        "DELETE FROM sinks WHERE id = ? AND account_sid = ?", sink_id, account_sid
     )
     if changed:
-        await conn.execute("DELETE FROM subscriptions WHERE sink_id = ?", sink_id)
+        await _delete_belongings(conn, sink_id)
     return changed == 1
+
+
+async def _delete_belongings(conn: Conn, sink_id: str) -> None:
+    """What hangs on a deleted sink: subscriptions, links to sends, replays, deliveries."""
+    for table in ("subscriptions", "operation_callbacks", "sink_replays", "sink_deliveries"):
+        await conn.execute(f"DELETE FROM {table} WHERE sink_id = ?", sink_id)
+
+
+async def lock_account_sinks(conn: Conn, account_sid: str) -> None:
+    """Hold the account's sinks still until the transaction ends: on PostgreSQL its row is
+    locked, so two sinks made at once cannot both pass the limit (SQLite has one writer)."""
+    if conn.dialect == "postgresql":
+        await conn.fetchrow("SELECT sid FROM accounts WHERE sid = ? FOR UPDATE", account_sid)
+
+
+async def count_sinks(conn: Conn, account_sid: str) -> int:
+    """The account's sinks of both kinds."""
+    row = await conn.fetchrow("SELECT COUNT(*) FROM sinks WHERE account_sid = ?", account_sid)
+    return int(row[0]) if row is not None else 0
+
+
+async def touch_callback(conn: Conn, sink_id: str, now: int) -> None:
+    """A send named this callback sink: it is in use."""
+    await conn.execute("UPDATE sinks SET last_used_at = ? WHERE id = ?", now, sink_id)
+
+
+async def expire_callback_sinks(conn: Conn, unused_since: int, limit: int = 500) -> list[str]:
+    """Delete callback sinks no send has named, and nothing was delivered to, since
+    `unused_since`, unless a send linked to one has not finished; their ids."""
+    rows = await conn.fetch(
+        "SELECT s.id FROM sinks s WHERE s.kind = 'callback' AND s.last_used_at < ?"
+        " AND s.updated_at < ? AND NOT EXISTS (SELECT 1 FROM operation_callbacks c"
+        "  JOIN operations o ON o.id = c.operation_id WHERE c.sink_id = s.id"
+        "  AND o.status IN ('SCHEDULED', 'PROCESSING')) LIMIT ?",
+        unused_since,
+        unused_since,
+        limit,
+    )
+    expired = [row[0] for row in rows]
+    for sink_id in expired:
+        await conn.execute("DELETE FROM sinks WHERE id = ?", sink_id)
+        await _delete_belongings(conn, sink_id)
+    return expired
 
 
 async def callback_sink(conn: Conn, account_sid: str, url: str) -> SinkRecord | None:

@@ -4,8 +4,8 @@ Each index lets the pruner find the oldest rows of one kind without scanning the
 (store/pruning.py); `pruned_operations` remembers what was deleted, so that a GET of a
 pruned operation or Message says so.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
