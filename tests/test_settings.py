@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from opencomms.connectors.smpp.config import SmppConfig
@@ -14,6 +15,16 @@ from opencomms.settings import SettingsError, SimulatorConnectorConfig, load_set
 GOOD = """\
 [server]
 port = 8081
+
+[http]
+header_timeout = "5s"
+body_timeout = "30s"
+max_header_bytes = 16384
+max_body_bytes = 32768
+max_send_body_bytes = 8388608
+max_connections = 500
+max_connections_per_client = 50
+trusted_proxies = ["10.0.0.5", "fd00::/8"]
 
 [connectors.operator_a]                 # one SMSC account
 type = "smpp"
@@ -116,6 +127,32 @@ def test_a_good_file_parses_into_typed_connectors_senders_and_pools(tmp_path: Pa
 def test_no_file_means_the_simulator_alone(tmp_path: Path) -> None:
     settings = load_settings(None, environ={})
     assert (settings.connectors, settings.senders, settings.sender_pools) == ({}, [], [])
+
+
+def test_the_http_limits_are_read_from_the_file(tmp_path: Path) -> None:
+    (tmp_path / "opencomms.toml").write_text(GOOD)
+    http = load_settings(str(tmp_path / "opencomms.toml"), environ=ENV).http
+
+    assert (http.seconds("header_timeout"), http.seconds("body_timeout")) == (5, 30)
+    assert (http.max_header_bytes, http.max_body_bytes, http.max_send_body_bytes) == (
+        16 * 1024, 32 * 1024, 8 * 1024 * 1024,
+    )  # fmt: skip
+    assert (http.max_connections, http.max_connections_per_client) == (500, 50)
+    assert [str(n) for n in http.proxy_networks()] == ["10.0.0.5/32", "fd00::/8"]
+
+
+def test_the_http_limits_have_documented_defaults() -> None:
+    http = load_settings(None, environ={}).http
+
+    assert (http.seconds("header_timeout"), http.seconds("body_timeout")) == (10, 60)
+    assert (http.max_header_bytes, http.max_body_bytes) == (64 * 1024, 64 * 1024)
+    assert http.max_send_body_bytes == 16 * 1024 * 1024
+    assert (http.max_connections, http.max_connections_per_client) == (1000, 100)
+    assert http.trusted_proxies == []
+    security = (Path(__file__).parent.parent / "docs" / "security.md").read_text()
+    inbound = security.split("## Inbound HTTP", 1)[1].split("\n## ", 1)[0]
+    for name in msgspec.structs.fields(http):
+        assert f"`{name.name}`" in inbound, f"docs/security.md does not document {name.name}"
 
 
 def test_an_inline_password_is_used_as_given(tmp_path: Path) -> None:
@@ -226,6 +263,27 @@ BAD = [
         "a connector's name is letters, digits, '_' or '-'",
     ),
     ("port = 8081", 'port = "eighty"  # here', "server.port", "Expected `int`, got `str`"),
+    (
+        'header_timeout = "5s"',
+        'header_timeout = "5"  # here',
+        "http.header_timeout",
+        "'5' is not a positive duration",
+    ),
+    ('body_timeout = "30s"', 'body_timeout = "0s"  # here', "http.body_timeout", "positive"),
+    ("max_connections = 500", "max_connections = 0  # here", "http.max_connections", ">= 1"),
+    (
+        "max_header_bytes = 16384",
+        'max_header_bytes = "16k"  # here',
+        "http.max_header_bytes",
+        "Expected `int`",
+    ),
+    (
+        'trusted_proxies = ["10.0.0.5", "fd00::/8"]',
+        'trusted_proxies = ["10.0.0.5", "proxy.local"]  # here',
+        "http.trusted_proxies",
+        "'proxy.local' is not an address or a CIDR network",
+    ),
+    ("max_connections = 500", "max_conections = 500  # here", "http.max_conections", "unknown"),
     ("[server]", "[servr]  # here", "servr", "unknown field `servr`"),
     ('address = "ACME"', 'adress = "ACME"  # here', "senders[2].adress", "unknown field"),
 ]
@@ -318,6 +376,21 @@ def test_a_bad_retention_is_an_error_naming_the_key_and_its_line(
     error = error_of(tmp_path, f"[server]\nport = 8081\n\n[retention]\n{line}\n")
 
     assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line 5): "), error
+
+
+def test_faults_settings_have_documented_defaults_and_are_checked(tmp_path: Path) -> None:
+    faults = load_settings(None, environ={}).faults
+    assert (faults.retry_after_header, faults.connect_timeout_s, faults.max_backoff_s) == (
+        "5",
+        5.0,
+        5.0,
+    )
+    path = tmp_path / "opencomms.toml"
+    path.write_text('[faults]\nretry_after = "1500ms"\nmax_backoff = "2s"\n')
+    tuned = load_settings(str(path), environ={}).faults
+    assert (tuned.retry_after_header, tuned.max_backoff_s) == ("2", 2.0)  # whole seconds, up
+    error = error_of(tmp_path, '[faults]\nconnect_timeout = "soon"\n')
+    assert "faults.connect_timeout (line 2): 'soon' is not a positive duration" in error
 
 
 TEMPLATES = """\

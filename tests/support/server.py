@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from opencomms.api.http_limits import BoundedConfig
 from opencomms.app import create_app
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.engine.clock import now_ms
@@ -36,8 +37,13 @@ class ThreadServer:
         self.runtime: Runtime = self.app.state.runtime
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        config = BoundedConfig(
+            self.app,
+            settings.http,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
         )
         self._server = uvicorn.Server(config)
         self._loop: asyncio.AbstractEventLoop | None = None

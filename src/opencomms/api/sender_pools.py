@@ -191,8 +191,16 @@ async def add_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Respo
     ids = await _check_senders(request, body.get("senders"), errors)
     if errors:
         raise invalid(errors)
-    await runtime_of(request).db.write(lambda conn: senders.add_pool_members(conn, pool.id, ids))
-    return json_response(pool_json(await _load(request, pool_id)))
+    account = account_of(request)
+
+    async def add(conn: Conn) -> SenderPoolRecord | None:
+        await senders.add_pool_members(conn, pool.id, ids)
+        return await senders.get_pool(conn, account, pool.id)  # read where it was written
+
+    updated = await runtime_of(request).db.write(add)
+    if updated is None:  # deleted meanwhile
+        raise not_found("SenderPool", pool_id)
+    return json_response(pool_json(updated))
 
 
 @delete("/SenderPools/{pool_id:str}/Senders/{sender_id:str}", status_code=204)

@@ -24,6 +24,7 @@ from opencomms.domain.personalization import is_template, map_strings, strings_i
 from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
 from opencomms.domain.storable import is_storable
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.engine.wakeup import Wakeup
@@ -45,9 +46,17 @@ RETRY_MS = 5_000
 
 
 class FanoutWorker:
-    def __init__(self, db: Database, renderer: Renderer, on_messages: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        renderer: Renderer,
+        on_messages: Callable[[], None],
+        *,
+        max_backoff_s: float = 5.0,
+    ) -> None:
         self._db = db
         self._renderer = renderer
+        self._max_backoff_s = max_backoff_s
         self._on_messages = on_messages
         self._wakeup = Wakeup(IDLE_POLL_S)
 
@@ -64,7 +73,12 @@ class FanoutWorker:
                 continue
             for operation_id in refs:
                 try:
-                    await self.fan_out(operation_id)
+                    # while the database is away, this operation waits and goes on after
+                    await until_stored(
+                        partial(self.fan_out, operation_id),
+                        f"fan-out of {operation_id}",
+                        self._max_backoff_s,
+                    )
                 except Exception:
                     log.exception("fan-out of %s failed; retrying", operation_id)
                     await self._db.write(
