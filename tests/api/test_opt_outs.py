@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -58,10 +57,9 @@ def test_a_bad_opt_out_lists_every_problem_and_changes_nothing(api: httpx.Client
     assert api.get("/OptOuts").json()["optOuts"] == []
 
 
-@pytest.mark.parametrize("channel", [["SMS"], {"SMS": 1}, 5, True, "", "FAX"])
-def test_an_opt_out_channel_that_is_no_channel_is_a_400(api: httpx.Client, channel: Any) -> None:
-    # an array or object answered 500 (found by the fuzz run)
-    response = api.post("/OptOuts", json={"address": "+14155550102", "channel": channel})
+@pytest.mark.parametrize("channel", [[], ["SMS"], {}, {"SMS": 1}, 1, True])
+def test_a_channel_that_is_not_a_string_is_a_400(api: httpx.Client, channel: object) -> None:
+    response = api.post("/OptOuts", json={"address": number(), "channel": channel})
 
     assert response.status_code == 400, response.text
     assert [error["field"] for error in response.json()["errors"]] == ["channel"]
