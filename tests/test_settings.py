@@ -431,3 +431,55 @@ def test_a_bad_sink_limit_is_named_with_its_line(
 
     assert f"{key} (line 5): " in error
     assert message in error
+
+
+def test_input_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load_settings(None, environ={}).input
+    text = "[input]\nmax_variable_chars = 50\nmax_module_items = 5\nmax_send_at_years = 2\n"
+
+    configured = load(tmp_path, text).input  # type: ignore[attr-defined]
+
+    assert msgspec.structs.asdict(defaults) == {
+        "max_variable_chars": 1_000,
+        "max_name_chars": 128,
+        "max_address_chars": 320,
+        "max_url_chars": 2_048,
+        "max_module_items": 20,
+        "max_fields": 50,
+        "max_module_chars": 100_000,
+        "max_send_at_years": 10,
+    }
+    assert (configured.max_variable_chars, configured.max_module_items) == (50, 5)
+    assert configured.max_send_at_years == 2
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "key", "message"),
+    [
+        ("simulator", "throughput = inf", "simulator.throughput", "inf is not a finite number"),
+        ("simulator", "throughput = nan", "simulator.throughput", "nan is not a finite number"),
+        ("simulator", "throughput = -inf", "simulator.throughput", "not a finite number"),
+        ("simulator", "seed = 99999999999999999999", "simulator.seed", "is too large"),
+        ("simulator", 'receipt_wait = "3651d"', "simulator.receipt_wait", "up to '3650d'"),
+        ("simulator", 'receipt_wait = "1e9d"', "simulator.receipt_wait", "not a positive"),
+        ("input", "max_variable_chars = 0", "input.max_variable_chars", ">= 1"),
+        ("input", "max_send_at_years = 1000", "input.max_send_at_years", "<= 100"),
+        ("input", "max_variables = 3", "input.max_variables", "unknown field"),
+    ],
+)
+def test_a_number_out_of_range_is_named_with_its_line(
+    tmp_path: Path, section: str, line: str, key: str, message: str
+) -> None:
+    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[{section}]\n{line}\n")
+
+    assert f"{key} (line 5): " in error
+    assert message in error
+
+
+def test_a_connectors_infinite_throughput_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace("throughput = 50", "throughput = inf  # here")
+
+    error = error_of(tmp_path, text)
+
+    assert f"connectors.operator_a.throughput (line {line_of(text, 'throughput = inf')})" in error
+    assert "not a finite number" in error

@@ -244,7 +244,7 @@ def _variables(check: _Checker, value: Any, path: str) -> dict[str, str]:
         elif isinstance(item, str):
             variables[key] = item
         elif isinstance(item, int | float) and not isinstance(item, bool):
-            variables[key] = str(item)
+            variables[key] = str(item)  # (msgspec refuses integers of over 4,300 digits)
         else:
             check.fail(_key(path, key), "must be a string")
             continue
