@@ -70,6 +70,7 @@ name = "brand"
 senders = ["ACME"]
 """
 ENV = {"OPERATOR_A_PASSWORD": "s3cret"}
+DAY_MS = 86_400_000
 
 
 def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> object:
@@ -327,6 +328,54 @@ def test_the_readme_example_parses(tmp_path: Path) -> None:
     variables = re.findall(r'_env = "([A-Z0-9_]+)"', match.group(1))
     settings = load(tmp_path, match.group(1), env=dict.fromkeys(variables, "x"))
     assert settings.connectors  # type: ignore[attr-defined]
+
+
+def test_retention_defaults_keep_messages_a_month_and_delivered_events_a_week() -> None:
+    retention = load_settings(None, environ={}).retention
+
+    assert [retention.kept_ms(name) for name in retention.kept] == [
+        30 * DAY_MS,  # operations, with their Messages: longer than Twilio's 7 days
+        7 * DAY_MS,  # delivered events
+        DAY_MS,  # idempotency keys
+        30 * DAY_MS,  # inbound messages
+    ]
+    assert (retention.batch_size, retention.pause, retention.interval) == (500, "50ms", "5m")
+
+
+def test_a_retention_of_zero_keeps_forever(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        '[retention]\noperations = "0"\nevents = "36h"\ninbound = "400d"\nbatch_size = 50\n',
+    )
+
+    retention = settings.retention  # type: ignore[attr-defined]
+    assert retention.kept_ms("operations") is None
+    assert retention.kept_ms("events") == 36 * 3_600_000
+    assert retention.kept_ms("inbound") == 400 * DAY_MS
+    assert retention.batch_size == 50
+
+
+RETENTION_BAD = [
+    ('operations = "forever"', "retention.operations", "neither a positive duration"),
+    ('events = "0s"', "retention.events", 'nor "0" (keep forever)'),
+    ('idempotency_keys = "-1h"', "retention.idempotency_keys", "neither a positive duration"),
+    ("inbound = 30", "retention.inbound", "Expected `str`, got `int`"),
+    ("batch_size = 0", "retention.batch_size", ">= 1"),
+    ('pause = "a bit"', "retention.pause", "not a duration such as '50ms'"),
+    ('interval = "0m"', "retention.interval", "not a positive duration"),
+    ('operation = "30d"', "retention.operation", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"), RETENTION_BAD, ids=[c[1] for c in RETENTION_BAD]
+)
+def test_a_bad_retention_is_an_error_naming_the_key_and_its_line(
+    tmp_path: Path, line: str, key: str, message: str
+) -> None:
+    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[retention]\n{line}\n")
+
+    assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line 5): "), error
 
 
 def test_faults_settings_have_documented_defaults_and_are_checked(tmp_path: Path) -> None:

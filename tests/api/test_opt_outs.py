@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from tests.support.polling import (
     all_messages,
@@ -53,6 +54,15 @@ def test_a_bad_opt_out_lists_every_problem_and_changes_nothing(api: httpx.Client
     assert response.status_code == 400
     fields = {error["field"] for error in response.json()["errors"]}
     assert fields == {"address", "channel", "why"}
+    assert api.get("/OptOuts").json()["optOuts"] == []
+
+
+@pytest.mark.parametrize("channel", [[], ["SMS"], {}, {"SMS": 1}, 1, True])
+def test_a_channel_that_is_not_a_string_is_a_400(api: httpx.Client, channel: object) -> None:
+    response = api.post("/OptOuts", json={"address": number(), "channel": channel})
+
+    assert response.status_code == 400, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["channel"]
     assert api.get("/OptOuts").json()["optOuts"] == []
 
 

@@ -1,11 +1,11 @@
 """`Idempotency-Key` on a send: the header, and what a key already in use answers.
 
 A send with a key claims it before anything else is checked. The same key and body
-within 24 h get the first answer again (202, same body and headers) and create nothing;
-another body is a 422; a retry while the first is still being accepted is a 409 with
-`Retry-After: 1`. The answer is recorded in the transaction that stores the operation
-(`record_step`), and any failure before that releases the key, so a refused request
-(4xx) or a failed one (5xx) does not consume it.
+within 24 h (`retention.idempotency_keys`) get the first answer again (202, same body and
+headers) and create nothing; another body is a 422; a retry while the first is still
+being accepted is a 409 with `Retry-After: 1`. The answer is recorded in the
+transaction that stores the operation (`record_step`), and any failure before that
+releases the key, so a refused request (4xx) or a failed one (5xx) does not consume it.
 """
 
 from __future__ import annotations
@@ -81,8 +81,10 @@ async def claim(request: AnyRequest, body: bytes) -> Claim | Response[bytes] | N
     account = account_of(request)
     request_hash = hashlib.sha256(body).hexdigest()
     now = now_ms()
-    found = await runtime_of(request).db.write(
-        lambda conn: idempotency.claim_key(conn, account, key, request_hash, now)
+    runtime = runtime_of(request)
+    keep_ms = runtime.retention.idempotency_keys_ms
+    found = await runtime.db.write(
+        lambda conn: idempotency.claim_key(conn, account, key, request_hash, now, keep_ms=keep_ms)
     )
     if isinstance(found, Claim):
         return found

@@ -53,7 +53,7 @@ def _parse(body: dict[str, Any]) -> tuple[str, str | None]:
             FieldError("address", "must be a phone number in E.164 form or an email address")
         )
     channel = body.get("channel")
-    if channel is not None and channel not in set(SenderChannel):
+    if channel is not None and (not isinstance(channel, str) or channel not in set(SenderChannel)):
         errors.append(FieldError("channel", "must be one of SMS, RCS, WHATSAPP, EMAIL or null"))
     if errors:
         raise invalid(errors)

@@ -23,6 +23,7 @@ from opencomms.engine.fanout import FanoutWorker
 from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
+from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.engine.rendering import Renderer
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
@@ -71,6 +72,8 @@ class Runtime:
         self._page_key: bytes | None = None
         self._events: EventDelivery | None = None
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
+        self.retention = RetentionPolicy.from_settings(settings.retention)
+        self._pruner: Pruner | None = None
 
     @property
     def db(self) -> Database:
@@ -82,6 +85,12 @@ class Runtime:
         """An operation was accepted: start its fan-out now rather than at the next poll."""
         if self._fanout is not None:
             self._fanout.wake()
+
+    @property
+    def pruner(self) -> Pruner:
+        if self._pruner is None:
+            raise RuntimeError("the runtime is not started")
+        return self._pruner
 
     @property
     def sealer(self) -> Sealer:
@@ -123,6 +132,7 @@ class Runtime:
         events = self._events = EventDelivery(
             db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
+        pruner = self._pruner = Pruner(db, self.retention)
         for name, run in (
             ("fanout", fanout.run),
             ("dispatcher", dispatcher.run),
@@ -130,6 +140,7 @@ class Runtime:
             ("inbound", inbound.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
+            ("pruner", pruner.run),
             (
                 "callback sink expiry",
                 partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
