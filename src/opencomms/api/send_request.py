@@ -29,6 +29,7 @@ from opencomms.domain.personalization import (
     is_template,
     strings_in,
 )
+from opencomms.domain.storable import MAX_TAG_CHARS
 from opencomms.engine.clock import now_ms, parse_iso_ms
 from opencomms.settings import InputSettings
 
@@ -450,13 +451,13 @@ def _tags(check: _Checker, value: Any) -> dict[str, str]:
         if len(key) > limit or not TAG_PATTERN.match(key):
             check.fail(path, f"key must be 1-{limit} characters of [a-zA-Z0-9._~-]")
             continue
-        text = check.text(item, path, limit=256)
+        text = check.text(item, path, limit=MAX_TAG_CHARS)
         if text is None:
             continue
         if is_template(text):
             check.template(text, path)
         elif not TAG_PATTERN.match(text):
-            check.fail(path, "value must be 1-256 characters of [a-zA-Z0-9._~-]")
+            check.fail(path, f"value must be 1-{MAX_TAG_CHARS} characters of [a-zA-Z0-9._~-]")
             continue
         result[key] = text
     return result

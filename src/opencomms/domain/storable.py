@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 
 __all__ = [
+    "MAX_TAG_CHARS",
     "REPLACEMENT",
     "is_storable",
     "storable_struct",
@@ -27,6 +28,9 @@ __all__ = [
 ]
 
 REPLACEMENT = "\ufffd"
+# a tag's value, as stored: its (key, value) pair is indexed, and a PostgreSQL b-tree
+# entry holds at most about 2.7 kB, which 256 characters of 4 UTF-8 bytes stay under
+MAX_TAG_CHARS = 256
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 S = TypeVar("S", bound=msgspec.Struct)
