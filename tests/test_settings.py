@@ -380,11 +380,10 @@ def test_a_bad_retention_is_an_error_naming_the_key_and_its_line(
 
 def test_faults_settings_have_documented_defaults_and_are_checked(tmp_path: Path) -> None:
     faults = load_settings(None, environ={}).faults
-    assert (faults.retry_after_header, faults.connect_timeout_s, faults.max_backoff_s) == (
-        "5",
-        5.0,
-        5.0,
-    )
+    assert (
+        faults.retry_after_header, faults.connect_timeout_s, faults.query_timeout_s,
+        faults.max_backoff_s, faults.drain_timeout_s,
+    ) == ("5", 5.0, 30.0, 5.0, 30.0)  # fmt: skip
     path = tmp_path / "opencomms.toml"
     path.write_text('[faults]\nretry_after = "1500ms"\nmax_backoff = "2s"\n')
     tuned = load_settings(str(path), environ={}).faults

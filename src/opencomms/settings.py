@@ -150,12 +150,14 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         "connect_timeout",
         "query_timeout",
         "max_backoff",
+        "drain_timeout",
     )
 
     retry_after: str = "5s"  # the 503's Retry-After (whole seconds, at least 1)
     connect_timeout: str = "5s"  # PostgreSQL: a connection not had within it is a 503
     query_timeout: str = "30s"  # PostgreSQL: a statement not answered within it is a 503
     max_backoff: str = "5s"  # the longest a background worker waits between tries
+    drain_timeout: str = "30s"  # at stop, the longest wait for answers out at connectors
 
     @property
     def retry_after_header(self) -> str:
@@ -173,6 +175,10 @@ class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     @property
     def max_backoff_s(self) -> float:
         return (parse_duration_ms(self.max_backoff) or 0) / 1000
+
+    @property
+    def drain_timeout_s(self) -> float:
+        return (parse_duration_ms(self.drain_timeout) or 0) / 1000
 
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]

@@ -6,6 +6,7 @@ before or during the fault is lost: operations complete, events reach their sink
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 from collections.abc import Callable, Iterator
@@ -55,8 +56,8 @@ class Faulty:
         return httpx.Client(base_url=self.server.url + "/v1", auth=self.auth, timeout=30)
 
 
-def _serve(url: str, workdir: Path) -> tuple[ServeProcess, tuple[str, str]]:
-    (workdir / "opencomms.toml").write_text(CONFIG)
+def _serve(url: str, workdir: Path, config: str = CONFIG) -> tuple[ServeProcess, tuple[str, str]]:
+    (workdir / "opencomms.toml").write_text(config)
     auth = (new_account_sid(), new_auth_token())
     env = {
         "OPENCOMMS_CONFIG": str(workdir / "opencomms.toml"),
@@ -67,17 +68,23 @@ def _serve(url: str, workdir: Path) -> tuple[ServeProcess, tuple[str, str]]:
     return ServeProcess(url, workdir, env, piped=True).start(), auth
 
 
+@pytest.fixture
+def config() -> str:
+    return CONFIG
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def faulty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Faulty]:
+def faulty(request: pytest.FixtureRequest, tmp_path: Path, config: str) -> Iterator[Faulty]:
     if request.param == "sqlite":
-        server, auth = _serve(f"sqlite:///{tmp_path / 'oc.db'}", tmp_path)
+        server, auth = _serve(f"sqlite:///{tmp_path / 'oc.db'}", tmp_path, config)
         unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
 
         def full() -> None:
             resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
 
         def free() -> None:
-            resource.prlimit(server.pid, resource.RLIMIT_FSIZE, unlimited)
+            with contextlib.suppress(ProcessLookupError):  # it was stopped meanwhile
+                resource.prlimit(server.pid, resource.RLIMIT_FSIZE, unlimited)
 
         try:
             yield Faulty(server, auth, full, free, lost=False)
@@ -86,7 +93,7 @@ def faulty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Faulty]:
         return
     with fresh_postgres() as url, proxied("127.0.0.1", 5432) as proxy:
         through = url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-        server, auth = _serve(through, tmp_path)
+        server, auth = _serve(through, tmp_path, config)
         try:
             yield Faulty(server, auth, proxy.cut, proxy.restore, lost=True)
         finally:
@@ -294,3 +301,26 @@ def test_a_postgresql_that_stops_answering_is_a_503_not_a_hang(
         finally:
             proxy.restore()
             server.stop()
+
+
+@pytest.mark.parametrize("config", [CONFIG + 'receipt_wait = "2s"\n'])
+def test_a_server_stopped_during_the_fault_stops_and_its_work_goes_on_at_the_next_start(
+    faulty: Faulty,
+) -> None:
+    with faulty.client() as api:
+        operation = send(api, {"to": _recipients(RECIPIENTS), "content": {"text": "hi"}})
+    faulty.fail()
+    time.sleep(1)  # the workers meet the fault, holding answers and receipts
+
+    stopped = faulty.server.stop(timeout=60)
+    faulty.clear()
+
+    assert stopped, "the server did not stop by itself: " + faulty.server.log_text()[-3000:]
+    server = faulty.server
+    again = ServeProcess(server.database_url, server.workdir, server.env, piped=True).start()
+    try:
+        with httpx.Client(base_url=again.url + "/v1", auth=faulty.auth, timeout=30) as api:
+            completed = wait_completed(api, operation, timeout=120)
+    finally:
+        again.stop()
+    assert completed["stats"]["total"] == RECIPIENTS

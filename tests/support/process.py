@@ -83,11 +83,16 @@ class ServeProcess:
         self._process.send_signal(signal.SIGKILL)
         self._process.wait(timeout=30)
 
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+    def stop(self, timeout: float = 30) -> bool:
+        """SIGTERM, as an operator stops it; SIGKILL after `timeout` s. True when it
+        stopped by itself."""
+        if self._process is None or self._process.poll() is not None:
+            return True
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+            return False
+        return True

@@ -25,6 +25,7 @@ from opencomms.api.errors import ApiError, FieldError, invalid
 from opencomms.engine.clock import now_ms
 from opencomms.store import idempotency
 from opencomms.store.database import Conn
+from opencomms.store.errors import StoreUnavailable
 from opencomms.store.idempotency import Claim, ClaimLost, KeyRecord
 
 __all__ = ["HEADER", "Answer", "claim", "idempotency_key", "record_step", "release"]
@@ -140,5 +141,7 @@ async def release(request: AnyRequest, claim: Claim | None) -> None:
         return
     try:
         await runtime_of(request).db.write(lambda conn: idempotency.release_key(conn, claim))
+    except StoreUnavailable as error:
+        log.warning("idempotency key of account %s not released: %s", claim.account_sid, error)
     except Exception:
         log.exception("could not release idempotency key of account %s", claim.account_sid)

@@ -156,7 +156,7 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if self._dispatcher is not None:
-            await self._dispatcher.drain()
+            await _drain(self._dispatcher, self.settings.faults.drain_timeout_s)
         for applier in (self._receipts, self._inbound):
             if applier is not None:
                 await _flush(applier)
@@ -232,6 +232,16 @@ def _delivery_policy(settings: Settings) -> DeliveryPolicy:
         ),
         max_backoff_s=settings.faults.max_backoff_s,
     )
+
+
+async def _drain(dispatcher: Dispatcher, timeout_s: float) -> None:
+    """Let the claims out at connectors be recorded, for `timeout_s` at most (with the
+    database gone they would wait for it forever): what is left in flight is recovered
+    at the next start by asking the connectors, as after a crash."""
+    try:
+        await asyncio.wait_for(dispatcher.drain(), timeout_s)
+    except TimeoutError:
+        log.error("stopping with claims not recorded; they are recovered at the next start")
 
 
 async def _flush(applier: BatchApplier[Receipt] | BatchApplier[Inbound]) -> None:
