@@ -24,7 +24,8 @@ from opencomms.domain.local_time import instant_ms, zone_of
 from opencomms.domain.personalization import is_template, map_strings, strings_in
 from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
-from opencomms.domain.storable import is_storable
+from opencomms.domain.storable import MAX_TAG_CHARS, is_storable
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.engine.wakeup import Wakeup
@@ -46,9 +47,17 @@ RETRY_MS = 5_000
 
 
 class FanoutWorker:
-    def __init__(self, db: Database, renderer: Renderer, on_messages: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        renderer: Renderer,
+        on_messages: Callable[[], None],
+        *,
+        max_backoff_s: float = 5.0,
+    ) -> None:
         self._db = db
         self._renderer = renderer
+        self._max_backoff_s = max_backoff_s
         self._on_messages = on_messages
         self._wakeup = Wakeup(IDLE_POLL_S)
 
@@ -65,7 +74,12 @@ class FanoutWorker:
                 continue
             for operation_id in refs:
                 try:
-                    await self.fan_out(operation_id)
+                    # while the database is away, this operation waits and goes on after
+                    await until_stored(
+                        partial(self.fan_out, operation_id),
+                        f"fan-out of {operation_id}",
+                        self._max_backoff_s,
+                    )
                 except Exception:
                     log.exception("fan-out of %s failed; retrying", operation_id)
                     await self._db.write(
@@ -247,11 +261,11 @@ def build_chunk(
             row_status, row_due, settled = MessageStatus.FAILED, None, 1
             why = rendered[index - start].error
             error = (TEMPLATE_FAILED.code, f"{TEMPLATE_FAILED.message} {why}")
-        stored_content = _storable_content(content, tags)
-        if stored_content is None:  # this recipient fails alone; its chunk is stored
+        stored_content, problem = _stored_content(content, tags)
+        if problem is not None:  # this recipient fails alone; its chunk is stored
             content, tags, stored_content = {"text": ""}, {}, _EMPTY_CONTENT
             row_status, row_due, settled = MessageStatus.FAILED, None, 1
-            error = (UNSTORABLE.code, UNSTORABLE.message)
+            error = (UNSTORABLE.code, f"{UNSTORABLE.message} {problem}")
         sms_text = _sms_text(content)
         size = measure(sms_text) if sms_text is not None and _any_sms(candidates, ordered) else None
         message_id = new_message_id()
@@ -289,16 +303,20 @@ def build_chunk(
 _EMPTY_CONTENT = dump({"text": ""})
 
 
-def _storable_content(content: dict[str, Any], tags: dict[str, str]) -> str | None:
-    """The content as stored (JSON text), or None when this recipient's rendered data
-    cannot be stored: a tag (a plain text column) holding a NUL or a lone surrogate, or
-    content holding a lone surrogate (which no UTF-8 text, even JSON, can carry)."""
-    if not all(is_storable(text) for pair in tags.items() for text in pair):
-        return None
+def _stored_content(content: dict[str, Any], tags: dict[str, str]) -> tuple[str, str | None]:
+    """The content as stored (JSON text), and why this recipient's rendered data cannot
+    be stored, if it cannot: a tag value (a text column, indexed) holding a NUL or a lone
+    surrogate or longer than a tag may be, or content holding a lone surrogate (which no
+    UTF-8 text, even JSON, can carry). Tag keys are the request's, checked at accept."""
+    for key, value in tags.items():
+        if not is_storable(value):
+            return "", f"its tag {key} holds a NUL character or a lone surrogate."
+        if len(value) > MAX_TAG_CHARS:
+            return "", f"its tag {key} is over {MAX_TAG_CHARS} characters."
     try:
-        return dump(content)
+        return dump(content), None
     except UnicodeEncodeError:
-        return None
+        return "", "its content holds a lone surrogate."
 
 
 def _any_sms(candidates: list[list[str]], ordered: Sequence[SenderRecord]) -> bool:

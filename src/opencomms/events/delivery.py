@@ -14,9 +14,11 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
 from opencomms.engine.wakeup import Wakeup
 from opencomms.events.cloudevents import encode_batch
@@ -28,6 +30,7 @@ from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
 from opencomms.sealing import Sealer
 from opencomms.store import accounts, inbound, operations, sinks
 from opencomms.store.database import Conn, Database
+from opencomms.store.errors import StoreUnavailable
 from opencomms.store.events import INBOUND_RECEIVED
 from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
 
@@ -45,6 +48,7 @@ class DeliveryPolicy:
     max_retry_ms: int = 72 * 3_600_000
     concurrency: int = 32
     limits: PostLimits = field(default_factory=PostLimits)
+    max_backoff_s: float = 5.0  # while the database is unavailable
 
 
 @dataclass
@@ -104,6 +108,8 @@ class EventDelivery:
             async with self._slots:
                 while await self.deliver_once(sink_id):
                     pass
+        except StoreUnavailable as error:
+            log.warning("delivery to sink %s waits for the database: %s", sink_id, error)
         except Exception:
             log.exception("delivery to sink %s failed unexpectedly", sink_id)
         finally:
@@ -131,8 +137,14 @@ class EventDelivery:
         )
         elapsed = int((time.monotonic() - started) * 1000)
         delivered = status_code is not None and 200 <= status_code < 300
-        await self._db.write(
-            lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed)
+        # the batch is out: wait for the database to record it rather than send it twice
+        await until_stored(
+            partial(
+                self._db.write,
+                lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed),
+            ),
+            f"recording a delivery to sink {sink_id}",
+            self._policy.max_backoff_s,
         )
         return delivered
 
