@@ -5,14 +5,26 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from opencomms.connectors.smpp.config import SmppConfig
+from opencomms.domain.personalization import TemplateLimits
 from opencomms.settings import SettingsError, SimulatorConnectorConfig, load_settings
 
 GOOD = """\
 [server]
 port = 8081
+
+[http]
+header_timeout = "5s"
+body_timeout = "30s"
+max_header_bytes = 16384
+max_body_bytes = 32768
+max_send_body_bytes = 8388608
+max_connections = 500
+max_connections_per_client = 50
+trusted_proxies = ["10.0.0.5", "fd00::/8"]
 
 [connectors.operator_a]                 # one SMSC account
 type = "smpp"
@@ -58,6 +70,7 @@ name = "brand"
 senders = ["ACME"]
 """
 ENV = {"OPERATOR_A_PASSWORD": "s3cret"}
+DAY_MS = 86_400_000
 
 
 def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> object:
@@ -114,6 +127,32 @@ def test_a_good_file_parses_into_typed_connectors_senders_and_pools(tmp_path: Pa
 def test_no_file_means_the_simulator_alone(tmp_path: Path) -> None:
     settings = load_settings(None, environ={})
     assert (settings.connectors, settings.senders, settings.sender_pools) == ({}, [], [])
+
+
+def test_the_http_limits_are_read_from_the_file(tmp_path: Path) -> None:
+    (tmp_path / "opencomms.toml").write_text(GOOD)
+    http = load_settings(str(tmp_path / "opencomms.toml"), environ=ENV).http
+
+    assert (http.seconds("header_timeout"), http.seconds("body_timeout")) == (5, 30)
+    assert (http.max_header_bytes, http.max_body_bytes, http.max_send_body_bytes) == (
+        16 * 1024, 32 * 1024, 8 * 1024 * 1024,
+    )  # fmt: skip
+    assert (http.max_connections, http.max_connections_per_client) == (500, 50)
+    assert [str(n) for n in http.proxy_networks()] == ["10.0.0.5/32", "fd00::/8"]
+
+
+def test_the_http_limits_have_documented_defaults() -> None:
+    http = load_settings(None, environ={}).http
+
+    assert (http.seconds("header_timeout"), http.seconds("body_timeout")) == (10, 60)
+    assert (http.max_header_bytes, http.max_body_bytes) == (64 * 1024, 64 * 1024)
+    assert http.max_send_body_bytes == 16 * 1024 * 1024
+    assert (http.max_connections, http.max_connections_per_client) == (1000, 100)
+    assert http.trusted_proxies == []
+    security = (Path(__file__).parent.parent / "docs" / "security.md").read_text()
+    inbound = security.split("## Inbound HTTP", 1)[1].split("\n## ", 1)[0]
+    for name in msgspec.structs.fields(http):
+        assert f"`{name.name}`" in inbound, f"docs/security.md does not document {name.name}"
 
 
 def test_an_inline_password_is_used_as_given(tmp_path: Path) -> None:
@@ -224,6 +263,27 @@ BAD = [
         "a connector's name is letters, digits, '_' or '-'",
     ),
     ("port = 8081", 'port = "eighty"  # here', "server.port", "Expected `int`, got `str`"),
+    (
+        'header_timeout = "5s"',
+        'header_timeout = "5"  # here',
+        "http.header_timeout",
+        "'5' is not a positive duration",
+    ),
+    ('body_timeout = "30s"', 'body_timeout = "0s"  # here', "http.body_timeout", "positive"),
+    ("max_connections = 500", "max_connections = 0  # here", "http.max_connections", ">= 1"),
+    (
+        "max_header_bytes = 16384",
+        'max_header_bytes = "16k"  # here',
+        "http.max_header_bytes",
+        "Expected `int`",
+    ),
+    (
+        'trusted_proxies = ["10.0.0.5", "fd00::/8"]',
+        'trusted_proxies = ["10.0.0.5", "proxy.local"]  # here',
+        "http.trusted_proxies",
+        "'proxy.local' is not an address or a CIDR network",
+    ),
+    ("max_connections = 500", "max_conections = 500  # here", "http.max_conections", "unknown"),
     ("[server]", "[servr]  # here", "servr", "unknown field `servr`"),
     ('address = "ACME"', 'adress = "ACME"  # here', "senders[2].adress", "unknown field"),
 ]
@@ -270,6 +330,120 @@ def test_the_readme_example_parses(tmp_path: Path) -> None:
     assert settings.connectors  # type: ignore[attr-defined]
 
 
+def test_retention_defaults_keep_messages_a_month_and_delivered_events_a_week() -> None:
+    retention = load_settings(None, environ={}).retention
+
+    assert [retention.kept_ms(name) for name in retention.kept] == [
+        30 * DAY_MS,  # operations, with their Messages: longer than Twilio's 7 days
+        7 * DAY_MS,  # delivered events
+        DAY_MS,  # idempotency keys
+        30 * DAY_MS,  # inbound messages
+    ]
+    assert (retention.batch_size, retention.pause, retention.interval) == (500, "50ms", "5m")
+
+
+def test_a_retention_of_zero_keeps_forever(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        '[retention]\noperations = "0"\nevents = "36h"\ninbound = "400d"\nbatch_size = 50\n',
+    )
+
+    retention = settings.retention  # type: ignore[attr-defined]
+    assert retention.kept_ms("operations") is None
+    assert retention.kept_ms("events") == 36 * 3_600_000
+    assert retention.kept_ms("inbound") == 400 * DAY_MS
+    assert retention.batch_size == 50
+
+
+RETENTION_BAD = [
+    ('operations = "forever"', "retention.operations", "neither a positive duration"),
+    ('events = "0s"', "retention.events", 'nor "0" (keep forever)'),
+    ('idempotency_keys = "-1h"', "retention.idempotency_keys", "neither a positive duration"),
+    ("inbound = 30", "retention.inbound", "Expected `str`, got `int`"),
+    ("batch_size = 0", "retention.batch_size", ">= 1"),
+    ('pause = "a bit"', "retention.pause", "not a duration such as '50ms'"),
+    ('interval = "0m"', "retention.interval", "not a positive duration"),
+    ('operation = "30d"', "retention.operation", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"), RETENTION_BAD, ids=[c[1] for c in RETENTION_BAD]
+)
+def test_a_bad_retention_is_an_error_naming_the_key_and_its_line(
+    tmp_path: Path, line: str, key: str, message: str
+) -> None:
+    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[retention]\n{line}\n")
+
+    assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line 5): "), error
+
+
+def test_faults_settings_have_documented_defaults_and_are_checked(tmp_path: Path) -> None:
+    faults = load_settings(None, environ={}).faults
+    assert (
+        faults.retry_after_header, faults.connect_timeout_s, faults.query_timeout_s,
+        faults.max_backoff_s, faults.drain_timeout_s,
+    ) == ("5", 5.0, 30.0, 5.0, 30.0)  # fmt: skip
+    path = tmp_path / "opencomms.toml"
+    path.write_text('[faults]\nretry_after = "1500ms"\nmax_backoff = "2s"\n')
+    tuned = load_settings(str(path), environ={}).faults
+    assert (tuned.retry_after_header, tuned.max_backoff_s) == ("2", 2.0)  # whole seconds, up
+    error = error_of(tmp_path, '[faults]\nconnect_timeout = "soon"\n')
+    assert "faults.connect_timeout (line 2): 'soon' is not a positive duration" in error
+
+
+TEMPLATES = """\
+[templates]
+loop_iterations = 5000
+value_chars = 200000
+output_chars = 30000
+render_timeout = "250ms"
+render_memory_bytes = 268435456
+"""
+
+
+def test_the_template_bounds_have_documented_defaults(tmp_path: Path) -> None:
+    templates = load_settings(environ={}).templates
+    assert (templates.loop_iterations, templates.value_chars, templates.output_chars) == (
+        1_000,
+        100_000,
+        20_000,
+    )
+    assert templates.render_timeout_ms == 100
+    assert templates.render_memory_bytes == 512 * 1024 * 1024
+
+
+def test_the_template_bounds_are_read_from_the_file(tmp_path: Path) -> None:
+    templates = load(tmp_path, TEMPLATES).templates  # type: ignore[attr-defined]
+    assert templates.limits == TemplateLimits(5_000, 200_000, 30_000)
+    assert templates.render_timeout_ms == 250
+    assert templates.render_memory_bytes == 256 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ("loop_iterations = 5000", "loop_iterations = 0", "loop_iterations", ">= 1"),
+        ("value_chars = 200000", 'value_chars = "lots"', "value_chars", "Expected `int`"),
+        ('render_timeout = "250ms"', 'render_timeout = "fast"', "render_timeout", "duration"),
+        (
+            "render_memory_bytes = 268435456",
+            "render_memory_bytes = 1000000",
+            "render_memory_bytes",
+            ">= 67108864",
+        ),
+        ("output_chars = 30000", "output_characters = 30000", "output_characters", "unknown"),
+    ],
+)
+def test_a_bad_template_bound_is_named_with_its_line(
+    tmp_path: Path, old: str, new: str, key: str, message: str
+) -> None:
+    text = TEMPLATES.replace(old, new)
+    error = error_of(tmp_path, text)
+    assert f"templates.{key} (line {line_of(text, new)})" in error
+    assert message in error
+
+
 def test_sink_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
     defaults = load_settings(None, environ={}).sinks
     text = (
@@ -306,3 +480,55 @@ def test_a_bad_sink_limit_is_named_with_its_line(
 
     assert f"{key} (line 5): " in error
     assert message in error
+
+
+def test_input_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load_settings(None, environ={}).input
+    text = "[input]\nmax_variable_chars = 50\nmax_module_items = 5\nmax_send_at_years = 2\n"
+
+    configured = load(tmp_path, text).input  # type: ignore[attr-defined]
+
+    assert msgspec.structs.asdict(defaults) == {
+        "max_variable_chars": 1_000,
+        "max_name_chars": 128,
+        "max_address_chars": 320,
+        "max_url_chars": 2_048,
+        "max_module_items": 20,
+        "max_fields": 50,
+        "max_module_chars": 100_000,
+        "max_send_at_years": 10,
+    }
+    assert (configured.max_variable_chars, configured.max_module_items) == (50, 5)
+    assert configured.max_send_at_years == 2
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "key", "message"),
+    [
+        ("simulator", "throughput = inf", "simulator.throughput", "inf is not a finite number"),
+        ("simulator", "throughput = nan", "simulator.throughput", "nan is not a finite number"),
+        ("simulator", "throughput = -inf", "simulator.throughput", "not a finite number"),
+        ("simulator", "seed = 99999999999999999999", "simulator.seed", "is too large"),
+        ("simulator", 'receipt_wait = "3651d"', "simulator.receipt_wait", "up to '3650d'"),
+        ("simulator", 'receipt_wait = "1e9d"', "simulator.receipt_wait", "not a positive"),
+        ("input", "max_variable_chars = 0", "input.max_variable_chars", ">= 1"),
+        ("input", "max_send_at_years = 1000", "input.max_send_at_years", "<= 100"),
+        ("input", "max_variables = 3", "input.max_variables", "unknown field"),
+    ],
+)
+def test_a_number_out_of_range_is_named_with_its_line(
+    tmp_path: Path, section: str, line: str, key: str, message: str
+) -> None:
+    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[{section}]\n{line}\n")
+
+    assert f"{key} (line 5): " in error
+    assert message in error
+
+
+def test_a_connectors_infinite_throughput_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace("throughput = 50", "throughput = inf  # here")
+
+    error = error_of(tmp_path, text)
+
+    assert f"connectors.operator_a.throughput (line {line_of(text, 'throughput = inf')})" in error
+    assert "not a finite number" in error

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 
@@ -25,11 +26,12 @@ from opencomms.api.common import refuse_unstorable_parameters
 from opencomms.api.errors import exception_handlers
 from opencomms.engine.runtime import Runtime
 from opencomms.settings import Settings
+from opencomms.store.database import ping
+from opencomms.store.errors import StoreUnavailable
 
 __all__ = ["create_app"]
 
 RESOURCES = [
-    messages.send_messages,
     messages.list_messages,
     messages.fetch_message,
     operations.list_operations,
@@ -71,8 +73,31 @@ RESOURCES = [
 
 
 @get("/healthz", exclude_from_auth=True)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """200 while the database answers; 503 with Retry-After while it does not (a disk
+    that is full but readable still answers: reads are served, writes are 503)."""
+    runtime: Runtime = request.app.state.runtime
+    try:
+        await runtime.db.read(ping)
+    except StoreUnavailable:
+        retry_after = runtime.settings.faults.retry_after_header
+        return Response(
+            {"status": "unavailable", "database": "unavailable"},
+            status_code=503,
+            headers={"Retry-After": retry_after},
+        )
+    return Response({"status": "ok", "database": "ok"})
+
+
+def _api(prefix: str, settings: Settings) -> Router:
+    """The API under `prefix`: the send takes bodies up to `max_send_body_bytes` (10,000
+    recipients with their variables), every other endpoint up to `max_body_bytes`."""
+    send = Router(
+        "/",
+        route_handlers=[messages.send_messages],
+        request_max_body_size=settings.http.max_send_body_bytes,
+    )
+    return Router(prefix, route_handlers=[send, *RESOURCES])
 
 
 def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None) -> Litestar:
@@ -91,15 +116,15 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     return Litestar(
         route_handlers=[
             healthz,
-            Router("/v1", route_handlers=RESOURCES),
-            Router("/preview", route_handlers=RESOURCES),
+            _api("/v1", settings),
+            _api("/preview", settings),
         ],
         middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$"])],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],
         state=State({"runtime": runtime}),
-        request_max_body_size=settings.server.max_body_bytes,
+        request_max_body_size=settings.http.max_body_bytes,
         openapi_config=None,
         debug=False,
     )

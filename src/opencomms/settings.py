@@ -9,6 +9,7 @@ with an error naming the key and its line.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -22,13 +23,17 @@ import msgspec
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.durations import parse_duration_ms
+from opencomms.domain.personalization import TemplateLimits
 from opencomms.domain.sender_addresses import sender_address_problem
 
 __all__ = [
     "BUILTIN_CONNECTOR",
     "ConnectorConfig",
     "EventSettings",
+    "FaultSettings",
+    "HttpSettings",
     "InputSettings",
+    "RetentionSettings",
     "SenderConfig",
     "SenderPoolConfig",
     "ServerSettings",
@@ -37,6 +42,7 @@ __all__ = [
     "SimulatorConnectorConfig",
     "SimulatorSettings",
     "SinkSettings",
+    "TemplateSettings",
     "load_settings",
 ]
 
@@ -55,10 +61,36 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     database_url: str = "sqlite:///opencomms.db"
     allowed_callback_networks: list[str] = msgspec.field(default_factory=list)
     public_url: str = ""  # base of operationLocation; empty: from the request's Host
-    max_body_bytes: int = 16 * 1024 * 1024
     # the key that seals auth tokens kept for signing callbacks (made on first start)
     secret_key_file: str = "opencomms.key"
     secret_key: str = ""  # or the key itself, base64 (OPENCOMMS_SECRET_KEY)
+
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[http]`: what one client may ask of the HTTP server (docs/security.md)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("header_timeout", "body_timeout")
+
+    header_timeout: str = "10s"  # a request's line and headers, from its first byte: 408
+    body_timeout: str = "60s"  # its whole body, from the end of its headers: 408
+    max_header_bytes: Positive = 64 * 1024  # request line and headers: 431
+    max_body_bytes: Positive = 64 * 1024  # every endpoint but the send: 413
+    max_send_body_bytes: Positive = 16 * 1024 * 1024  # POST /v1/Messages: 413
+    max_connections: Positive = 1000  # open at once, every client together: 503
+    max_connections_per_client: Positive = 100  # from one address (IPv6: one /64): 429
+    # CIDRs of reverse proxies: their X-Forwarded-For/-Proto are believed, and their
+    # connections count only towards max_connections (the proxy caps each client)
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+
+    def seconds(self, duration: str) -> float:
+        """`header_timeout` or `body_timeout` in seconds (checked at load)."""
+        return (parse_duration_ms(getattr(self, duration)) or 0) / 1000
+
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted_proxies]
 
 
 class SimulatorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -84,6 +116,71 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     concurrency: int = 32  # deliveries in flight, one per sink at most
 
 
+KEEP_FOREVER = "0"
+
+
+class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[retention]`: how long data is kept ("0": forever), and how the background pruner
+    deletes what is older: `batch_size` rows per transaction, `pause` between two, a pass
+    every `interval` (docs/security.md, "Data has a lifetime")."""
+
+    kept: ClassVar[tuple[str, ...]] = ("operations", "events", "idempotency_keys", "inbound")
+    durations: ClassVar[tuple[str, ...]] = ("interval",)
+
+    operations: str = "30d"  # once finished, with their Messages, attempts and events
+    events: str = "7d"  # once delivered to every sink that wants them; also sink deliveries
+    idempotency_keys: str = "24h"
+    inbound: str = "30d"
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
+    pause: str = "50ms"
+    interval: str = "5m"
+
+    def kept_ms(self, name: str) -> int | None:
+        """How long `name` is kept, in milliseconds; None when it is kept forever."""
+        value: str = getattr(self, name)
+        return None if value == KEEP_FOREVER else parse_duration_ms(value)
+
+
+class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """While the database is unavailable (a full disk, a lost server): what requests are
+    told, and how long workers and connections wait."""
+
+    durations: ClassVar[tuple[str, ...]] = (
+        "retry_after",
+        "connect_timeout",
+        "query_timeout",
+        "max_backoff",
+        "drain_timeout",
+    )
+
+    retry_after: str = "5s"  # the 503's Retry-After (whole seconds, at least 1)
+    connect_timeout: str = "5s"  # PostgreSQL: a connection not had within it is a 503
+    query_timeout: str = "30s"  # PostgreSQL: a statement not answered within it is a 503
+    max_backoff: str = "5s"  # the longest a background worker waits between tries
+    drain_timeout: str = "30s"  # at stop, the longest wait for answers out at connectors
+
+    @property
+    def retry_after_header(self) -> str:
+        """Retry-After's value: whole seconds, rounded up, at least 1."""
+        return str(max(1, -(-(parse_duration_ms(self.retry_after) or 0) // 1000)))
+
+    @property
+    def connect_timeout_s(self) -> float:
+        return (parse_duration_ms(self.connect_timeout) or 0) / 1000
+
+    @property
+    def query_timeout_s(self) -> float:
+        return (parse_duration_ms(self.query_timeout) or 0) / 1000
+
+    @property
+    def max_backoff_s(self) -> float:
+        return (parse_duration_ms(self.max_backoff) or 0) / 1000
+
+    @property
+    def drain_timeout_s(self) -> float:
+        return (parse_duration_ms(self.drain_timeout) or 0) / 1000
+
+
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
 
 
@@ -101,7 +198,28 @@ class InputSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_send_at_years: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10  # sendAt ahead of now
 
 
-Positive = Annotated[int, msgspec.Meta(ge=1)]
+MIB = 1024 * 1024
+
+
+class TemplateSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[templates]`: the bounds of rendering one recipient's content (docs/security.md)."""
+
+    durations: ClassVar[tuple[str, ...]] = ("render_timeout",)
+
+    loop_iterations: Positive = 1_000  # every loop of one render together
+    value_chars: Positive = 100_000  # any value a filter takes or makes
+    output_chars: Positive = 20_000  # the rendered text of one field, and each capture
+    render_timeout: str = "100ms"  # one recipient's content and tags
+    # the address space of the process that renders (RLIMIT_AS); it starts at ~40 MiB
+    render_memory_bytes: Annotated[int, msgspec.Meta(ge=64 * MIB)] = 512 * MIB
+
+    @property
+    def limits(self) -> TemplateLimits:
+        return TemplateLimits(self.loop_iterations, self.value_chars, self.output_chars)
+
+    @property
+    def render_timeout_ms(self) -> int:
+        return parse_duration_ms(self.render_timeout) or 100
 
 
 class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -155,10 +273,14 @@ class SenderPoolConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
+    retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
+    faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
     input: InputSettings = msgspec.field(default_factory=InputSettings)
     sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
+    templates: TemplateSettings = msgspec.field(default_factory=TemplateSettings)
     connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
     sender_pools: list[SenderPoolConfig] = msgspec.field(default_factory=list)
@@ -301,8 +423,12 @@ def _typed(raw: dict[str, Any]) -> Settings:
 
 
 def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
+    yield ("http",), settings.http
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
+    yield ("retention",), settings.retention
+    yield ("faults",), settings.faults
+    yield ("templates",), settings.templates
     yield ("sinks",), settings.sinks
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
@@ -327,6 +453,23 @@ def _check_durations(key: Key, config: msgspec.Struct) -> None:
                 (*key, field.name),
                 f"{value!r} is not a positive duration up to '3650d', such as '60s'",
             )
+
+
+def _check_retention(retention: RetentionSettings) -> None:
+    for name in retention.kept:
+        value = getattr(retention, name)
+        ms = parse_duration_ms(value)
+        if value != KEEP_FOREVER and (ms is None or not 0 < ms <= MAX_DURATION_MS):
+            raise _Problem(
+                ("retention", name),
+                f"{value!r} is neither a positive duration up to '3650d' such as '30d'"
+                ' nor "0" (keep forever)',
+            )
+    pause = parse_duration_ms(retention.pause)
+    if pause is None or pause > MAX_DURATION_MS:
+        raise _Problem(
+            ("retention", "pause"), f"{retention.pause!r} is not a duration such as '50ms'"
+        )
 
 
 def _check_numbers(value: Any, key: Key = ()) -> None:
@@ -424,6 +567,16 @@ def _check_pools(settings: Settings) -> None:
                 )
 
 
+def _check_proxies(http: HttpSettings) -> None:
+    for cidr in http.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise _Problem(
+                ("http", "trusted_proxies"), f"{cidr!r} is not an address or a CIDR network"
+            ) from None
+
+
 def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
     if BUILTIN_CONNECTOR in settings.connectors:
         raise _Problem(
@@ -432,6 +585,8 @@ def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
         )
     for key, config in _structs(settings):
         _check_durations(key, config)
+    _check_retention(settings.retention)
+    _check_proxies(settings.http)
     connectors = {
         name: _resolve_secrets(("connectors", name), config, environ)
         for name, config in settings.connectors.items()

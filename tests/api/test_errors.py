@@ -163,7 +163,7 @@ def test_a_form_body_is_a_415(api: httpx.Client) -> None:
 
 def _oversized(server: ThreadServer) -> bytes:
     """A valid-looking JSON body 1 MiB over the server's limit."""
-    limit = server.settings.server.max_body_bytes
+    limit = server.settings.http.max_send_body_bytes
     text = "x" * (limit + 1024 * 1024)
     return json.dumps({**VALID, "content": {"text": text}}).encode()
 
@@ -198,7 +198,7 @@ def test_a_streamed_body_over_the_limit_is_a_413(server: ThreadServer, api: http
 def test_a_body_just_under_the_limit_is_read(server: ThreadServer, api: httpx.Client) -> None:
     # 2 MiB of padding: read whole, then refused for its content, not its size
     body = json.dumps({**VALID, "content": {"text": "x" * (2 * 1024 * 1024)}})
-    assert len(body) < server.settings.server.max_body_bytes
+    assert len(body) < server.settings.http.max_send_body_bytes
 
     response = post_raw(api, body, "application/json")
 
@@ -490,6 +490,20 @@ def test_a_page_token_round_trips(api: httpx.Client) -> None:
     assert second.status_code == 200, second.text
     assert len(first["operations"]) == 2
     assert len(second.json()["operations"]) == 1
+
+
+# -- unknown fields -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/Messages", "/Senders", "/SenderPools", "/OptOuts", "/ApiKeys", "/Sinks", "/Subscriptions"],
+)
+def test_an_unknown_field_with_an_empty_name_is_named(api: httpx.Client, path: str) -> None:
+    # every problem names a field: an empty key is shown as "" (found by the fuzz run)
+    response = api.post(path, json={"": "x"})
+
+    assert '""' in assert_error(response, 400)
 
 
 # -- the /preview alias ---------------------------------------------------------------------

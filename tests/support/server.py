@@ -7,10 +7,12 @@ import socket
 import threading
 import time
 from collections.abc import Coroutine
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import uvicorn
 
+from opencomms.api.http_limits import BoundedConfig
 from opencomms.app import create_app
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.engine.clock import now_ms
@@ -35,8 +37,13 @@ class ThreadServer:
         self.runtime: Runtime = self.app.state.runtime
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        config = BoundedConfig(
+            self.app,
+            settings.http,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
         )
         self._server = uvicorn.Server(config)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -63,8 +70,12 @@ class ThreadServer:
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the server's own event loop (where its runtime lives)."""
+        return self.submit(coroutine).result(timeout=30)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start a coroutine on the server's event loop; its future, to wait on later."""
         assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def new_account(self) -> tuple[str, str]:
         sid, token = new_account_sid(), new_auth_token()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -25,6 +26,7 @@ from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.idempotency import Answer
 from opencomms.api.paging import page_envelope
+from opencomms.api.pruned import missing_message
 from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
 from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
@@ -32,6 +34,7 @@ from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_i
 from opencomms.domain.local_time import window_ms
 from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.clock import now_ms
+from opencomms.settings import Settings
 from opencomms.store import messages, operations, senders
 from opencomms.store.database import Conn
 from opencomms.store.idempotency import Claim
@@ -41,6 +44,7 @@ __all__ = ["fetch_message", "list_messages", "send_messages"]
 
 AnyRequest = Request[Any, Any, Any]
 _TAGS_FILTER = msgspec.json.Decoder()
+PARSE_ON_LOOP_BYTES = 64 * 1024  # a larger body is checked in a thread
 
 
 async def _resolve_senders(
@@ -96,9 +100,18 @@ async def send_messages(request: AnyRequest) -> Response[bytes]:
         raise
 
 
+async def _parsed(body: bytes, settings: Settings) -> tuple[SendRequest, list[FieldError]]:
+    """The body checked; a large one in a thread, so that the event loop keeps serving
+    other requests meanwhile (10,000 recipients and their templates take a while)."""
+    check = partial(parse_send_request, body, settings.input, templates=settings.templates.limits)
+    if len(body) <= PARSE_ON_LOOP_BYTES:
+        return check()
+    return await asyncio.to_thread(check)
+
+
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
-    send, problems = parse_send_request(body, runtime_of(request).settings.input)
     runtime = runtime_of(request)
+    send, problems = await _parsed(body, runtime.settings)
     account = account_of(request)
     # the checks that need the database or the network join the body's problems, so
     # that one 400 lists them all
@@ -157,6 +170,10 @@ async def _accept(
     recipients = msgspec.json.encode(send.recipients)
 
     async def store(conn: Conn) -> None:
+        if send.callbacks is not None:  # first: the operation's first event goes there
+            await link_callback_sink(
+                conn, account, operation_id, send.callbacks["url"], now=now, limit=max_sinks
+            )
         await operations.insert_operation(
             conn,
             operation_id=operation_id,
@@ -168,10 +185,6 @@ async def _accept(
             send_at=send_at if scheduled else None,
             now=now,
         )
-        if send.callbacks is not None:
-            await link_callback_sink(
-                conn, account, operation_id, send.callbacks["url"], now=now, limit=max_sinks
-            )
         if then is not None:
             await then(conn, operation_id)
 
@@ -241,7 +254,7 @@ async def fetch_message(request: AnyRequest, message_id: FromPath[str]) -> Respo
 
     message, attempts = await runtime_of(request).db.read(load)
     if message is None:
-        raise not_found("Message", message_id)
+        raise await missing_message(request, account, message_id)
     body = message_json(message, prefix_of(request))
     body["content"] = message.content
     body["attempts"] = [attempt_json(attempt, message) for attempt in attempts]

@@ -7,6 +7,7 @@ import logging
 import typer
 import uvicorn
 
+from opencomms.api.http_limits import BoundedConfig
 from opencomms.app import create_app
 from opencomms.sealing import server_sealer
 from opencomms.settings import SettingsError, load_settings
@@ -44,14 +45,16 @@ def serve(
             f"  Account SID: {settings.account_sid} (auth token: OPENCOMMS_AUTH_TOKEN;"
             " `opencomms rotate-token` makes a new one)"
         )
-    uvicorn.run(
+    bounded = BoundedConfig(
         create_app(settings, announce=typer.echo),
+        settings.http,
         host=server.host,
         port=server.port,
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+    uvicorn.Server(bounded).run()
 
 
 def migrate(

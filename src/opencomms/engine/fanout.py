@@ -1,8 +1,10 @@
 """Fan-out: one Message per addressable recipient, in chunks, with the bulk insert path.
 
 For each recipient: its candidate attempts (the operation's senders, in order, that can
-reach one of its addresses), its content and tags rendered with its variables, and its
-SMS encoding and segments. A recipient with no candidate is counted `unaddressable`.
+reach one of its addresses), its content and tags rendered with its variables (in the
+renderer's child process, a chunk at a time: engine/rendering.py), and its SMS encoding
+and segments. A recipient with no candidate is counted `unaddressable`; one whose
+templates cannot be rendered is a FAILED Message (30099).
 """
 
 from __future__ import annotations
@@ -18,17 +20,13 @@ from opencomms.domain.channels import SenderChannel, reaches
 from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSTORABLE, UNSUBSCRIBED
 from opencomms.domain.ids import new_message_id
 from opencomms.domain.local_time import instant_ms, zone_of
-from opencomms.domain.personalization import (
-    Template,
-    TemplateError,
-    is_template,
-    map_strings,
-    strings_in,
-)
+from opencomms.domain.personalization import is_template, map_strings, strings_in
 from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
-from opencomms.domain.storable import is_storable
+from opencomms.domain.storable import MAX_TAG_CHARS, is_storable
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
+from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.engine.wakeup import Wakeup
 from opencomms.store import fanout, jobs, operations, opt_outs, senders
 from opencomms.store.database import Conn, Database
@@ -48,8 +46,17 @@ RETRY_MS = 5_000
 
 
 class FanoutWorker:
-    def __init__(self, db: Database, on_messages: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        renderer: Renderer,
+        on_messages: Callable[[], None],
+        *,
+        max_backoff_s: float = 5.0,
+    ) -> None:
         self._db = db
+        self._renderer = renderer
+        self._max_backoff_s = max_backoff_s
         self._on_messages = on_messages
         self._wakeup = Wakeup(IDLE_POLL_S)
 
@@ -66,7 +73,12 @@ class FanoutWorker:
                 continue
             for operation_id in refs:
                 try:
-                    await self.fan_out(operation_id)
+                    # while the database is away, this operation waits and goes on after
+                    await until_stored(
+                        partial(self.fan_out, operation_id),
+                        f"fan-out of {operation_id}",
+                        self._max_backoff_s,
+                    )
                 except Exception:
                     log.exception("fan-out of %s failed; retrying", operation_id)
                     await self._db.write(
@@ -89,7 +101,9 @@ class FanoutWorker:
         for start in range(work.cursor, len(work.recipients), CHUNK):
             end = min(start + CHUNK, len(work.recipients))
             opted_out = await self._db.read(partial(_opted_out, work=work, start=start, end=end))
-            chunk = build_chunk(work, start, end, ordered, templates, now_ms(), opted_out)
+            variables = [recipient.get("variables") for recipient in work.recipients[start:end]]
+            rendered = await self._renderer.render(templates, variables)
+            chunk = build_chunk(work, start, end, ordered, rendered, now_ms(), opted_out)
             stored = await self._db.write(partial(_store, work=work, chunk=chunk))
             if not stored:
                 return
@@ -130,33 +144,31 @@ async def _store(conn: Conn, work: FanoutWork, chunk: Chunk) -> bool:
     return stored
 
 
-def _templates(spec: dict[str, Any]) -> dict[str, Template]:
-    """Every templated text of the operation, compiled once: content paths and tags."""
-    templates: dict[str, Template] = {}
+def _templates(spec: dict[str, Any]) -> dict[str, str]:
+    """Every templated text of the operation by its path: content and tag values."""
+    templates: dict[str, str] = {}
     content = spec["content"]
-    if isinstance(content.get("text"), str):
-        templates["text"] = Template(content["text"])
+    if isinstance(content.get("text"), str) and is_template(content["text"]):
+        templates["text"] = content["text"]
     for path, value in strings_in(content.get("modules") or {}, "modules"):
         if is_template(value):
-            templates[path] = Template(value)
+            templates[path] = value
     for key, value in (spec.get("tags") or {}).items():
-        templates[f"tags.{key}"] = Template(value)
+        if is_template(value):
+            templates[f"tags.{key}"] = value
     return templates
 
 
-def _render(
-    spec: dict[str, Any], templates: dict[str, Template], variables: dict[str, str] | None
+def _personalized(
+    spec: dict[str, Any], texts: dict[str, str]
 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The operation's content and tags with one recipient's rendered `texts` in place."""
     content = dict(spec["content"])
-    if "text" in templates:
-        content["text"] = templates["text"].render(variables)
-    if content.get("modules"):
-        content["modules"] = map_strings(
-            content["modules"],
-            lambda path, text: templates[path].render(variables) if path in templates else text,
-            "modules",
-        )
-    tags = {key: templates[f"tags.{key}"].render(variables) for key in spec.get("tags") or {}}
+    if "text" in texts:
+        content["text"] = texts["text"]
+    if content.get("modules") and texts:
+        content["modules"] = map_strings(content["modules"], texts.get, "modules")
+    tags = {key: texts.get(f"tags.{key}", value) for key, value in (spec.get("tags") or {}).items()}
     return content, tags
 
 
@@ -174,12 +186,13 @@ def build_chunk(
     start: int,
     end: int,
     ordered: Sequence[SenderRecord],
-    templates: dict[str, Template],
+    rendered: Sequence[Rendered],
     now: int,
     opted_out: Mapping[str, str | None] | None = None,
 ) -> Chunk:
     """The rows for recipients [start, end): Messages, their tags, and the unaddressable.
-    `opted_out`: addresses on the suppression list, and of which channel (None: all)."""
+    `rendered`: each recipient's rendered texts, from `start` on; `opted_out`: addresses
+    on the suppression list, and of which channel (None: all)."""
     opted_out = opted_out or {}
     channel_of = {sender.id: sender.channel for sender in ordered}
     local = work.spec.get("sendAtLocal")
@@ -212,18 +225,19 @@ def build_chunk(
             if not candidates:  # every way to reach the recipient is opted out
                 row_status, row_due, settled = MessageStatus.FAILED, None, 1
                 error = (UNSUBSCRIBED.code, UNSUBSCRIBED.message)
-        try:
-            content, tags = _render(work.spec, templates, recipient.get("variables"))
-        except TemplateError as failure:
-            # e.g. output over the limit with this recipient's variables: nothing is sent
+        texts = rendered[index - start].texts
+        if texts is not None:
+            content, tags = _personalized(work.spec, texts)
+        else:  # e.g. over a bound with this recipient's variables: nothing is sent
             content, tags = {"text": ""}, {}
             row_status, row_due, settled = MessageStatus.FAILED, None, 1
-            error = (TEMPLATE_FAILED.code, f"{TEMPLATE_FAILED.message} {failure}")
-        stored_content = _storable_content(content, tags)
-        if stored_content is None:  # this recipient fails alone; its chunk is stored
+            why = rendered[index - start].error
+            error = (TEMPLATE_FAILED.code, f"{TEMPLATE_FAILED.message} {why}")
+        stored_content, problem = _stored_content(content, tags)
+        if problem is not None:  # this recipient fails alone; its chunk is stored
             content, tags, stored_content = {"text": ""}, {}, _EMPTY_CONTENT
             row_status, row_due, settled = MessageStatus.FAILED, None, 1
-            error = (UNSTORABLE.code, UNSTORABLE.message)
+            error = (UNSTORABLE.code, f"{UNSTORABLE.message} {problem}")
         sms_text = _sms_text(content)
         size = measure(sms_text) if sms_text is not None and _any_sms(candidates, ordered) else None
         message_id = new_message_id()
@@ -261,16 +275,20 @@ def build_chunk(
 _EMPTY_CONTENT = dump({"text": ""})
 
 
-def _storable_content(content: dict[str, Any], tags: dict[str, str]) -> str | None:
-    """The content as stored (JSON text), or None when this recipient's rendered data
-    cannot be stored: a tag (a plain text column) holding a NUL or a lone surrogate, or
-    content holding a lone surrogate (which no UTF-8 text, even JSON, can carry)."""
-    if not all(is_storable(text) for pair in tags.items() for text in pair):
-        return None
+def _stored_content(content: dict[str, Any], tags: dict[str, str]) -> tuple[str, str | None]:
+    """The content as stored (JSON text), and why this recipient's rendered data cannot
+    be stored, if it cannot: a tag value (a text column, indexed) holding a NUL or a lone
+    surrogate or longer than a tag may be, or content holding a lone surrogate (which no
+    UTF-8 text, even JSON, can carry). Tag keys are the request's, checked at accept."""
+    for key, value in tags.items():
+        if not is_storable(value):
+            return "", f"its tag {key} holds a NUL character or a lone surrogate."
+        if len(value) > MAX_TAG_CHARS:
+            return "", f"its tag {key} is over {MAX_TAG_CHARS} characters."
     try:
-        return dump(content)
+        return dump(content), None
     except UnicodeEncodeError:
-        return None
+        return "", "its content holds a lone surrogate."
 
 
 def _any_sms(candidates: list[list[str]], ordered: Sequence[SenderRecord]) -> bool:

@@ -16,9 +16,11 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
 from opencomms.engine.wakeup import Wakeup
 from opencomms.events.cloudevents import encode_batch
@@ -30,6 +32,7 @@ from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
 from opencomms.sealing import Sealer
 from opencomms.store import accounts, inbound, operations, sinks
 from opencomms.store.database import Conn, Database
+from opencomms.store.errors import StoreUnavailable
 from opencomms.store.events import INBOUND_RECEIVED
 from opencomms.store.outbox_watch import OutboxWatch
 from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
@@ -48,6 +51,7 @@ class DeliveryPolicy:
     max_retry_ms: int = 72 * 3_600_000
     concurrency: int = 32
     limits: PostLimits = field(default_factory=PostLimits)
+    max_backoff_s: float = 5.0  # while the database is unavailable
 
 
 @dataclass
@@ -95,7 +99,12 @@ class EventDelivery:
     async def run(self) -> None:
         while True:
             woken, self._woken = self._woken, set()
-            due = await self._db.read(self._due_sinks)
+            try:
+                due = await self._db.read(self._due_sinks)
+            except Exception:
+                self._watch = OutboxWatch()  # its news were not acted on: look at all again
+                self._woken |= woken
+                raise
             for sink_id in sorted(due | woken):
                 self._start(sink_id)
             await self._wakeup.wait()
@@ -129,6 +138,8 @@ class EventDelivery:
                     if sink_id not in self._again:
                         break
                     self._again.discard(sink_id)
+        except StoreUnavailable as error:
+            log.warning("delivery to sink %s waits for the database: %s", sink_id, error)
         except Exception:
             log.exception("delivery to sink %s failed unexpectedly", sink_id)
         finally:
@@ -157,8 +168,14 @@ class EventDelivery:
             self._client, signed.url, batch.body, signed.headers, self._policy.limits
         )
         elapsed = int((time.monotonic() - started) * 1000)
-        outcome = await self._db.write(
-            lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed)
+        # the batch is out: wait for the database to record it rather than send it twice
+        outcome = await until_stored(
+            partial(
+                self._db.write,
+                lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed),
+            ),
+            f"recording a delivery to sink {sink_id}",
+            self._policy.max_backoff_s,
         )
         return outcome in ("DELIVERED", "ABANDONED")
 
