@@ -88,3 +88,16 @@ def test_another_accounts_pruned_operation_is_not_named(
 
     assert operation.json()["message"] == f"Operation {operation_id} was not found."
     assert message.json()["message"] == f"Message {message_ids[0]} was not found."
+
+
+def test_canceling_a_pruned_operation_or_message_says_it_was_deleted(
+    server: ThreadServer, api: httpx.Client
+) -> None:
+    operation_id, message_ids = pruned_operation(server, api)
+
+    operation = api.post(f"/Messages/Operations/{operation_id}/Cancel")
+    message = api.post(f"/Messages/{message_ids[0]}/Cancel")
+
+    assert (operation.status_code, message.status_code) == (404, 404)
+    assert f"Operation {operation_id} was deleted on " in operation.json()["message"]
+    assert f"with its operation {operation_id}" in message.json()["message"]

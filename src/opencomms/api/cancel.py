@@ -15,6 +15,7 @@ from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_response, prefix_of, runtime_of
 from opencomms.api.errors import conflict, not_found
+from opencomms.api.pruned import missing_message, missing_operation
 from opencomms.api.wire import message_json, operation_json
 from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE
 from opencomms.engine.cancel import CancelOutcome, cancel_message, cancel_operation
@@ -45,7 +46,7 @@ async def cancel_whole_operation(
     if outcome is CancelOutcome.TOO_LATE:
         raise conflict(f"Operation {operation_id} is COMPLETED; there is nothing left to cancel.")
     if operation is None:
-        raise not_found("Operation", operation_id)
+        raise await missing_operation(request, account, operation_id)
     return json_response(operation_json(operation))
 
 
@@ -65,5 +66,5 @@ async def cancel_one_message(request: AnyRequest, message_id: FromPath[str]) -> 
     if outcome is CancelOutcome.TOO_LATE:
         raise conflict(f"Message {message_id} was already handed to a channel.")
     if message is None:
-        raise not_found("Message", message_id)
+        raise await missing_message(request, account, message_id)
     return json_response(message_json(message, prefix_of(request)))
