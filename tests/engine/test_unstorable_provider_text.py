@@ -11,8 +11,13 @@ from __future__ import annotations
 import asyncio
 import random
 
+import httpx
+
+from opencomms.connectors.base import Inbound
+from opencomms.engine.inbound import apply_inbound, storable_inbound
 from tests.api import test_smpp_delivery
 from tests.api.test_smpp_delivery import SENDER, Setup
+from tests.support.server import ThreadServer
 
 setup = test_smpp_delivery.setup  # the fixture: a server bound to the SMSC harness
 
@@ -81,3 +86,23 @@ async def test_a_receipt_with_an_id_too_long_for_its_index_does_not_hold_up_othe
     await setup.smsc.receipt(submitted.message_id or "", "DELIVRD")
 
     await setup.status_of(operation_id, "DELIVERED")
+
+
+def test_an_inbound_stop_from_an_address_too_long_for_its_index_is_stored(
+    api: httpx.Client, server: ThreadServer
+) -> None:
+    """The writer of a STOP goes on the opt-out list, whose key is indexed: a writer of
+    12,000 digits (no SMPP peer sends one; the codec reads what it is given) made the
+    batch of inbound messages fail at every retry on PostgreSQL."""
+    draw = random.Random(11)
+    sender = f"+1206{draw.randrange(10**7):07d}"
+    created = api.post("/Senders", json={"address": sender, "channel": "SMS"})
+    assert created.status_code == 201, created.text
+    writer = "+1" + "".join(str(draw.randrange(10)) for _ in range(12_000))
+    message = storable_inbound(Inbound("simulator", "SMS", writer, sender, "STOP"))
+
+    server.call(server.runtime.db.write(lambda conn: apply_inbound(conn, [message])))
+
+    (entry,) = api.get("/OptOuts").json()["optOuts"]
+    assert entry["source"] == "KEYWORD"
+    assert entry["address"].startswith(writer[:100])
