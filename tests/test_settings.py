@@ -70,6 +70,7 @@ name = "brand"
 senders = ["ACME"]
 """
 ENV = {"OPERATOR_A_PASSWORD": "s3cret"}
+DAY_MS = 86_400_000
 
 
 def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> object:
@@ -329,6 +330,68 @@ def test_the_readme_example_parses(tmp_path: Path) -> None:
     assert settings.connectors  # type: ignore[attr-defined]
 
 
+def test_retention_defaults_keep_messages_a_month_and_delivered_events_a_week() -> None:
+    retention = load_settings(None, environ={}).retention
+
+    assert [retention.kept_ms(name) for name in retention.kept] == [
+        30 * DAY_MS,  # operations, with their Messages: longer than Twilio's 7 days
+        7 * DAY_MS,  # delivered events
+        DAY_MS,  # idempotency keys
+        30 * DAY_MS,  # inbound messages
+    ]
+    assert (retention.batch_size, retention.pause, retention.interval) == (500, "50ms", "5m")
+
+
+def test_a_retention_of_zero_keeps_forever(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        '[retention]\noperations = "0"\nevents = "36h"\ninbound = "400d"\nbatch_size = 50\n',
+    )
+
+    retention = settings.retention  # type: ignore[attr-defined]
+    assert retention.kept_ms("operations") is None
+    assert retention.kept_ms("events") == 36 * 3_600_000
+    assert retention.kept_ms("inbound") == 400 * DAY_MS
+    assert retention.batch_size == 50
+
+
+RETENTION_BAD = [
+    ('operations = "forever"', "retention.operations", "neither a positive duration"),
+    ('events = "0s"', "retention.events", 'nor "0" (keep forever)'),
+    ('idempotency_keys = "-1h"', "retention.idempotency_keys", "neither a positive duration"),
+    ("inbound = 30", "retention.inbound", "Expected `str`, got `int`"),
+    ("batch_size = 0", "retention.batch_size", ">= 1"),
+    ('pause = "a bit"', "retention.pause", "not a duration such as '50ms'"),
+    ('interval = "0m"', "retention.interval", "not a positive duration"),
+    ('operation = "30d"', "retention.operation", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"), RETENTION_BAD, ids=[c[1] for c in RETENTION_BAD]
+)
+def test_a_bad_retention_is_an_error_naming_the_key_and_its_line(
+    tmp_path: Path, line: str, key: str, message: str
+) -> None:
+    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[retention]\n{line}\n")
+
+    assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line 5): "), error
+
+
+def test_faults_settings_have_documented_defaults_and_are_checked(tmp_path: Path) -> None:
+    faults = load_settings(None, environ={}).faults
+    assert (
+        faults.retry_after_header, faults.connect_timeout_s, faults.query_timeout_s,
+        faults.max_backoff_s, faults.drain_timeout_s,
+    ) == ("5", 5.0, 30.0, 5.0, 30.0)  # fmt: skip
+    path = tmp_path / "opencomms.toml"
+    path.write_text('[faults]\nretry_after = "1500ms"\nmax_backoff = "2s"\n')
+    tuned = load_settings(str(path), environ={}).faults
+    assert (tuned.retry_after_header, tuned.max_backoff_s) == ("2", 2.0)  # whole seconds, up
+    error = error_of(tmp_path, '[faults]\nconnect_timeout = "soon"\n')
+    assert "faults.connect_timeout (line 2): 'soon' is not a positive duration" in error
+
+
 TEMPLATES = """\
 [templates]
 loop_iterations = 5000
@@ -417,3 +480,55 @@ def test_a_bad_sink_limit_is_named_with_its_line(
 
     assert f"{key} (line 5): " in error
     assert message in error
+
+
+def test_input_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load_settings(None, environ={}).input
+    text = "[input]\nmax_variable_chars = 50\nmax_module_items = 5\nmax_send_at_years = 2\n"
+
+    configured = load(tmp_path, text).input  # type: ignore[attr-defined]
+
+    assert msgspec.structs.asdict(defaults) == {
+        "max_variable_chars": 1_000,
+        "max_name_chars": 128,
+        "max_address_chars": 320,
+        "max_url_chars": 2_048,
+        "max_module_items": 20,
+        "max_fields": 50,
+        "max_module_chars": 100_000,
+        "max_send_at_years": 10,
+    }
+    assert (configured.max_variable_chars, configured.max_module_items) == (50, 5)
+    assert configured.max_send_at_years == 2
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "key", "message"),
+    [
+        ("simulator", "throughput = inf", "simulator.throughput", "inf is not a finite number"),
+        ("simulator", "throughput = nan", "simulator.throughput", "nan is not a finite number"),
+        ("simulator", "throughput = -inf", "simulator.throughput", "not a finite number"),
+        ("simulator", "seed = 99999999999999999999", "simulator.seed", "is too large"),
+        ("simulator", 'receipt_wait = "3651d"', "simulator.receipt_wait", "up to '3650d'"),
+        ("simulator", 'receipt_wait = "1e9d"', "simulator.receipt_wait", "not a positive"),
+        ("input", "max_variable_chars = 0", "input.max_variable_chars", ">= 1"),
+        ("input", "max_send_at_years = 1000", "input.max_send_at_years", "<= 100"),
+        ("input", "max_variables = 3", "input.max_variables", "unknown field"),
+    ],
+)
+def test_a_number_out_of_range_is_named_with_its_line(
+    tmp_path: Path, section: str, line: str, key: str, message: str
+) -> None:
+    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[{section}]\n{line}\n")
+
+    assert f"{key} (line 5): " in error
+    assert message in error
+
+
+def test_a_connectors_infinite_throughput_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace("throughput = 50", "throughput = inf  # here")
+
+    error = error_of(tmp_path, text)
+
+    assert f"connectors.operator_a.throughput (line {line_of(text, 'throughput = inf')})" in error
+    assert "not a finite number" in error

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 
@@ -25,6 +26,8 @@ from opencomms.api.common import refuse_unstorable_parameters
 from opencomms.api.errors import exception_handlers
 from opencomms.engine.runtime import Runtime
 from opencomms.settings import Settings
+from opencomms.store.database import ping
+from opencomms.store.errors import StoreUnavailable
 
 __all__ = ["create_app"]
 
@@ -70,8 +73,20 @@ RESOURCES = [
 
 
 @get("/healthz", exclude_from_auth=True)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """200 while the database answers; 503 with Retry-After while it does not (a disk
+    that is full but readable still answers: reads are served, writes are 503)."""
+    runtime: Runtime = request.app.state.runtime
+    try:
+        await runtime.db.read(ping)
+    except StoreUnavailable:
+        retry_after = runtime.settings.faults.retry_after_header
+        return Response(
+            {"status": "unavailable", "database": "unavailable"},
+            status_code=503,
+            headers={"Retry-After": retry_after},
+        )
+    return Response({"status": "ok", "database": "ok"})
 
 
 def _api(prefix: str, settings: Settings) -> Router:

@@ -30,8 +30,10 @@ __all__ = [
     "BUILTIN_CONNECTOR",
     "ConnectorConfig",
     "EventSettings",
+    "FaultSettings",
     "HttpSettings",
     "InputSettings",
+    "RetentionSettings",
     "SenderConfig",
     "SenderPoolConfig",
     "ServerSettings",
@@ -112,6 +114,71 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout: str = "15s"  # each step of a delivery (connect, send, each read); see [sinks]
     max_retry: str = "72h"  # then the batch is given up (and logged)
     concurrency: int = 32  # deliveries in flight, one per sink at most
+
+
+KEEP_FOREVER = "0"
+
+
+class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[retention]`: how long data is kept ("0": forever), and how the background pruner
+    deletes what is older: `batch_size` rows per transaction, `pause` between two, a pass
+    every `interval` (docs/security.md, "Data has a lifetime")."""
+
+    kept: ClassVar[tuple[str, ...]] = ("operations", "events", "idempotency_keys", "inbound")
+    durations: ClassVar[tuple[str, ...]] = ("interval",)
+
+    operations: str = "30d"  # once finished, with their Messages, attempts and events
+    events: str = "7d"  # once delivered to every sink that wants them; also sink deliveries
+    idempotency_keys: str = "24h"
+    inbound: str = "30d"
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
+    pause: str = "50ms"
+    interval: str = "5m"
+
+    def kept_ms(self, name: str) -> int | None:
+        """How long `name` is kept, in milliseconds; None when it is kept forever."""
+        value: str = getattr(self, name)
+        return None if value == KEEP_FOREVER else parse_duration_ms(value)
+
+
+class FaultSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """While the database is unavailable (a full disk, a lost server): what requests are
+    told, and how long workers and connections wait."""
+
+    durations: ClassVar[tuple[str, ...]] = (
+        "retry_after",
+        "connect_timeout",
+        "query_timeout",
+        "max_backoff",
+        "drain_timeout",
+    )
+
+    retry_after: str = "5s"  # the 503's Retry-After (whole seconds, at least 1)
+    connect_timeout: str = "5s"  # PostgreSQL: a connection not had within it is a 503
+    query_timeout: str = "30s"  # PostgreSQL: a statement not answered within it is a 503
+    max_backoff: str = "5s"  # the longest a background worker waits between tries
+    drain_timeout: str = "30s"  # at stop, the longest wait for answers out at connectors
+
+    @property
+    def retry_after_header(self) -> str:
+        """Retry-After's value: whole seconds, rounded up, at least 1."""
+        return str(max(1, -(-(parse_duration_ms(self.retry_after) or 0) // 1000)))
+
+    @property
+    def connect_timeout_s(self) -> float:
+        return (parse_duration_ms(self.connect_timeout) or 0) / 1000
+
+    @property
+    def query_timeout_s(self) -> float:
+        return (parse_duration_ms(self.query_timeout) or 0) / 1000
+
+    @property
+    def max_backoff_s(self) -> float:
+        return (parse_duration_ms(self.max_backoff) or 0) / 1000
+
+    @property
+    def drain_timeout_s(self) -> float:
+        return (parse_duration_ms(self.drain_timeout) or 0) / 1000
 
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
@@ -208,6 +275,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
+    retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
+    faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
     input: InputSettings = msgspec.field(default_factory=InputSettings)
     sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
@@ -357,6 +426,8 @@ def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("http",), settings.http
     yield ("simulator",), settings.simulator
     yield ("events",), settings.events
+    yield ("retention",), settings.retention
+    yield ("faults",), settings.faults
     yield ("templates",), settings.templates
     yield ("sinks",), settings.sinks
     for name, connector in settings.connectors.items():
@@ -382,6 +453,23 @@ def _check_durations(key: Key, config: msgspec.Struct) -> None:
                 (*key, field.name),
                 f"{value!r} is not a positive duration up to '3650d', such as '60s'",
             )
+
+
+def _check_retention(retention: RetentionSettings) -> None:
+    for name in retention.kept:
+        value = getattr(retention, name)
+        ms = parse_duration_ms(value)
+        if value != KEEP_FOREVER and (ms is None or not 0 < ms <= MAX_DURATION_MS):
+            raise _Problem(
+                ("retention", name),
+                f"{value!r} is neither a positive duration up to '3650d' such as '30d'"
+                ' nor "0" (keep forever)',
+            )
+    pause = parse_duration_ms(retention.pause)
+    if pause is None or pause > MAX_DURATION_MS:
+        raise _Problem(
+            ("retention", "pause"), f"{retention.pause!r} is not a duration such as '50ms'"
+        )
 
 
 def _check_numbers(value: Any, key: Key = ()) -> None:
@@ -497,6 +585,7 @@ def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
         )
     for key, config in _structs(settings):
         _check_durations(key, config)
+    _check_retention(settings.retention)
     _check_proxies(settings.http)
     connectors = {
         name: _resolve_secrets(("connectors", name), config, environ)

@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from tests.support.polling import (
     all_messages,
@@ -54,6 +55,22 @@ def test_a_bad_opt_out_lists_every_problem_and_changes_nothing(api: httpx.Client
     fields = {error["field"] for error in response.json()["errors"]}
     assert fields == {"address", "channel", "why"}
     assert api.get("/OptOuts").json()["optOuts"] == []
+
+
+@pytest.mark.parametrize("channel", [[], ["SMS"], {}, {"SMS": 1}, 1, True])
+def test_a_channel_that_is_not_a_string_is_a_400(api: httpx.Client, channel: object) -> None:
+    response = api.post("/OptOuts", json={"address": number(), "channel": channel})
+
+    assert response.status_code == 400, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["channel"]
+    assert api.get("/OptOuts").json()["optOuts"] == []
+
+
+def test_an_opt_out_channel_may_be_lowercase(api: httpx.Client) -> None:
+    response = api.post("/OptOuts", json={"address": "+14155550103", "channel": "whatsapp"})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["channel"] == "WHATSAPP"
 
 
 def test_an_opted_out_recipient_gets_no_attempt_and_fails_with_21610(api: httpx.Client) -> None:

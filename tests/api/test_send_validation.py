@@ -6,6 +6,7 @@ has no operation and no message. Each test has a fresh account (the `api` fixtur
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -628,3 +629,83 @@ def test_a_single_problem_is_summarised_in_the_message(api: httpx.Client) -> Non
 
     assert_invalid(response, "to[0].address")
     assert "to[0].address" in response.json()["message"]
+
+
+# -- sizes ([input]) ------------------------------------------------------------------------
+
+LONG_URL = "https://example.com/" + "a" * 2_029  # 2,049 characters
+
+
+def suggestions(count: int) -> dict[str, Any]:
+    return {
+        "rcs": {"text": "Pick", "suggestions": [{"reply": {"text": f"{n}"}} for n in range(count)]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (request(to=[recipient(variables={"v": "x" * 1_001})]), "to[0].variables.v"),
+        (request(to=[recipient(variables={"v": "x" * 1_000_000})]), "to[0].variables.v"),
+        (request(to=[recipient(variables={"v": 10**1_001})]), "to[0].variables.v"),
+        (request(to=[recipient(variables={"v" * 129: "x"})]), "to[0].variables"),
+        (request(to=[recipient(address="+1" + "4" * 400)]), "to[0].address"),
+        (
+            request(to=[recipient(address="a" * 300 + "@example.com", channel="EMAIL")]),
+            "to[0].address",
+        ),
+        (request(**{"from": {"address": "a" * 321, "channel": "SMS"}}), "from.address"),
+        (request(content={"media": [{"url": LONG_URL}]}), "content.media[0].url"),
+        (request(callbacks={"url": LONG_URL}), "callbacks.url"),
+        (request(content={"modules": [suggestions(21)]}), "content.modules[0].rcs.suggestions"),
+        (
+            request(content={"modules": [{"whatsapp": {f"f{n}": "x" for n in range(51)}}]}),
+            "content.modules[0].whatsapp",
+        ),
+        (
+            request(content={"modules": [{"rcs": {"cards": [{"d": "x" * 9_000}] * 12}}]}),
+            "content.modules[0].rcs",
+        ),
+        (request(tags={"k" * 129: "v"}), "tags." + "k" * 129),
+    ],
+    ids=[
+        "variable-1001", "variable-1M", "variable-1001-digits", "variable-name-129",
+        "phone-402", "email-312", "from-321", "media-url-2049", "callback-url-2049",
+        "module-array-21", "module-object-51", "module-108k-chars", "tag-key-129",
+    ],
+)  # fmt: skip
+def test_sizes_over_the_input_limits_are_a_400_naming_the_field(
+    api: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    reject(api, body, field)
+
+
+def test_sizes_at_the_input_limits_are_accepted(api: httpx.Client) -> None:
+    body = request(
+        to=[recipient(variables={"v" * 128: "x" * 1_000})],
+        content={
+            "text": "Hi",
+            "media": [{"url": "https://example.com/" + "a" * 2_028}],
+            "modules": [suggestions(20), {"whatsapp": {f"f{n}": "x" for n in range(50)}}],
+        },
+        callbacks={"url": "http://127.0.0.1:9/" + "a" * 2_029},
+    )
+
+    accept(api, body)
+
+
+@pytest.mark.parametrize("years", [11, 100, 7_000])
+@pytest.mark.parametrize("zone", ["Z", ""], ids=["utc", "local"])
+def test_a_send_at_more_than_ten_years_ahead_is_refused(
+    api: httpx.Client, years: int, zone: str
+) -> None:
+    year = datetime.now(UTC).year + years
+    send_at = f"{min(year, 9998)}-01-01T09:00:00{zone}"
+
+    reject(api, request(schedule={"sendAt": [send_at]}), "schedule.sendAt[0]")
+
+
+def test_a_send_at_nine_years_ahead_is_accepted(api: httpx.Client) -> None:
+    send_at = f"{datetime.now(UTC).year + 9}-06-01T09:00:00Z"
+
+    accept(api, request(schedule={"sendAt": [send_at]}))

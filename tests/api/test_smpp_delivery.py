@@ -389,6 +389,9 @@ async def test_a_lost_answer_is_never_sent_again(setup: Setup) -> None:
 
 
 async def test_an_inbound_stop_opts_the_writer_out(setup: Setup) -> None:
+    # the number is the operator's: a STOP goes to the account that sent to the writer last
+    setup.smsc.auto_receipt = "DELIVRD"
+    await setup.call(wait_completed, setup.api, await setup.send_to("+14155550110"))
     await setup.smsc.inbound(b"STOP", source_addr="14155550110", destination_addr=SENDER[1:])
 
     entry = await setup.poll(

@@ -10,14 +10,21 @@ from pathlib import Path
 import pytest
 
 from opencomms.connectors.base import Inbound
-from opencomms.domain.ids import new_account_sid, new_attempt_id, new_sender_id
+from opencomms.domain.ids import (
+    new_account_sid,
+    new_attempt_id,
+    new_sender_id,
+    new_sink_id,
+    new_subscription_id,
+)
 from opencomms.domain.keywords import Keyword, keyword_of
 from opencomms.engine.inbound import apply_inbound
-from opencomms.store import opt_outs, sender_addresses, senders
+from opencomms.store import opt_outs, sender_addresses, senders, sinks
 from opencomms.store.database import Conn, Database
 from opencomms.store.open import open_database
 from opencomms.store.records import SenderRecord
 from opencomms.store.senders import Registration
+from opencomms.store.sinks import SinkRecord, SubscriptionRecord
 from tests.support.databases import database_url
 
 SENDER = "+12065550100"
@@ -43,6 +50,17 @@ def sender_record(account: str, address: str, channel: str, connector: str) -> S
     )
 
 
+async def subscribed(db: Database, account: str) -> None:
+    """Give the account a sink subscribed to every event: events are written for it."""
+    sink = SinkRecord(
+        new_sink_id(), account, "webhook", "https://example.com/hook", "", "whsec_x",
+        "ACTIVE", 0, 0, 0, None, 1, 1, 1, None,
+    )  # fmt: skip
+    subscription = SubscriptionRecord(new_subscription_id(), account, sink.id, ["com.*"], 1)
+    await db.write(lambda conn: sinks.insert_sink(conn, sink))
+    await db.write(lambda conn: sinks.insert_subscription(conn, subscription))
+
+
 async def register(
     db: Database,
     address: str = SENDER,
@@ -53,6 +71,7 @@ async def register(
     """A sender registered as through the API: (its account, what registering did)."""
     record = sender_record(account or new_account_sid(), address, channel, connector)
     registered = await db.write(lambda conn: senders.register_sender(conn, record))
+    await subscribed(db, record.account_sid)
     return record.account_sid, registered
 
 
@@ -71,6 +90,7 @@ async def operator_sender(db: Database, account: str, connector: str = "operator
         await senders.insert_sender(conn, record)
 
     await db.write(provision)
+    await subscribed(db, account)
     return record.id
 
 

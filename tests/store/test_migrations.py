@@ -13,6 +13,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from opencomms.engine.clock import now_ms
+from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.sealing import Sealer
 from opencomms.store import senders
 from opencomms.store.migrate import alembic_config, async_url, upgrade
@@ -101,6 +103,41 @@ def test_provider_ids_stored_before_0005_are_keyed_by_their_connector(
 
     assert keyed == [("SM1", "operator_a:M000001", "operator_a:M000002"), ("SM2", None, None)]
     assert unkeyed == [("SM1", "M000001", "M000002"), ("SM2", None, None)]
+
+
+FINISHED_LONG_AGO = (
+    "INSERT INTO operations (id, account_sid, status, spec, recipients, total, unaddressable,"
+    " attempts, scheduled, queued, sent, delivered, read, undelivered, failed, canceled,"
+    " settled, fanout_cursor, created_at, updated_at)"
+    " VALUES ('OP1', 'AC1', 'COMPLETED', '{}', 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0)"
+)
+ITS_MESSAGE = (
+    "INSERT INTO messages (id, account_sid, operation_id, recipient_index, status, recipient,"
+    " candidates, candidate_count, content, tags, attempt_count, next_candidate, settled,"
+    " created_at, updated_at)"
+    " VALUES ('MM1', 'AC1', 'OP1', 0, 'DELIVERED', '{}', '[]', 0, '{}', '{}', 1, 1, 1, 0, 0)"
+)
+
+
+def test_operations_stored_before_0008_are_pruned_once_upgraded(empty_database: str) -> None:
+    command.upgrade(alembic_config(empty_database), "0007")
+    _run_sql(empty_database, FINISHED_LONG_AGO, ITS_MESSAGE, ATTEMPT.format(provider_id="NULL"))
+
+    async def upgrade_and_prune() -> dict[str, int]:
+        db = await open_database(empty_database)  # upgrades to the newest schema
+        try:
+            return await Pruner(db, RetentionPolicy()).prune(now_ms())
+        finally:
+            await db.close()
+
+    pruned = asyncio.run(upgrade_and_prune())
+
+    assert pruned["operations"] == 1
+    assert _run_sql(empty_database, "SELECT id, account_sid, cleared FROM pruned_operations") == [
+        ("OP1", "AC1", 1)
+    ]
+    for table in ("operations", "messages", "attempts"):
+        assert _run_sql(empty_database, f"SELECT COUNT(*) FROM {table}") == [(0,)]
 
 
 KEY_BYTES = bytes(range(32))

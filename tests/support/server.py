@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Coroutine
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import uvicorn
@@ -69,8 +70,12 @@ class ThreadServer:
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the server's own event loop (where its runtime lives)."""
+        return self.submit(coroutine).result(timeout=30)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start a coroutine on the server's event loop; its future, to wait on later."""
         assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def new_account(self) -> tuple[str, str]:
         sid, token = new_account_sid(), new_auth_token()

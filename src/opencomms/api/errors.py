@@ -7,6 +7,7 @@ lists every problem found at once. No exception leaves the app as anything else.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -14,13 +15,18 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from opencomms.store.errors import StoreUnavailable
+
 __all__ = [
     "ApiError",
     "FieldError",
     "conflict",
     "exception_handlers",
+    "field_path",
     "invalid",
     "not_found",
+    "unavailable",
+    "unknown_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,6 +106,22 @@ def _other(status: int) -> tuple[int, str]:
     return 20000 + status, f"{phrase}."
 
 
+def field_path(path: str, key: str) -> str:
+    """The name of `key` inside `path` in an error; an empty key shows as `""`, so that
+    every problem names a field."""
+    name = key or '""'
+    return f"{path}.{name}" if path else name
+
+
+def unknown_fields(
+    keys: Iterable[str],
+    known: Collection[str],
+    path: str = "",
+    message: str = "is not a known field",
+) -> list[FieldError]:
+    return [FieldError(field_path(path, key), message) for key in keys if key not in known]
+
+
 def invalid(errors: list[FieldError], message: str | None = None) -> ApiError:
     count = len(errors)
     summary = message or (
@@ -136,6 +158,23 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     return ApiError(status, message, headers=headers).response()
 
 
+def unavailable(request: Request[Any, Any, Any]) -> ApiError:
+    """The 503 of a database that cannot be used now, with the configured Retry-After."""
+    retry_after: str = request.app.state.runtime.settings.faults.retry_after_header
+    return ApiError(503, _UNAVAILABLE, headers={"Retry-After": retry_after})
+
+
+_UNAVAILABLE = (
+    "The database is unavailable (a full disk or a lost connection); retry after the"
+    " Retry-After header's seconds."
+)
+
+
+def _store_unavailable(request: Request[Any, Any, Any], error: StoreUnavailable) -> Response[bytes]:
+    log.info("503 on %s %s: %s", request.method, request.url.path, error)
+    return unavailable(request).response()
+
+
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return ApiError(500).response()
@@ -143,6 +182,7 @@ def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[b
 
 exception_handlers: dict[type[Exception], Any] = {
     ApiError: _api_error,
+    StoreUnavailable: _store_unavailable,
     HTTPException: _http_error,
     Exception: _unexpected,
 }

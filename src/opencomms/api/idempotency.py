@@ -1,11 +1,11 @@
 """`Idempotency-Key` on a send: the header, and what a key already in use answers.
 
 A send with a key claims it before anything else is checked. The same key and body
-within 24 h get the first answer again (202, same body and headers) and create nothing;
-another body is a 422; a retry while the first is still being accepted is a 409 with
-`Retry-After: 1`. The answer is recorded in the transaction that stores the operation
-(`record_step`), and any failure before that releases the key, so a refused request
-(4xx) or a failed one (5xx) does not consume it.
+within 24 h (`retention.idempotency_keys`) get the first answer again (202, same body and
+headers) and create nothing; another body is a 422; a retry while the first is still
+being accepted is a 409 with `Retry-After: 1`. The answer is recorded in the
+transaction that stores the operation (`record_step`), and any failure before that
+releases the key, so a refused request (4xx) or a failed one (5xx) does not consume it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from opencomms.api.errors import ApiError, FieldError, invalid
 from opencomms.engine.clock import now_ms
 from opencomms.store import idempotency
 from opencomms.store.database import Conn
+from opencomms.store.errors import StoreUnavailable
 from opencomms.store.idempotency import Claim, ClaimLost, KeyRecord
 
 __all__ = ["HEADER", "Answer", "claim", "idempotency_key", "record_step", "release"]
@@ -80,8 +81,10 @@ async def claim(request: AnyRequest, body: bytes) -> Claim | Response[bytes] | N
     account = account_of(request)
     request_hash = hashlib.sha256(body).hexdigest()
     now = now_ms()
-    found = await runtime_of(request).db.write(
-        lambda conn: idempotency.claim_key(conn, account, key, request_hash, now)
+    runtime = runtime_of(request)
+    keep_ms = runtime.retention.idempotency_keys_ms
+    found = await runtime.db.write(
+        lambda conn: idempotency.claim_key(conn, account, key, request_hash, now, keep_ms=keep_ms)
     )
     if isinstance(found, Claim):
         return found
@@ -138,5 +141,7 @@ async def release(request: AnyRequest, claim: Claim | None) -> None:
         return
     try:
         await runtime_of(request).db.write(lambda conn: idempotency.release_key(conn, claim))
+    except StoreUnavailable as error:
+        log.warning("idempotency key of account %s not released: %s", claim.account_sid, error)
     except Exception:
         log.exception("could not release idempotency key of account %s", claim.account_sid)

@@ -26,6 +26,7 @@ from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.idempotency import Answer
 from opencomms.api.paging import page_envelope
+from opencomms.api.pruned import missing_message
 from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
 from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
@@ -169,6 +170,10 @@ async def _accept(
     recipients = msgspec.json.encode(send.recipients)
 
     async def store(conn: Conn) -> None:
+        if send.callbacks is not None:  # first: the operation's first event goes there
+            await link_callback_sink(
+                conn, account, operation_id, send.callbacks["url"], now=now, limit=max_sinks
+            )
         await operations.insert_operation(
             conn,
             operation_id=operation_id,
@@ -180,10 +185,6 @@ async def _accept(
             send_at=send_at if scheduled else None,
             now=now,
         )
-        if send.callbacks is not None:
-            await link_callback_sink(
-                conn, account, operation_id, send.callbacks["url"], now=now, limit=max_sinks
-            )
         if then is not None:
             await then(conn, operation_id)
 
@@ -253,7 +254,7 @@ async def fetch_message(request: AnyRequest, message_id: FromPath[str]) -> Respo
 
     message, attempts = await runtime_of(request).db.read(load)
     if message is None:
-        raise not_found("Message", message_id)
+        raise await missing_message(request, account, message_id)
     body = message_json(message, prefix_of(request))
     body["content"] = message.content
     body["attempts"] = [attempt_json(attempt, message) for attempt in attempts]

@@ -11,6 +11,7 @@ from opencomms.api.common import account_of, json_response, page_of, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.paging import page_envelope
+from opencomms.api.pruned import missing_operation
 from opencomms.api.wire import operation_json
 from opencomms.domain.ids import OPERATION_ID_RE
 from opencomms.domain.statuses import OperationStatus
@@ -58,5 +59,5 @@ async def fetch_operation(request: AnyRequest, operation_id: FromPath[str]) -> R
         lambda conn: operations.get_operation(conn, account, operation_id)
     )
     if operation is None:
-        raise not_found("Operation", operation_id)
+        raise await missing_operation(request, account, operation_id)
     return json_response(operation_json(operation))

@@ -30,8 +30,6 @@ NO_CANDIDATE = DeliveryError(21612, "No sender of the pool can reach this recipi
 # opencomms' own code: Twilio has none for a per-recipient rendering failure
 UNSUBSCRIBED = DeliveryError(21610, "Attempt to send to unsubscribed recipient.")
 TEMPLATE_FAILED = DeliveryError(30099, "The content could not be rendered for this recipient:")
-# opencomms' own code: data made for one recipient (a tag its template rendered) holds a
-# character the database cannot store (domain/storable.py); that recipient alone fails
-UNSTORABLE = DeliveryError(
-    30098, "The data made for this recipient holds a character that cannot be stored."
-)
+# opencomms' own code: data made for one recipient (a tag its template rendered) cannot
+# be stored (domain/storable.py); that recipient alone fails
+UNSTORABLE = DeliveryError(30098, "The data made for this recipient cannot be stored:")

@@ -4,7 +4,8 @@ A connector hands over one report at a time through a plain call (`accept`); a
 background task takes whatever has gathered and stores it in one transaction, so a burst
 of reports costs a few statements, not one transaction each. `accept` returns a future
 that is done once its report is committed, for connectors that acknowledge to their
-provider only then.
+provider only then. While the database is unavailable, the reports wait in memory and
+their futures stay pending; they are stored once it is back.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from opencomms.engine.backoff import until_stored
 from opencomms.store.database import Conn, Database
 
 __all__ = ["BatchApplier"]
@@ -33,8 +35,10 @@ class BatchApplier(Generic[T]):
         apply: Callable[[Conn, list[T]], Awaitable[object]],
         *,
         batch: int = BATCH,
+        max_backoff_s: float = 5.0,
     ) -> None:
         self._db = db
+        self._max_backoff_s = max_backoff_s
         self._apply = apply
         self._batch = batch
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
@@ -57,7 +61,7 @@ class BatchApplier(Generic[T]):
             self._arrived.clear()
             while self._pending:
                 try:
-                    await self._store_next()
+                    await until_stored(self._store_next, "storing reports", self._max_backoff_s)
                 except Exception:
                     log.exception("storing a batch of reports failed; retrying")
                     await asyncio.sleep(RETRY_S)

@@ -23,6 +23,7 @@ from opencomms.connectors.base import (
     SubmitResult,
 )
 from opencomms.engine.answers import Answers
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
@@ -32,6 +33,7 @@ from opencomms.engine.wakeup import Wakeup
 from opencomms.store import delivery, operations, opt_outs, parts, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.delivery import DueMessage
+from opencomms.store.errors import StoreUnavailable
 from opencomms.store.parts import Part
 
 __all__ = ["Dispatcher"]
@@ -58,8 +60,10 @@ class Dispatcher:
         *,
         batch: int = BATCH,
         lease_ms: int = LEASE_MS,
+        max_backoff_s: float = 5.0,
     ) -> None:
         self._db = db
+        self._max_backoff_s = max_backoff_s
         self._connectors = connectors
         self._batch = batch
         self._lease_ms = lease_ms
@@ -162,7 +166,11 @@ class Dispatcher:
                 if not answers.answered(s.attempt_id)
             ]
             if (last := answers.take()) or unanswered:
-                await self._db.write(partial(self._record, results=last, unanswered=unanswered))
+                # the answers are only in memory: wait for the database rather than lose them
+                record = partial(self._record, results=last, unanswered=unanswered)
+                await until_stored(
+                    partial(self._db.write, record), "recording answers", self._max_backoff_s
+                )
         except Exception:
             log.exception("dispatch batch failed; its Messages come due again after the lease")
         finally:
@@ -173,6 +181,9 @@ class Dispatcher:
         with the next ones (the claim goes on: its submits are already out)."""
         try:
             await self._db.write(partial(self._record, results=early, unanswered=()))
+        except StoreUnavailable as error:
+            log.warning("storing %d answers waits for the database: %s", len(early), error)
+            answers.put_back(early)
         except Exception:
             log.exception("storing %d answers failed; they go with the next", len(early))
             answers.put_back(early)

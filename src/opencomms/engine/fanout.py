@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -23,7 +24,8 @@ from opencomms.domain.local_time import instant_ms, zone_of
 from opencomms.domain.personalization import is_template, map_strings, strings_in
 from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
-from opencomms.domain.storable import is_storable
+from opencomms.domain.storable import MAX_TAG_CHARS, is_storable
+from opencomms.engine.backoff import until_stored
 from opencomms.engine.clock import now_ms
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.engine.wakeup import Wakeup
@@ -45,9 +47,17 @@ RETRY_MS = 5_000
 
 
 class FanoutWorker:
-    def __init__(self, db: Database, renderer: Renderer, on_messages: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        renderer: Renderer,
+        on_messages: Callable[[], None],
+        *,
+        max_backoff_s: float = 5.0,
+    ) -> None:
         self._db = db
         self._renderer = renderer
+        self._max_backoff_s = max_backoff_s
         self._on_messages = on_messages
         self._wakeup = Wakeup(IDLE_POLL_S)
 
@@ -64,7 +74,12 @@ class FanoutWorker:
                 continue
             for operation_id in refs:
                 try:
-                    await self.fan_out(operation_id)
+                    # while the database is away, this operation waits and goes on after
+                    await until_stored(
+                        partial(self.fan_out, operation_id),
+                        f"fan-out of {operation_id}",
+                        self._max_backoff_s,
+                    )
                 except Exception:
                     log.exception("fan-out of %s failed; retrying", operation_id)
                     await self._db.write(
@@ -84,17 +99,44 @@ class FanoutWorker:
         pool = await self._db.read(lambda conn: senders.get_senders(conn, work.spec["senders"]))
         ordered = [pool[i] for i in work.spec["senders"] if i in pool]
         templates = _templates(work.spec)
-        for start in range(work.cursor, len(work.recipients), CHUNK):
-            end = min(start + CHUNK, len(work.recipients))
-            opted_out = await self._db.read(partial(_opted_out, work=work, start=start, end=end))
-            variables = [recipient.get("variables") for recipient in work.recipients[start:end]]
-            rendered = await self._renderer.render(templates, variables)
-            chunk = build_chunk(work, start, end, ordered, rendered, now_ms(), opted_out)
-            stored = await self._db.write(partial(_store, work=work, chunk=chunk))
-            if not stored:
-                return
-            self._on_messages()
-            await asyncio.sleep(0)
+        async with aclosing(self._rendered_chunks(work, templates)) as chunks:
+            async for start, end, rendered in chunks:
+                opted_out = await self._db.read(
+                    partial(_opted_out, work=work, start=start, end=end)
+                )
+                chunk = build_chunk(work, start, end, ordered, rendered, now_ms(), opted_out)
+                stored = await self._db.write(partial(_store, work=work, chunk=chunk))
+                if not stored:
+                    return
+                self._on_messages()
+                await asyncio.sleep(0)
+
+    async def _rendered_chunks(
+        self, work: FanoutWork, templates: dict[str, str]
+    ) -> AsyncGenerator[tuple[int, int, list[Rendered]], None]:
+        """(start, end, each recipient's rendering) of every chunk left. The next chunk is
+        given to the renderer before this one is handed over, so that it renders while
+        this one is stored."""
+        total = len(work.recipients)
+        bounds = [(start, min(start + CHUNK, total)) for start in range(work.cursor, total, CHUNK)]
+        if not bounds:
+            return
+        rendering = asyncio.create_task(self._render(work, templates, *bounds[0]))
+        try:
+            for index, (start, end) in enumerate(bounds):
+                rendered = await rendering
+                if index + 1 < len(bounds):
+                    next_chunk = bounds[index + 1]
+                    rendering = asyncio.create_task(self._render(work, templates, *next_chunk))
+                yield start, end, rendered
+        finally:
+            rendering.cancel()
+
+    async def _render(
+        self, work: FanoutWork, templates: dict[str, str], start: int, end: int
+    ) -> list[Rendered]:
+        variables = [recipient.get("variables") for recipient in work.recipients[start:end]]
+        return await self._renderer.render(templates, variables)
 
 
 class Chunk:
@@ -219,11 +261,11 @@ def build_chunk(
             row_status, row_due, settled = MessageStatus.FAILED, None, 1
             why = rendered[index - start].error
             error = (TEMPLATE_FAILED.code, f"{TEMPLATE_FAILED.message} {why}")
-        stored_content = _storable_content(content, tags)
-        if stored_content is None:  # this recipient fails alone; its chunk is stored
+        stored_content, problem = _stored_content(content, tags)
+        if problem is not None:  # this recipient fails alone; its chunk is stored
             content, tags, stored_content = {"text": ""}, {}, _EMPTY_CONTENT
             row_status, row_due, settled = MessageStatus.FAILED, None, 1
-            error = (UNSTORABLE.code, UNSTORABLE.message)
+            error = (UNSTORABLE.code, f"{UNSTORABLE.message} {problem}")
         sms_text = _sms_text(content)
         size = measure(sms_text) if sms_text is not None and _any_sms(candidates, ordered) else None
         message_id = new_message_id()
@@ -261,16 +303,20 @@ def build_chunk(
 _EMPTY_CONTENT = dump({"text": ""})
 
 
-def _storable_content(content: dict[str, Any], tags: dict[str, str]) -> str | None:
-    """The content as stored (JSON text), or None when this recipient's rendered data
-    cannot be stored: a tag (a plain text column) holding a NUL or a lone surrogate, or
-    content holding a lone surrogate (which no UTF-8 text, even JSON, can carry)."""
-    if not all(is_storable(text) for pair in tags.items() for text in pair):
-        return None
+def _stored_content(content: dict[str, Any], tags: dict[str, str]) -> tuple[str, str | None]:
+    """The content as stored (JSON text), and why this recipient's rendered data cannot
+    be stored, if it cannot: a tag value (a text column, indexed) holding a NUL or a lone
+    surrogate or longer than a tag may be, or content holding a lone surrogate (which no
+    UTF-8 text, even JSON, can carry). Tag keys are the request's, checked at accept."""
+    for key, value in tags.items():
+        if not is_storable(value):
+            return "", f"its tag {key} holds a NUL character or a lone surrogate."
+        if len(value) > MAX_TAG_CHARS:
+            return "", f"its tag {key} is over {MAX_TAG_CHARS} characters."
     try:
-        return dump(content)
+        return dump(content), None
     except UnicodeEncodeError:
-        return None
+        return "", "its content holds a lone surrogate."
 
 
 def _any_sms(candidates: list[list[str]], ordered: Sequence[SenderRecord]) -> bool:

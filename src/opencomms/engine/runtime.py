@@ -7,19 +7,22 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
 from opencomms.domain.durations import parse_duration_ms
+from opencomms.engine.backoff import Backoff
 from opencomms.engine.batching import BatchApplier
 from opencomms.engine.clock import now_ms
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
-from opencomms.engine.inbound import apply_inbound
+from opencomms.engine.inbound import apply_inbound, storable_inbound
 from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
+from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.engine.rendering import Renderer
 from opencomms.events.delivery import DeliveryPolicy, EventDelivery
@@ -30,6 +33,7 @@ from opencomms.sealing import Sealer, server_sealer
 from opencomms.settings import Settings
 from opencomms.store import accounts, delivery, jobs
 from opencomms.store.database import Conn, Database
+from opencomms.store.errors import StoreUnavailable
 from opencomms.store.open import open_database
 
 __all__ = ["Runtime"]
@@ -67,6 +71,8 @@ class Runtime:
         self._page_key: bytes | None = None
         self._events: EventDelivery | None = None
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
+        self.retention = RetentionPolicy.from_settings(settings.retention)
+        self._pruner: Pruner | None = None
 
     @property
     def db(self) -> Database:
@@ -78,6 +84,17 @@ class Runtime:
         """An operation was accepted: start its fan-out now rather than at the next poll."""
         if self._fanout is not None:
             self._fanout.wake()
+
+    def wake_sink(self, sink_id: str) -> None:
+        """A sink's subscriptions changed: events it had none for may now be due."""
+        if self._events is not None:
+            self._events.wake(sink_id)
+
+    @property
+    def pruner(self) -> Pruner:
+        if self._pruner is None:
+            raise RuntimeError("the runtime is not started")
+        return self._pruner
 
     @property
     def sealer(self) -> Sealer:
@@ -94,19 +111,32 @@ class Runtime:
         return self._page_key
 
     async def start(self) -> None:
-        self._db = db = await open_database(self.settings.server.database_url, sealer=self.sealer)
+        faults = self.settings.faults
+        self._db = db = await open_database(
+            self.settings.server.database_url,
+            sealer=self.sealer,
+            connect_timeout_s=faults.connect_timeout_s,
+            query_timeout_s=faults.query_timeout_s,
+        )
         if self._sole_worker:
             await db.write(_release_claims)
         await self._provision_configured_account()
-        receipts = self._receipts = BatchApplier(db, apply_receipts)
-        inbound = self._inbound = BatchApplier(db, apply_inbound)
+        backoff_s = faults.max_backoff_s
+        receipts = self._receipts = BatchApplier(db, apply_receipts, max_backoff_s=backoff_s)
+        inbound = self._inbound = BatchApplier(db, apply_inbound, max_backoff_s=backoff_s)
         for name, connector in self.connectors.items():
-            await connector.start(keyed_receipts(name, receipts.accept), inbound.accept)
-        dispatcher = self._dispatcher = Dispatcher(db, self.connectors)
-        fanout = self._fanout = FanoutWorker(db, self._renderer, dispatcher.wake)
+            await connector.start(
+                keyed_receipts(name, receipts.accept),
+                lambda message: inbound.accept(storable_inbound(message)),
+            )
+        dispatcher = self._dispatcher = Dispatcher(db, self.connectors, max_backoff_s=backoff_s)
+        fanout = self._fanout = FanoutWorker(
+            db, self._renderer, dispatcher.wake, max_backoff_s=backoff_s
+        )
         events = self._events = EventDelivery(
             db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
+        pruner = self._pruner = Pruner(db, self.retention)
         for name, run in (
             ("fanout", fanout.run),
             ("dispatcher", dispatcher.run),
@@ -114,12 +144,14 @@ class Runtime:
             ("inbound", inbound.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
+            ("pruner", pruner.run),
             (
                 "callback sink expiry",
                 partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
             ),
         ):
-            self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
+            supervised = _supervise(name, run, backoff_s)
+            self._tasks.append(asyncio.create_task(supervised, name=name))
         _tune_garbage_collector()
 
     async def stop(self) -> None:
@@ -128,10 +160,10 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if self._dispatcher is not None:
-            await self._dispatcher.drain()
+            await _drain(self._dispatcher, self.settings.faults.drain_timeout_s)
         for applier in (self._receipts, self._inbound):
             if applier is not None:
-                await applier.flush()
+                await _flush(applier)
         if self._events is not None:
             await self._events.close()
         await self._renderer.close()
@@ -202,7 +234,27 @@ def _delivery_policy(settings: Settings) -> DeliveryPolicy:
             total_s=(parse_duration_ms(sinks.delivery_timeout) or 15_000) / 1000,
             max_response_bytes=sinks.max_response_bytes,
         ),
+        max_backoff_s=settings.faults.max_backoff_s,
     )
+
+
+async def _drain(dispatcher: Dispatcher, timeout_s: float) -> None:
+    """Let the claims out at connectors be recorded, for `timeout_s` at most (with the
+    database gone they would wait for it forever): what is left in flight is recovered
+    at the next start by asking the connectors, as after a crash."""
+    try:
+        await asyncio.wait_for(dispatcher.drain(), timeout_s)
+    except TimeoutError:
+        log.error("stopping with claims not recorded; they are recovered at the next start")
+
+
+async def _flush(applier: BatchApplier[Receipt] | BatchApplier[Inbound]) -> None:
+    """Store what is gathered before stopping; with the database gone, say what is lost
+    (an SMSC redelivers what was not acknowledged; the simulator does not)."""
+    try:
+        await applier.flush()
+    except StoreUnavailable as error:
+        log.error("stopping with %d reports not stored: %s", applier.backlog, error)
 
 
 async def _release_claims(conn: Conn) -> None:
@@ -217,14 +269,23 @@ async def _sweep_early_receipts(db: Database) -> None:
         await db.write(sweep_early_receipts)
 
 
-async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: log a crash loudly and start it again."""
+async def _supervise(name: str, run: Callable[[], Awaitable[None]], max_backoff_s: float) -> None:
+    """Keep a background loop alive: while the database is unavailable, start it again
+    after a capped backoff; after any other crash, log it loudly and start it again."""
+    backoff = Backoff(max_backoff_s)
     while True:
+        started = time.monotonic()
         try:
             await run()
             return
         except asyncio.CancelledError:
             raise
+        except StoreUnavailable as error:
+            if time.monotonic() - started > max_backoff_s:
+                backoff.reset()  # it had been working: this is a new outage
+            delay = backoff.next_delay()
+            log.warning("%s waits for the database (%s); next try in %.1f s", name, error, delay)
+            await asyncio.sleep(delay)
         except Exception:
             log.exception("background task %s crashed; restarting", name)
             await asyncio.sleep(RESTART_DELAY_S)

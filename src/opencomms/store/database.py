@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
-__all__ = ["Conn", "Database", "Dialect", "Intent", "Row", "placeholders"]
+__all__ = ["Conn", "Database", "Dialect", "Intent", "Row", "ping", "placeholders"]
 
 T = TypeVar("T")
 Dialect = Literal["sqlite", "postgresql"]
@@ -56,3 +56,8 @@ class Database(Protocol):
 def placeholders(count: int) -> str:
     """`?, ?, ?` for an IN list of `count` values."""
     return ", ".join("?" * count)
+
+
+async def ping(conn: Conn) -> None:
+    """The smallest query: the database answers."""
+    await conn.fetchrow("SELECT 1")

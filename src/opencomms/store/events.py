@@ -1,8 +1,9 @@
 """The events outbox: written with the changes that cause them, read in commit order.
 
-Rows are small (ids, type, status, error); the delivery worker renders each event's full
-`data` when it sends it, from the attempt, Message and operation rows, which do not
-change in the fields it uses.
+Only events that some sink will want are written (`insert_events`). Rows are small (ids,
+type, status, error); the delivery worker renders each event's full `data` when it sends
+it, from the attempt, Message and operation rows, which do not change in the fields it
+uses.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from opencomms.store.database import Conn
+from opencomms.store.database import Conn, placeholders
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -89,4 +90,39 @@ def attempt_event(
 
 
 async def insert_events(conn: Conn, rows: Sequence[EventRow]) -> None:
-    await conn.insert_many("events", EVENT_COLUMNS, rows)
+    """Write the events that have somewhere to go: those of an account with an active
+    sink subscribed to something, and those of an operation sent with `callbacks`. The
+    others would only be kept to be deleted; a sink made later starts after them anyway.
+    """
+    if not rows:
+        return
+    subscribed = await _subscribed_accounts(conn, sorted({row.account_sid for row in rows}))
+    called_back = await _called_back(
+        conn, sorted({row.operation_id for row in rows if row.account_sid not in subscribed})
+    )
+    wanted = [
+        row for row in rows if row.account_sid in subscribed or row.operation_id in called_back
+    ]
+    await conn.insert_many("events", EVENT_COLUMNS, wanted)
+
+
+async def _subscribed_accounts(conn: Conn, account_sids: Sequence[str]) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT s.account_sid FROM sinks s"
+        f" WHERE s.account_sid IN ({placeholders(len(account_sids))}) AND s.status = 'ACTIVE'"
+        " AND EXISTS (SELECT 1 FROM subscriptions u WHERE u.sink_id = s.id)",
+        *account_sids,
+    )
+    return {row[0] for row in rows}
+
+
+async def _called_back(conn: Conn, operation_ids: Sequence[str]) -> set[str]:
+    """The operations among these whose events also go to a `callbacks.url`."""
+    if not operation_ids:
+        return set()
+    rows = await conn.fetch(
+        "SELECT operation_id FROM operation_callbacks"
+        f" WHERE operation_id IN ({placeholders(len(operation_ids))})",
+        *operation_ids,
+    )
+    return {row[0] for row in rows}

@@ -28,7 +28,8 @@ __all__ = [
 ]
 
 KEEP_MS = 24 * 3600 * 1000
-"""How long a key is remembered, from its claim; an older one is forgotten."""
+"""How long a key is remembered by default (`retention.idempotency_keys`), from its claim;
+an older one is forgotten."""
 
 STALE_PENDING_MS = 60 * 1000
 """A PENDING claim this old belongs to a request that died (an accept takes well under
@@ -75,19 +76,27 @@ async def get_key(conn: Conn, account_sid: str, key: str) -> KeyRecord | None:
 
 
 async def claim_key(
-    conn: Conn, account_sid: str, key: str, request_hash: str, now: int
+    conn: Conn,
+    account_sid: str,
+    key: str,
+    request_hash: str,
+    now: int,
+    *,
+    keep_ms: int | None = KEEP_MS,
 ) -> Claim | KeyRecord | None:
     """Claim `key` for a request whose body hashes to `request_hash`.
 
     The claim, or the record that stands in its way; None if the key kept changing
-    hands while we looked (the caller answers as for a claim in flight). Expired keys
-    of the account are deleted first: that is both the 24 h expiry and the cleanup.
+    hands while we looked (the caller answers as for a claim in flight). Keys of the
+    account older than `keep_ms` (None: kept forever) are deleted first, so an expired
+    key is new at once; the pruner deletes the others' in the background.
     """
-    await conn.execute(
-        "DELETE FROM idempotency_keys WHERE account_sid = ? AND created_at <= ?",
-        account_sid,
-        now - KEEP_MS,
-    )
+    if keep_ms is not None:
+        await conn.execute(
+            "DELETE FROM idempotency_keys WHERE account_sid = ? AND created_at <= ?",
+            account_sid,
+            now - keep_ms,
+        )
     for _ in range(_CLAIM_TRIES):
         inserted = await conn.execute(
             "INSERT INTO idempotency_keys (account_sid, key, request_hash, status, created_at)"

@@ -19,13 +19,22 @@ def sqlite_path(database_url: str) -> str:
 
 
 async def open_database(
-    database_url: str, *, migrate: bool = True, sealer: Sealer | None = None
+    database_url: str,
+    *,
+    migrate: bool = True,
+    sealer: Sealer | None = None,
+    connect_timeout_s: float = 5.0,
+    query_timeout_s: float = 30.0,
 ) -> Database:
-    """`sealer`: the server's, which migrations that seal stored secrets need."""
+    """`sealer`: the server's, which migrations that seal stored secrets need. The
+    timeouts are PostgreSQL's: how long to wait for a connection, and for the answer to
+    one statement."""
     if migrate:
         await asyncio.to_thread(upgrade, database_url, sealer)
     if database_url.startswith("sqlite:"):
         return SqliteDatabase(sqlite_path(database_url))
     if database_url.startswith(("postgresql:", "postgres:")):
-        return await PostgresDatabase.connect(database_url)
+        return await PostgresDatabase.connect(
+            database_url, connect_timeout_s=connect_timeout_s, query_timeout_s=query_timeout_s
+        )
     raise ValueError(f"unsupported database URL: {database_url}")

@@ -1,15 +1,22 @@
-"""PostgreSQL through asyncpg: a connection pool, binary COPY for bulk inserts."""
+"""PostgreSQL through asyncpg: a connection pool, binary COPY for bulk inserts.
+
+A lost server (refused, reset, not answering within the connect timeout, shutting down,
+out of disk) raises `StoreUnavailable`; the pool drops broken connections and opens new
+ones once the server is back.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import asyncpg
 
 from opencomms.store.database import Dialect, Intent, Row
+from opencomms.store.errors import StoreUnavailable, postgres_unavailable
 
 __all__ = ["PostgresDatabase"]
 
@@ -61,30 +68,66 @@ class PostgresConn:
 class PostgresDatabase:
     dialect: Dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, connect_timeout_s: float = 5.0) -> None:
         self._pool = pool
+        self._timeout_s = connect_timeout_s
 
     @classmethod
-    async def connect(cls, dsn: str, *, max_size: int = 10) -> PostgresDatabase:
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size)
-        return cls(pool)
+    async def connect(
+        cls,
+        dsn: str,
+        *,
+        max_size: int = 10,
+        connect_timeout_s: float = 5.0,
+        query_timeout_s: float = 30.0,
+    ) -> PostgresDatabase:
+        """A pool of up to `max_size` connections. A new connection, or a free one from
+        the pool, not had within `connect_timeout_s`, or a statement not answered within
+        `query_timeout_s` (a server that stopped answering: a partition drops packets,
+        it refuses nothing) is a StoreUnavailable. No floor of open connections
+        (min_size 0): asyncpg would keep reconnecting one in the background while the
+        server is away, logging a traceback at each try."""
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=0,
+            max_size=max_size,
+            timeout=connect_timeout_s,
+            command_timeout=query_timeout_s,
+        )
+        return cls(pool, connect_timeout_s=connect_timeout_s)
 
     async def write(self, intent: Intent[T]) -> T:
+        with _unavailable_raised():
+            return await self._write(intent)
+
+    async def read(self, query: Intent[T]) -> T:
+        with _unavailable_raised():
+            async with (
+                self._pool.acquire(timeout=self._timeout_s) as raw,
+                raw.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                return await query(PostgresConn(raw))
+
+    async def _write(self, intent: Intent[T]) -> T:
         for attempt in range(_RETRIES):
             try:
-                async with self._pool.acquire() as raw, raw.transaction():
+                async with self._pool.acquire(timeout=self._timeout_s) as raw, raw.transaction():
                     return await intent(PostgresConn(raw))
             except _RETRYABLE:
                 if attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
-    async def read(self, query: Intent[T]) -> T:
-        async with (
-            self._pool.acquire() as raw,
-            raw.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            return await query(PostgresConn(raw))
-
     async def close(self) -> None:
         await self._pool.close()
+
+
+@contextmanager
+def _unavailable_raised() -> Iterator[None]:
+    """asyncpg's errors of a lost or failing server, as StoreUnavailable."""
+    try:
+        yield
+    except Exception as error:
+        if postgres_unavailable(error):
+            raise StoreUnavailable(f"PostgreSQL: {type(error).__name__}: {error}") from error
+        raise

@@ -132,6 +132,13 @@ operations = sa.Table(
         sqlite_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
         postgresql_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
     ),
+    # the pruner's queue: finished operations, oldest change first
+    sa.Index(
+        "ix_operations_finished",
+        "updated_at",
+        sqlite_where=sa.text("status IN ('COMPLETED', 'CANCELED')"),
+        postgresql_where=sa.text("status IN ('COMPLETED', 'CANCELED')"),
+    ),
 )
 
 operation_recipients = sa.Table(
@@ -283,6 +290,8 @@ events = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Index("ix_events_account", "account_sid", "txid", "seq"),
     sa.Index("ix_events_created", "created_at"),
+    # the events of an operation being pruned
+    sa.Index("ix_events_operation", "operation_id"),
 )
 
 sinks = sa.Table(
@@ -347,6 +356,7 @@ sink_deliveries = sa.Table(
     sa.Column("duration_ms", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", Time, nullable=True),
     sa.Index("ix_sink_deliveries_sink", "sink_id", "id"),
+    sa.Index("ix_sink_deliveries_attempted", "attempted_at"),
 )
 
 # A replay resends a sink's events of a time range, with its own cursor, beside the
@@ -365,7 +375,7 @@ sink_replays = sa.Table(
 
 # `Idempotency-Key` of a send: PENDING while the request holding it is being accepted,
 # DONE with the answer it got, recorded in the transaction that stored the operation.
-# Forgotten 24 h after `created_at` (store/idempotency.py).
+# Forgotten `retention.idempotency_keys` (24 h) after `created_at` (store/idempotency.py).
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
@@ -380,6 +390,7 @@ idempotency_keys = sa.Table(
     # when it was claimed; also the claim's stamp
     sa.Column("created_at", Time, nullable=False),
     sa.Index("ix_idempotency_keys_created", "account_sid", "created_at"),
+    sa.Index("ix_idempotency_keys_expiry", "created_at"),
 )
 
 # The suppression list: a recipient here gets no attempt (on `channel`, or on any channel
@@ -411,6 +422,7 @@ inbound_messages = sa.Table(
     sa.Column("keyword", sa.Text, nullable=True),  # STOP or START when it was one
     sa.Column("provider_message_id", sa.Text, nullable=True),
     sa.Column("received_at", Time, nullable=False),
+    sa.Index("ix_inbound_messages_received", "received_at"),
 )
 
 # The parts of an attempt sent in several (a long SMS over SMPP), each with its own
@@ -435,4 +447,21 @@ early_receipts = sa.Table(
     sa.Column("error_code", sa.Integer, nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("received_at", Time, nullable=False),
+)
+
+# An operation deleted by the retention policy (store/pruning.py), remembered so that a
+# GET of it, or of one of its Messages (ids within [first, last]), says what became of
+# it. `cleared` once every row that hung off it is gone too.
+pruned_operations = sa.Table(
+    "pruned_operations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("first_message_id", Id, nullable=True),
+    sa.Column("last_message_id", Id, nullable=True),
+    sa.Column("finished_at", Time, nullable=False),
+    sa.Column("pruned_at", Time, nullable=False),
+    sa.Column("cleared", Flag, nullable=False),
+    sa.Index("ix_pruned_operations_messages", "account_sid", "first_message_id"),
+    sa.Index("ix_pruned_operations_age", "cleared", "pruned_at"),
 )

@@ -9,20 +9,26 @@ acknowledged before it is durable (WAL, synchronous=NORMAL).
 Intents are coroutines, written once for both engines; here they run on the thread's own
 event loop and their calls to sqlite3 are synchronous (sqlite3 releases the GIL while
 it works), so the application's event loop is never blocked by the database.
+
+A full disk or an I/O error fails the group it hits (SQLite may have rolled the whole
+transaction back) with `StoreUnavailable`; the writer then opens a new connection for
+the next group and goes on, so writes work again as soon as the disk does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from opencomms.store.database import Dialect, Intent, Row
+from opencomms.store.errors import StoreUnavailable, sqlite_unavailable
 
 __all__ = ["SqliteDatabase", "connect_sqlite"]
 
@@ -93,12 +99,14 @@ class SqliteDatabase:
     async def write(self, intent: Intent[T]) -> T:
         item = _Write(intent)
         self._queue.put(item)
-        result: T = await asyncio.wrap_future(item.future)
+        with _unavailable_raised():
+            result: T = await asyncio.wrap_future(item.future)
         return result
 
     async def read(self, query: Intent[T]) -> T:
         future = self._readers.submit(self._run_read, query)
-        result: T = await asyncio.wrap_future(future)
+        with _unavailable_raised():
+            result: T = await asyncio.wrap_future(future)
         return result
 
     async def close(self) -> None:
@@ -109,32 +117,44 @@ class SqliteDatabase:
             conn.close()
 
     def _write_loop(self) -> None:
-        raw = connect_sqlite(self.path)
         loop = asyncio.new_event_loop()
-        conn = SqliteConn(raw)
+        raw: sqlite3.Connection | None = None
         try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                group = [first]
-                while len(group) < _GROUP_LIMIT:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        self._queue.put(None)
-                        break
-                    group.append(item)
-                loop.run_until_complete(self._commit_group(raw, conn, group))
+            while (group := self._next_group()) is not None:
+                try:
+                    raw = raw or connect_sqlite(self.path)
+                except sqlite3.Error as error:
+                    _fail(group, error)
+                    continue
+                if not loop.run_until_complete(self._commit_group(raw, group)):
+                    with contextlib.suppress(sqlite3.Error):
+                        raw.close()
+                    raw = None  # a new connection for the next group
         finally:
             loop.close()
-            raw.close()
+            if raw is not None:
+                raw.close()
 
-    async def _commit_group(
-        self, raw: sqlite3.Connection, conn: SqliteConn, group: list[_Write]
-    ) -> None:
+    def _next_group(self) -> list[_Write] | None:
+        """The writes waiting, up to _GROUP_LIMIT; None once the database is closing."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        group = [first]
+        while len(group) < _GROUP_LIMIT:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            group.append(item)
+        return group
+
+    async def _commit_group(self, raw: sqlite3.Connection, group: list[_Write]) -> bool:
+        """Run and commit the group; False when the connection should not be used again."""
+        conn = SqliteConn(raw)
         outcomes: list[tuple[_Write, Any, BaseException | None]] = []
         try:
             raw.execute("BEGIN IMMEDIATE")
@@ -147,6 +167,8 @@ class SqliteDatabase:
                 try:
                     value = await item.intent(conn)
                 except Exception as error:  # the caller gets it; the others still commit
+                    if not raw.in_transaction:  # SQLite rolled the whole group back
+                        raise
                     raw.execute("ROLLBACK TO intent")
                     raw.execute("RELEASE intent")
                     outcomes.append((item, None, error))
@@ -154,26 +176,66 @@ class SqliteDatabase:
                     raw.execute("RELEASE intent")
                     outcomes.append((item, value, None))
             raw.execute("COMMIT")
-        except Exception as error:  # the commit itself failed: nothing of the group stands
-            if raw.in_transaction:
-                raw.execute("ROLLBACK")
-            outcomes = [(item, None, error) for item in group if item.future.running()]
+        except Exception as error:  # nothing of the group stands
+            rolled_back = _rollback(raw)
+            _fail(group, error)
+            return rolled_back and not sqlite_unavailable(error)
         for item, value, failure in outcomes:
             if failure is None:
                 item.future.set_result(value)
             else:
                 item.future.set_exception(failure)
+        return True
 
     def _run_read(self, query: Intent[T]) -> T:
         state = self._local
-        if not hasattr(state, "conn"):
+        if not hasattr(state, "loop"):
+            state.loop = asyncio.new_event_loop()
+        if getattr(state, "raw", None) is None:
             state.raw = connect_sqlite(self.path)
             state.conn = SqliteConn(state.raw)
-            state.loop = asyncio.new_event_loop()
             self._reader_conns.append(state.raw)
-        state.raw.execute("BEGIN")
         try:
-            result: T = state.loop.run_until_complete(query(state.conn))
-        finally:
-            state.raw.execute("COMMIT")
+            state.raw.execute("BEGIN")
+            try:
+                result: T = state.loop.run_until_complete(query(state.conn))
+            finally:
+                if state.raw.in_transaction:
+                    state.raw.execute("COMMIT")
+        except sqlite3.Error as error:
+            if sqlite_unavailable(error):  # the next read opens a new connection
+                self._reader_conns.remove(state.raw)
+                state.raw.close()
+                state.raw = None
+            raise
         return result
+
+
+@contextlib.contextmanager
+def _unavailable_raised() -> Iterator[None]:
+    """sqlite3's errors of a failing disk or file, as StoreUnavailable."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        if sqlite_unavailable(error):
+            raise StoreUnavailable(f"SQLite: {error}") from error
+        raise
+
+
+def _rollback(raw: sqlite3.Connection) -> bool:
+    """End the failed transaction; False when even that failed."""
+    try:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def _fail(group: list[_Write], error: BaseException) -> None:
+    """Every write of the group not yet answered gets `error`."""
+    for item in group:
+        if item.future.done():
+            continue
+        if item.future.running() or item.future.set_running_or_notify_cancel():
+            item.future.set_exception(error)

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from alembic import op
 
 from opencomms.domain.sender_addresses import address_key
-from opencomms.engine.provisioning import SIMULATOR_SENDERS
 
 revision = "0006"
 down_revision = "0005"
@@ -30,6 +29,13 @@ depends_on = None
 # ids compare byte by byte on PostgreSQL (store/schema.py)
 ID = sa.Text().with_variant(sa.TEXT(collation="C"), "postgresql")
 OPERATOR = None
+# the simulator's default senders, in every account (engine/provisioning.py, as of 0006)
+SIMULATOR_SENDERS = (
+    ("RCS", "opencomms_rcs_agent"),
+    ("WHATSAPP", "+15005550006"),
+    ("SMS", "+15005550006"),
+    ("EMAIL", "noreply@opencomms.test"),
+)
 
 
 def upgrade() -> None:
