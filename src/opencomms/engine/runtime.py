@@ -85,6 +85,11 @@ class Runtime:
         if self._fanout is not None:
             self._fanout.wake()
 
+    def wake_sink(self, sink_id: str) -> None:
+        """A sink's subscriptions changed: events it had none for may now be due."""
+        if self._events is not None:
+            self._events.wake(sink_id)
+
     @property
     def pruner(self) -> Pruner:
         if self._pruner is None:
