@@ -260,6 +260,7 @@ async def create_subscription(request: AnyRequest) -> Response[bytes]:
         new_subscription_id(), account, str(sink_id), list(types), now_ms()
     )
     await runtime_of(request).db.write(lambda conn: sinks.insert_subscription(conn, subscription))
+    runtime_of(request).wake_sink(subscription.sink_id)
     return json_response(subscription_json(subscription), status=201)
 
 
