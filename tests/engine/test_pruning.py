@@ -16,9 +16,10 @@ from opencomms.connectors.base import Inbound
 from opencomms.engine.clock import now_ms
 from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.pruning import Pruner, RetentionPolicy
+from opencomms.store import pruning
 from tests.events.helpers import make_sink
 from tests.support.polling import send, wait_completed, wait_stats, wait_until
-from tests.support.retention import age, count, prune, retention_server, sql
+from tests.support.retention import DAY_MS, age, count, prune, retention_server, sql
 from tests.support.server import ThreadServer
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -251,3 +252,27 @@ def test_old_inbound_messages_that_reached_no_account_go_too(server: ThreadServe
     prune(server)
 
     assert count(server, "inbound_messages", nobodys, writer) == 0
+
+
+def test_a_pass_cut_short_after_retiring_an_operation_is_finished_by_the_next(
+    server: ThreadServer, api: httpx.Client
+) -> None:
+    operation_id = send(api, {"to": phones(30, first=7000), "content": {"text": "Hi"}})
+    wait_stats(api, operation_id, read=30)
+    age_operation(server, operation_id, days=36_500)  # the oldest: the first retired
+    # the process dies right after the operation was replaced by its record
+    server.call(
+        server.runtime.db.write(
+            lambda conn: pruning.retire_operation(conn, now_ms() - 30 * DAY_MS, now_ms())
+        )
+    )
+    record = "SELECT cleared FROM pruned_operations WHERE id = ?"
+    cut_short = sql(server, record, operation_id)
+    left = count(server, "messages", "operation_id = ?", operation_id)
+
+    prune(server)
+
+    assert (cut_short, left) == ([(0,)], 30)
+    assert api.get(f"/Messages/Operations/{operation_id}").status_code == 404
+    assert rows_of(server, operation_id) == dict.fromkeys(OPERATION_ROWS, 0)
+    assert sql(server, record, operation_id) == [(1,)]
