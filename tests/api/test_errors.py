@@ -492,6 +492,20 @@ def test_a_page_token_round_trips(api: httpx.Client) -> None:
     assert len(second.json()["operations"]) == 1
 
 
+# -- unknown fields -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/Messages", "/Senders", "/SenderPools", "/OptOuts", "/ApiKeys", "/Sinks", "/Subscriptions"],
+)
+def test_an_unknown_field_with_an_empty_name_is_named(api: httpx.Client, path: str) -> None:
+    # every problem names a field: an empty key is shown as "" (found by the fuzz run)
+    response = api.post(path, json={"": "x"})
+
+    assert '""' in assert_error(response, 400)
+
+
 # -- the /preview alias ---------------------------------------------------------------------
 
 

@@ -66,6 +66,13 @@ def test_a_channel_that_is_not_a_string_is_a_400(api: httpx.Client, channel: obj
     assert api.get("/OptOuts").json()["optOuts"] == []
 
 
+def test_an_opt_out_channel_may_be_lowercase(api: httpx.Client) -> None:
+    response = api.post("/OptOuts", json={"address": "+14155550103", "channel": "whatsapp"})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["channel"] == "WHATSAPP"
+
+
 def test_an_opted_out_recipient_gets_no_attempt_and_fails_with_21610(api: httpx.Client) -> None:
     blocked, other = number(), number()
     api.post("/OptOuts", json={"address": blocked})

@@ -7,8 +7,10 @@ import pytest
 
 from opencomms.connectors.base import Receipt, SubmitOutcome, SubmitResult
 from opencomms.domain.storable import (
+    MAX_ID_CHARS,
     REPLACEMENT,
     is_storable,
+    storable_id,
     storable_struct,
     storable_text,
     unstorable_paths,
@@ -65,3 +67,14 @@ def test_a_reports_text_fields_and_tuples_of_text_are_made_storable() -> None:
     assert storable_struct(result).provider_message_id == f"p{REPLACEMENT}1"
     clean = Receipt("DELIVERED", "a1")
     assert storable_struct(clean) is clean
+
+
+def test_a_provider_id_is_kept_unless_too_long_then_shortened_the_same_way_each_time() -> None:
+    assert storable_id("M000123") == "M000123"
+    assert storable_id("a\x00b") == f"a{REPLACEMENT}b"
+    long_one, other = "x" * 300 + "1", "x" * 300 + "2"
+
+    assert len(storable_id(long_one)) == MAX_ID_CHARS
+    assert storable_id(long_one) == storable_id("x" * 300 + "1")
+    assert storable_id(long_one) != storable_id(other)
+    assert storable_id(long_one).startswith("x" * 100)

@@ -225,6 +225,32 @@ def test_sinks_and_subscriptions_are_managed_per_account(
     assert api.get(f"/Sinks/{sink['id']}").status_code == 404
 
 
+@pytest.mark.parametrize(
+    "identifier", ["%00", "DG%00", "DG" + "0" * 32, "DF" + "0" * 32, "x" * 300]
+)
+def test_an_id_that_is_no_sink_or_subscription_is_a_404(api: httpx.Client, identifier: str) -> None:
+    # a NUL byte reached PostgreSQL and answered 500 (found by the fuzz run)
+    for method, path in [
+        ("GET", f"/Sinks/{identifier}"),
+        ("DELETE", f"/Sinks/{identifier}"),
+        ("GET", f"/Sinks/{identifier}/Deliveries"),
+        ("GET", f"/Subscriptions/{identifier}"),
+        ("DELETE", f"/Subscriptions/{identifier}"),
+    ]:
+        response = api.request(method, path)
+        assert response.status_code == 404, f"{method} {path}: {response.text}"
+    replay = api.post(f"/Sinks/{identifier}/Replay", json={"startDate": "2024-01-01T00:00:00Z"})
+    assert replay.status_code == 404, replay.text
+
+
+@pytest.mark.parametrize("sink_id", ["\x00", "DG\x00", "DG" + "0" * 32, ""])
+def test_a_subscription_to_no_sink_names_the_sink_id(api: httpx.Client, sink_id: str) -> None:
+    response = api.post("/Subscriptions", json={"sinkId": sink_id, "types": ["*"]})
+
+    assert response.status_code == 400, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["sinkId"]
+
+
 def test_subscription_types_are_checked(api: httpx.Client, receiver: HTTPServer) -> None:
     sink = make_sink(api, receiver.url_for("/hook"))
     response = api.post(

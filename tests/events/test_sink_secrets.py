@@ -9,8 +9,14 @@ import httpx
 from pytest_httpserver import HTTPServer
 
 from opencomms.store.database import Conn
-from tests.events.helpers import assert_signed, make_sink, posted_batches, wait_for_events
-from tests.support.polling import send, wait_completed
+from tests.events.helpers import (
+    assert_signed,
+    delivered_events,
+    make_sink,
+    posted_batches,
+    wait_for_events,
+)
+from tests.support.polling import send, wait_completed, wait_until
 from tests.support.server import ThreadServer
 
 
@@ -42,6 +48,7 @@ def test_no_webhook_secret_is_stored_in_the_clear_and_signatures_verify(
     )
     wait_completed(api, operation_id)
     wait_for_events(httpserver, 6)
+    wait_until(lambda: len(delivered_events(httpserver, "/callback")) >= 6)
 
     stored = repr(_stored_rows(server, account[0]))
 

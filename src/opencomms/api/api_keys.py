@@ -12,7 +12,7 @@ from litestar.params import FromPath
 
 from opencomms.api.auth import forget_credential
 from opencomms.api.common import account_of, json_body, json_response, runtime_of
-from opencomms.api.errors import ApiError, FieldError, invalid, not_found
+from opencomms.api.errors import ApiError, FieldError, invalid, not_found, unknown_fields
 from opencomms.api.wire import api_key_json
 from opencomms.domain.ids import API_KEY_SID_RE, new_api_key_secret, new_api_key_sid
 from opencomms.domain.sender_addresses import CONTROL
@@ -39,7 +39,7 @@ async def create_api_key(request: AnyRequest) -> Response[bytes]:
     require_account_credentials(request)
     # every field is optional: a bare `POST /v1/ApiKeys` (no body, no Content-Type) is fine
     body = await json_body(request) if await request.body() else {}
-    errors = [FieldError(key, "is not a known field") for key in body if key != "friendlyName"]
+    errors = unknown_fields(body, {"friendlyName"})
     name = body.get("friendlyName", "")
     if not isinstance(name, str) or len(name) > 256 or CONTROL.search(name):
         errors.append(

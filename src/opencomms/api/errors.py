@@ -7,6 +7,7 @@ lists every problem found at once. No exception leaves the app as anything else.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -21,9 +22,11 @@ __all__ = [
     "FieldError",
     "conflict",
     "exception_handlers",
+    "field_path",
     "invalid",
     "not_found",
     "unavailable",
+    "unknown_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,22 @@ def _other(status: int) -> tuple[int, str]:
     except ValueError:
         return CODES[500]
     return 20000 + status, f"{phrase}."
+
+
+def field_path(path: str, key: str) -> str:
+    """The name of `key` inside `path` in an error; an empty key shows as `""`, so that
+    every problem names a field."""
+    name = key or '""'
+    return f"{path}.{name}" if path else name
+
+
+def unknown_fields(
+    keys: Iterable[str],
+    known: Collection[str],
+    path: str = "",
+    message: str = "is not a known field",
+) -> list[FieldError]:
+    return [FieldError(field_path(path, key), message) for key in keys if key not in known]
 
 
 def invalid(errors: list[FieldError], message: str | None = None) -> ApiError:

@@ -13,7 +13,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
-from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import new_opt_out_id
@@ -26,6 +26,7 @@ __all__ = ["create_opt_out", "delete_opt_out", "fetch_opt_out", "list_opt_outs"]
 AnyRequest = Request[Any, Any, Any]
 
 _FIELDS = {"address", "channel"}
+_CHANNELS = frozenset(channel.value for channel in SenderChannel)
 
 
 def opt_out_json(record: OptOutRecord) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def canonical_address(address: str) -> str | None:
 
 
 def _parse(body: dict[str, Any]) -> tuple[str, str | None]:
-    errors = [FieldError(key, "is not a known field") for key in body if key not in _FIELDS]
+    errors = unknown_fields(body, _FIELDS)
     address = body.get("address")
     canonical = canonical_address(address) if isinstance(address, str) else None
     if canonical is None:
@@ -53,12 +54,12 @@ def _parse(body: dict[str, Any]) -> tuple[str, str | None]:
             FieldError("address", "must be a phone number in E.164 form or an email address")
         )
     channel = body.get("channel")
-    if channel is not None and (not isinstance(channel, str) or channel not in set(SenderChannel)):
+    if channel is not None and (not isinstance(channel, str) or channel.upper() not in _CHANNELS):
         errors.append(FieldError("channel", "must be one of SMS, RCS, WHATSAPP, EMAIL or null"))
     if errors:
         raise invalid(errors)
     assert canonical is not None
-    return canonical, channel
+    return canonical, channel.upper() if channel is not None else None
 
 
 @post("/OptOuts", status_code=201)

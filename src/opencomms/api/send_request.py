@@ -16,7 +16,7 @@ from typing import Any, TypeGuard
 import msgspec
 
 from opencomms.api.common import decode_json
-from opencomms.api.errors import FieldError
+from opencomms.api.errors import FieldError, field_path, unknown_fields
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
@@ -66,12 +66,6 @@ class SendRequest:
     callbacks: dict[str, str] | None = None
 
 
-def _key(path: str, key: str) -> str:
-    """The path of `key` inside `path`; an empty key shows as `""`."""
-    name = key or '""'
-    return f"{path}.{name}" if path else name
-
-
 class _Checker:
     def __init__(self, limits: InputSettings, now: int, templates: TemplateLimits) -> None:
         self.errors: list[FieldError] = []
@@ -93,9 +87,7 @@ class _Checker:
         return None
 
     def unknown(self, value: dict[str, Any], allowed: set[str], path: str) -> None:
-        for key in value:
-            if key not in allowed:
-                self.fail(_key(path, key), "is not a known field")
+        self.errors += unknown_fields(value, allowed, path)
 
     def text(self, value: Any, path: str, *, limit: int) -> str | None:
         if not isinstance(value, str):
@@ -247,10 +239,12 @@ def _variables(check: _Checker, value: Any, path: str) -> dict[str, str]:
         elif isinstance(item, int | float) and not isinstance(item, bool):
             variables[key] = str(item)  # (msgspec refuses integers of over 4,300 digits)
         else:
-            check.fail(_key(path, key), "must be a string")
+            check.fail(field_path(path, key), "must be a string")
             continue
         if len(variables.get(key, "")) > limits.max_variable_chars:
-            check.fail(_key(path, key), f"must be at most {limits.max_variable_chars} characters")
+            check.fail(
+                field_path(path, key), f"must be at most {limits.max_variable_chars} characters"
+            )
     return variables
 
 
@@ -340,7 +334,7 @@ def _module_shape(check: _Checker, module: dict[str, Any], path: str) -> bool:
         if isinstance(item, dict):
             if len(item) > limits.max_fields:
                 check.fail(where, f"must have at most {limits.max_fields} fields")
-            stack.extend((child, _key(where, key), depth + 1) for key, child in item.items())
+            stack.extend((child, field_path(where, key), depth + 1) for key, child in item.items())
         elif isinstance(item, list):
             if len(item) > limits.max_module_items:
                 check.fail(where, f"must have at most {limits.max_module_items} items")
@@ -446,7 +440,7 @@ def _tags(check: _Checker, value: Any) -> dict[str, str]:
         check.fail("tags", f"must have at most {MAX_TAGS} pairs")
     result = {}
     for key, item in tags.items():
-        path = _key("tags", key)
+        path = field_path("tags", key)
         limit = check.limits.max_name_chars
         if len(key) > limit or not TAG_PATTERN.match(key):
             check.fail(path, f"key must be 1-{limit} characters of [a-zA-Z0-9._~-]")

@@ -16,7 +16,7 @@ from opencomms.api.common import (
     plain_list,
     runtime_of,
 )
-from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
 from opencomms.api.paging import page_envelope
 from opencomms.api.senders import check_tags
 from opencomms.api.wire import pool_json, sender_json
@@ -68,7 +68,7 @@ async def _check_senders(request: AnyRequest, value: Any, errors: list[FieldErro
 async def _apply(
     request: AnyRequest, body: dict[str, Any], pool: SenderPoolRecord
 ) -> SenderPoolRecord:
-    errors = [FieldError(key, "is not a known field") for key in body if key not in FIELDS]
+    errors = unknown_fields(body, FIELDS)
     changes: dict[str, Any] = {}
     if "name" in body:
         name = body["name"]
@@ -187,7 +187,7 @@ async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Resp
 async def add_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
     body = await json_body(request)
     pool = await _load(request, pool_id)
-    errors = [FieldError(key, "is not a known field") for key in body if key != "senders"]
+    errors = unknown_fields(body, {"senders"})
     ids = await _check_senders(request, body.get("senders"), errors)
     if errors:
         raise invalid(errors)

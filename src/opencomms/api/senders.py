@@ -9,7 +9,14 @@ from litestar import HttpMethod, Request, Response, delete, get, post, route
 from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_body, json_response, page_of, runtime_of
-from opencomms.api.errors import ApiError, FieldError, invalid, not_found
+from opencomms.api.errors import (
+    ApiError,
+    FieldError,
+    field_path,
+    invalid,
+    not_found,
+    unknown_fields,
+)
 from opencomms.api.filters import enum_filter
 from opencomms.api.paging import page_envelope
 from opencomms.api.send_request import TAG_PATTERN
@@ -37,14 +44,11 @@ def check_tags(value: Any, errors: list[FieldError]) -> dict[str, str]:
         errors.append(FieldError("tags", "must be an object of at most 10 pairs"))
         return {}
     for key, item in value.items():
+        path = field_path("tags", key)
         if not TAG_PATTERN.match(key) or len(key) > 128:
-            errors.append(
-                FieldError(f"tags.{key}", "key must be 1-128 characters of [a-zA-Z0-9._~-]")
-            )
+            errors.append(FieldError(path, "key must be 1-128 characters of [a-zA-Z0-9._~-]"))
         elif not isinstance(item, str) or len(item) > 256 or not TAG_PATTERN.match(item):
-            errors.append(
-                FieldError(f"tags.{key}", "value must be 1-256 characters of [a-zA-Z0-9._~-]")
-            )
+            errors.append(FieldError(path, "value must be 1-256 characters of [a-zA-Z0-9._~-]"))
     return value
 
 
@@ -88,10 +92,7 @@ def _changes(
 @post("/Senders", status_code=201)
 async def create_sender(request: AnyRequest) -> Response[bytes]:
     body = await json_body(request)
-    errors: list[FieldError] = []
-    for key in body:
-        if key not in MUTABLE | {"address", "channel"}:
-            errors.append(FieldError(key, "is not a known field"))
+    errors = unknown_fields(body, MUTABLE | {"address", "channel"})
     address, channel = body.get("address"), body.get("channel")
     if not isinstance(channel, str) or channel.upper() not in CHANNELS:
         errors.append(FieldError("channel", "must be one of SMS, RCS, WHATSAPP, EMAIL"))
@@ -177,13 +178,9 @@ async def fetch_sender(request: AnyRequest, sender_id: FromPath[str]) -> Respons
 async def update_sender(request: AnyRequest, sender_id: FromPath[str]) -> Response[bytes]:
     body = await json_body(request)
     current = await _load(request, sender_id)
-    errors = [
-        FieldError(
-            key, "cannot be changed" if key in ("address", "channel") else "is not a known field"
-        )
-        for key in body
-        if key not in MUTABLE
-    ]
+    fixed = {"address", "channel"}
+    errors = unknown_fields(body.keys() & fixed, MUTABLE, message="cannot be changed")
+    errors += unknown_fields(body.keys() - fixed, MUTABLE)
     sender = _changes(request, body, current, errors)
     if errors:
         raise invalid(errors)

@@ -15,9 +15,14 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
-from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
 from opencomms.api.send_request import URL_PATTERN
-from opencomms.domain.ids import new_sink_id, new_subscription_id
+from opencomms.domain.ids import (
+    SINK_ID_RE,
+    SUBSCRIPTION_ID_RE,
+    new_sink_id,
+    new_subscription_id,
+)
 from opencomms.engine.clock import iso, now_ms, parse_iso_ms
 from opencomms.events.cloudevents import validate_type_pattern
 from opencomms.events.signing import new_webhook_secret
@@ -104,9 +109,7 @@ async def create_sink(request: AnyRequest) -> Response[bytes]:
     body = await json_body(request)
     runtime, account = runtime_of(request), account_of(request)
     limit = runtime.settings.sinks.max_per_account
-    errors = [
-        FieldError(key, "is not a known field") for key in body if key not in ("url", "description")
-    ]
+    errors = unknown_fields(body, ("url", "description"))
     errors += await checked_callback_url(request, body.get("url"), "url")
     description = body.get("description", "")
     if not isinstance(description, str) or len(description) > 512:
@@ -145,6 +148,8 @@ async def list_sinks(request: AnyRequest) -> Response[bytes]:
 
 
 async def _load_sink(request: AnyRequest, sink_id: str) -> SinkRecord:
+    if not SINK_ID_RE.fullmatch(sink_id):
+        raise not_found("Sink", sink_id)
     account = account_of(request)
     sink = await runtime_of(request).db.read(lambda conn: sinks.get_sink(conn, account, sink_id))
     if sink is None:
@@ -160,7 +165,7 @@ async def fetch_sink(request: AnyRequest, sink_id: FromPath[str]) -> Response[by
 @delete("/Sinks/{sink_id:str}", status_code=204)
 async def delete_sink(request: AnyRequest, sink_id: FromPath[str]) -> None:
     account = account_of(request)
-    if not await runtime_of(request).db.write(
+    if not SINK_ID_RE.fullmatch(sink_id) or not await runtime_of(request).db.write(
         lambda conn: sinks.delete_sink(conn, account, sink_id)
     ):
         raise not_found("Sink", sink_id)
@@ -202,9 +207,7 @@ async def replay_sink(request: AnyRequest, sink_id: FromPath[str]) -> Response[b
     their original ids, after the events it is due anyway."""
     body = await json_body(request)
     sink = await _load_sink(request, sink_id)
-    errors = [
-        FieldError(k, "is not a known field") for k in body if k not in ("startDate", "endDate")
-    ]
+    errors = unknown_fields(body, ("startDate", "endDate"))
     now = now_ms()
     bounds = []
     for name, default in (("startDate", None), ("endDate", now)):
@@ -229,9 +232,7 @@ async def replay_sink(request: AnyRequest, sink_id: FromPath[str]) -> Response[b
 @post("/Subscriptions", status_code=201)
 async def create_subscription(request: AnyRequest) -> Response[bytes]:
     body = await json_body(request)
-    errors = [
-        FieldError(key, "is not a known field") for key in body if key not in ("sinkId", "types")
-    ]
+    errors = unknown_fields(body, ("sinkId", "types"))
     types = body.get("types")
     if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
         errors.append(FieldError("types", "must be a non-empty array of event types"))
@@ -243,7 +244,7 @@ async def create_subscription(request: AnyRequest) -> Response[bytes]:
     account = account_of(request)
     sink_id = body.get("sinkId")
     sink = None
-    if isinstance(sink_id, str):
+    if isinstance(sink_id, str) and SINK_ID_RE.fullmatch(sink_id):
         sink = await runtime_of(request).db.read(
             lambda conn: sinks.get_sink(conn, account, sink_id)
         )
@@ -259,6 +260,7 @@ async def create_subscription(request: AnyRequest) -> Response[bytes]:
         new_subscription_id(), account, str(sink_id), list(types), now_ms()
     )
     await runtime_of(request).db.write(lambda conn: sinks.insert_subscription(conn, subscription))
+    runtime_of(request).wake_sink(subscription.sink_id)
     return json_response(subscription_json(subscription), status=201)
 
 
@@ -278,6 +280,8 @@ async def list_subscriptions(request: AnyRequest) -> Response[bytes]:
 async def fetch_subscription(
     request: AnyRequest, subscription_id: FromPath[str]
 ) -> Response[bytes]:
+    if not SUBSCRIPTION_ID_RE.fullmatch(subscription_id):
+        raise not_found("Subscription", subscription_id)
     account = account_of(request)
     found = await runtime_of(request).db.read(
         lambda conn: sinks.get_subscription(conn, account, subscription_id)
@@ -290,7 +294,7 @@ async def fetch_subscription(
 @delete("/Subscriptions/{subscription_id:str}", status_code=204)
 async def delete_subscription(request: AnyRequest, subscription_id: FromPath[str]) -> None:
     account = account_of(request)
-    if not await runtime_of(request).db.write(
+    if not SUBSCRIPTION_ID_RE.fullmatch(subscription_id) or not await runtime_of(request).db.write(
         lambda conn: sinks.delete_subscription(conn, account, subscription_id)
     ):
         raise not_found("Subscription", subscription_id)

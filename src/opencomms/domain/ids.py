@@ -12,6 +12,8 @@ __all__ = [
     "API_KEY_SID_RE",
     "MESSAGE_ID_RE",
     "OPERATION_ID_RE",
+    "SINK_ID_RE",
+    "SUBSCRIPTION_ID_RE",
     "new_account_sid",
     "new_api_key_secret",
     "new_api_key_sid",
@@ -35,6 +37,8 @@ SENDER_ID_RE = re.compile(rf"^comms_sender_{_ULID}\Z")
 SENDER_POOL_ID_RE = re.compile(rf"^comms_senderpool_{_ULID}\Z")
 ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-f]{32}\Z")
 API_KEY_SID_RE = re.compile(r"^SK[0-9a-f]{32}\Z")
+SINK_ID_RE = re.compile(r"^DG[0-9a-f]{32}\Z")
+SUBSCRIPTION_ID_RE = re.compile(r"^DF[0-9a-f]{32}\Z")
 
 
 def _ulid() -> str:

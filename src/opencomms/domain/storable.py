@@ -12,6 +12,7 @@ character replaced by U+FFFD, the Unicode replacement character.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -19,9 +20,11 @@ from typing import Any, TypeVar
 import msgspec
 
 __all__ = [
+    "MAX_ID_CHARS",
     "MAX_TAG_CHARS",
     "REPLACEMENT",
     "is_storable",
+    "storable_id",
     "storable_struct",
     "storable_text",
     "unstorable_paths",
@@ -31,6 +34,8 @@ REPLACEMENT = "\ufffd"
 # a tag's value, as stored: its (key, value) pair is indexed, and a PostgreSQL b-tree
 # entry holds at most about 2.7 kB, which 256 characters of 4 UTF-8 bytes stay under
 MAX_TAG_CHARS = 256
+# a provider's id, as stored: indexed too (SMPP allows 65 octets; no provider needs more)
+MAX_ID_CHARS = 256
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -43,6 +48,17 @@ def is_storable(text: str) -> bool:
 def storable_text(text: str) -> str:
     """`text` with every character the database cannot store replaced by U+FFFD."""
     return _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+def storable_id(text: str) -> str:
+    """A provider's id as stored and matched: storable, and at most MAX_ID_CHARS
+    characters. A longer one keeps its start and ends with a digest of the whole, so that
+    it still matches itself, and nothing else."""
+    text = storable_text(text)
+    if len(text) <= MAX_ID_CHARS:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{text[: MAX_ID_CHARS - len(digest) - 1]}~{digest}"
 
 
 def unstorable_paths(value: Any, path: str = "") -> Iterator[str]:

@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import logging
 
+from msgspec.structs import replace
+
 from opencomms.connectors.base import Inbound
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.ids import new_inbound_id, new_opt_out_id
 from opencomms.domain.keywords import Keyword, keyword_of
 from opencomms.domain.sender_addresses import address_key
+from opencomms.domain.storable import storable_id, storable_struct
 from opencomms.engine.clock import now_ms
 from opencomms.store import inbound, opt_outs, sender_addresses
 from opencomms.store.database import Conn
 from opencomms.store.events import INBOUND_RECEIVED, EventRow, insert_events
 from opencomms.store.opt_outs import OptOutRecord
 
-__all__ = ["apply_inbound"]
+__all__ = ["apply_inbound", "storable_inbound"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,17 @@ _WRITER_CHANNEL: dict[str, str] = {
     SenderChannel.WHATSAPP: RecipientChannel.WHATSAPP,
     SenderChannel.EMAIL: RecipientChannel.EMAIL,
 }
+
+
+def storable_inbound(message: Inbound) -> Inbound:
+    """A connector's inbound message as it can be stored: every text storable, and the
+    addresses (the writer's is indexed on the opt-out list) no longer than an id."""
+    message = storable_struct(message)
+    return replace(
+        message,
+        from_address=storable_id(message.from_address),
+        to_address=storable_id(message.to_address),
+    )
 
 
 async def apply_inbound(conn: Conn, messages: list[Inbound]) -> None:

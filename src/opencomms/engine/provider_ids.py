@@ -17,13 +17,15 @@ import asyncio
 from msgspec.structs import replace
 
 from opencomms.connectors.base import AnswerHandler, Receipt, ReceiptHandler, SubmitResult
-from opencomms.domain.storable import storable_struct
+from opencomms.domain.storable import storable_id, storable_struct
 
 __all__ = ["keyed_answers", "keyed_receipts", "keyed_result", "provider_key"]
 
 
 def provider_key(connector: str, provider_id: str) -> str:
-    return f"{connector}:{provider_id}"
+    """`<connector>:<id>`, the id made storable and short enough for its index (an id
+    longer than any provider's keeps its start and a digest: it still matches)."""
+    return f"{connector}:{storable_id(provider_id)}"
 
 
 def keyed_result(connector: str, result: SubmitResult) -> SubmitResult:

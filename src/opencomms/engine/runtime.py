@@ -14,13 +14,12 @@ from functools import partial
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
 from opencomms.domain.durations import parse_duration_ms
-from opencomms.domain.storable import storable_struct
 from opencomms.engine.backoff import Backoff
 from opencomms.engine.batching import BatchApplier
 from opencomms.engine.clock import now_ms
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
-from opencomms.engine.inbound import apply_inbound
+from opencomms.engine.inbound import apply_inbound, storable_inbound
 from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.provisioning import provision_account, provision_configured
 from opencomms.engine.pruning import Pruner, RetentionPolicy
@@ -86,6 +85,11 @@ class Runtime:
         if self._fanout is not None:
             self._fanout.wake()
 
+    def wake_sink(self, sink_id: str) -> None:
+        """A sink's subscriptions changed: events it had none for may now be due."""
+        if self._events is not None:
+            self._events.wake(sink_id)
+
     @property
     def pruner(self) -> Pruner:
         if self._pruner is None:
@@ -123,7 +127,7 @@ class Runtime:
         for name, connector in self.connectors.items():
             await connector.start(
                 keyed_receipts(name, receipts.accept),
-                lambda message: inbound.accept(storable_struct(message)),
+                lambda message: inbound.accept(storable_inbound(message)),
             )
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors, max_backoff_s=backoff_s)
         fanout = self._fanout = FanoutWorker(

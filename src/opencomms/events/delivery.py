@@ -1,10 +1,12 @@
 """Event delivery: each sink's events, in batches, signed, retried until they get through.
 
-Its story: `run` finds sinks with work due → one task per sink (so a slow or failing sink
-holds one slot, never the others) → `deliver_once` reads the next batch after the sink's
-cursor, POSTs it, and records the outcome: 2xx moves the cursor; 410 disables the sink;
-anything else (a timeout, a redirect, a 5xx, a refused address) schedules a retry with
-backoff, for up to `max_retry` (72 h), after which the batch is given up and logged.
+Its story: `run` finds the sinks that may have work (those of accounts with new events,
+those due to retry, those replaying: an idle sink costs no query) → one task per sink (so
+a slow or failing sink holds one slot, never the others) → `deliver_once` reads the next
+batch after the sink's cursor, POSTs it (bounded: events/posting.py), and records the
+outcome: 2xx moves the cursor; 410 disables the sink; anything else (a timeout, a
+redirect, a 5xx, a refused address) schedules a retry with backoff, for up to
+`max_retry` (72 h), after which the batch is given up and logged.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from opencomms.store import accounts, inbound, operations, sinks
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.events import INBOUND_RECEIVED
+from opencomms.store.outbox_watch import OutboxWatch
 from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
 
 __all__ = ["DeliveryPolicy", "EventDelivery"]
@@ -77,7 +80,10 @@ class EventDelivery:
             timeout=policy.timeout_s,
             follow_redirects=False,
         )
+        self._watch = OutboxWatch()
         self._busy: set[str] = set()
+        self._again: set[str] = set()  # busy sinks found due again: one more round each
+        self._woken: set[str] = set()  # sinks to look at whether their account has news
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(policy.concurrency)
         self._wakeup = Wakeup(IDLE_POLL_S)
@@ -85,16 +91,36 @@ class EventDelivery:
     def ring(self) -> None:
         self._wakeup.ring()
 
+    def wake(self, sink_id: str) -> None:
+        """Look at this sink at the next round (its subscriptions changed)."""
+        self._woken.add(sink_id)
+        self._wakeup.ring()
+
     async def run(self) -> None:
         while True:
-            due = await self._db.read(lambda conn: sinks.due_sinks(conn, now_ms()))
-            for sink in due:
-                if sink.id not in self._busy:
-                    self._busy.add(sink.id)
-                    task = asyncio.create_task(self._serve(sink.id), name=f"sink {sink.id}")
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+            woken, self._woken = self._woken, set()
+            try:
+                due = await self._db.read(self._due_sinks)
+            except Exception:
+                self._watch = OutboxWatch()  # its news were not acted on: look at all again
+                self._woken |= woken
+                raise
+            for sink_id in sorted(due | woken):
+                self._start(sink_id)
             await self._wakeup.wait()
+
+    async def _due_sinks(self, conn: Conn) -> set[str]:
+        news = await self._watch.news(conn)
+        return await sinks.due_sink_ids(conn, now_ms(), news)
+
+    def _start(self, sink_id: str) -> None:
+        if sink_id in self._busy:  # its task may have read before the news: it goes on
+            self._again.add(sink_id)
+            return
+        self._busy.add(sink_id)
+        task = asyncio.create_task(self._serve(sink_id), name=f"sink {sink_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -103,20 +129,26 @@ class EventDelivery:
         await self._client.aclose()
 
     async def _serve(self, sink_id: str) -> None:
-        """Deliver this sink's batches one after another while they succeed."""
+        """Deliver this sink's batches one after another while its cursor moves on."""
         try:
             async with self._slots:
-                while await self.deliver_once(sink_id):
-                    pass
+                while True:
+                    while await self.deliver_once(sink_id):
+                        pass
+                    if sink_id not in self._again:
+                        break
+                    self._again.discard(sink_id)
         except StoreUnavailable as error:
             log.warning("delivery to sink %s waits for the database: %s", sink_id, error)
         except Exception:
             log.exception("delivery to sink %s failed unexpectedly", sink_id)
         finally:
+            self._again.discard(sink_id)
             self._busy.discard(sink_id)
 
     async def deliver_once(self, sink_id: str) -> bool:
-        """Send the next batch of this sink; True when it was delivered."""
+        """Send the next batch of this sink; True when its cursor moved past it
+        (delivered, or given up on after `max_retry`)."""
         batch = await self._db.read(lambda conn: self._next_batch(conn, sink_id))
         if batch is None:
             return False
@@ -136,9 +168,8 @@ class EventDelivery:
             self._client, signed.url, batch.body, signed.headers, self._policy.limits
         )
         elapsed = int((time.monotonic() - started) * 1000)
-        delivered = status_code is not None and 200 <= status_code < 300
         # the batch is out: wait for the database to record it rather than send it twice
-        await until_stored(
+        outcome = await until_stored(
             partial(
                 self._db.write,
                 lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed),
@@ -146,7 +177,7 @@ class EventDelivery:
             f"recording a delivery to sink {sink_id}",
             self._policy.max_backoff_s,
         )
-        return delivered
+        return outcome in ("DELIVERED", "ABANDONED")
 
     async def _next_batch(self, conn: Conn, sink_id: str) -> _Batch | None:
         sink = await sinks.sink_by_id(conn, sink_id)
@@ -194,7 +225,8 @@ class EventDelivery:
         error: str | None,
         retry_after: str | None,
         elapsed_ms: int,
-    ) -> None:
+    ) -> str:
+        """Record the outcome of a batch's POST, and return it."""
         now = now_ms()
         sink, last = batch.sink, batch.events[-1]
         next_attempt: int | None = None
@@ -233,6 +265,7 @@ class EventDelivery:
                 outcome, status_code, error, elapsed_ms, next_attempt,
             ),
         )  # fmt: skip
+        return outcome
 
     @staticmethod
     async def _move_on(conn: Conn, batch: _Batch, now: int) -> None:

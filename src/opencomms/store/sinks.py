@@ -25,7 +25,7 @@ __all__ = [
     "current_position",
     "delete_sink",
     "delete_subscription",
-    "due_sinks",
+    "due_sink_ids",
     "expire_callback_sinks",
     "finish_replay",
     "get_sink",
@@ -240,11 +240,32 @@ async def subscription_types(conn: Conn, sink_id: str) -> list[str]:
     return sorted({pattern for row in rows for pattern in load(row[0])})
 
 
-async def due_sinks(conn: Conn, now: int) -> list[SinkRecord]:
-    rows = await conn.fetch(
-        f"SELECT {_SINK} FROM sinks WHERE status = 'ACTIVE' AND next_attempt_at <= ?", now
+_DUE = "status = 'ACTIVE' AND next_attempt_at <= ?"
+_ACCOUNTS_PER_QUERY = 500
+
+
+async def due_sink_ids(conn: Conn, now: int, accounts: set[str] | None) -> set[str]:
+    """The sinks that may have something to deliver now: those of `accounts` (which have
+    new events), those waiting to retry, those with a replay; every active sink when
+    `accounts` is None. A sink with nothing new is not read at all."""
+    if accounts is None:
+        rows = await conn.fetch(f"SELECT id FROM sinks WHERE {_DUE}", now)
+        return {row[0] for row in rows}
+    rows = await conn.fetch(f"SELECT id FROM sinks WHERE tries > 0 AND {_DUE}", now)
+    rows += await conn.fetch(
+        "SELECT DISTINCT r.sink_id FROM sink_replays r JOIN sinks ON sinks.id = r.sink_id"
+        f" WHERE {_DUE}",
+        now,
     )
-    return [SinkRecord(*row) for row in rows]
+    listed = sorted(accounts)
+    for start in range(0, len(listed), _ACCOUNTS_PER_QUERY):
+        chunk = listed[start : start + _ACCOUNTS_PER_QUERY]
+        rows += await conn.fetch(
+            f"SELECT id FROM sinks WHERE account_sid IN ({placeholders(len(chunk))}) AND {_DUE}",
+            *chunk,
+            now,
+        )
+    return {row[0] for row in rows}
 
 
 def _type_filter(patterns: Sequence[str]) -> tuple[str, list[str]]:

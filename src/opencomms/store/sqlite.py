@@ -18,12 +18,12 @@ the next group and goes on, so writes work again as soon as the disk does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -127,7 +127,8 @@ class SqliteDatabase:
                     _fail(group, error)
                     continue
                 if not loop.run_until_complete(self._commit_group(raw, group)):
-                    raw.close()
+                    with contextlib.suppress(sqlite3.Error):
+                        raw.close()
                     raw = None  # a new connection for the next group
         finally:
             loop.close()
@@ -210,7 +211,7 @@ class SqliteDatabase:
         return result
 
 
-@contextmanager
+@contextlib.contextmanager
 def _unavailable_raised() -> Iterator[None]:
     """sqlite3's errors of a failing disk or file, as StoreUnavailable."""
     try:
