@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -98,17 +99,44 @@ class FanoutWorker:
         pool = await self._db.read(lambda conn: senders.get_senders(conn, work.spec["senders"]))
         ordered = [pool[i] for i in work.spec["senders"] if i in pool]
         templates = _templates(work.spec)
-        for start in range(work.cursor, len(work.recipients), CHUNK):
-            end = min(start + CHUNK, len(work.recipients))
-            opted_out = await self._db.read(partial(_opted_out, work=work, start=start, end=end))
-            variables = [recipient.get("variables") for recipient in work.recipients[start:end]]
-            rendered = await self._renderer.render(templates, variables)
-            chunk = build_chunk(work, start, end, ordered, rendered, now_ms(), opted_out)
-            stored = await self._db.write(partial(_store, work=work, chunk=chunk))
-            if not stored:
-                return
-            self._on_messages()
-            await asyncio.sleep(0)
+        async with aclosing(self._rendered_chunks(work, templates)) as chunks:
+            async for start, end, rendered in chunks:
+                opted_out = await self._db.read(
+                    partial(_opted_out, work=work, start=start, end=end)
+                )
+                chunk = build_chunk(work, start, end, ordered, rendered, now_ms(), opted_out)
+                stored = await self._db.write(partial(_store, work=work, chunk=chunk))
+                if not stored:
+                    return
+                self._on_messages()
+                await asyncio.sleep(0)
+
+    async def _rendered_chunks(
+        self, work: FanoutWork, templates: dict[str, str]
+    ) -> AsyncGenerator[tuple[int, int, list[Rendered]], None]:
+        """(start, end, each recipient's rendering) of every chunk left. The next chunk is
+        given to the renderer before this one is handed over, so that it renders while
+        this one is stored."""
+        total = len(work.recipients)
+        bounds = [(start, min(start + CHUNK, total)) for start in range(work.cursor, total, CHUNK)]
+        if not bounds:
+            return
+        rendering = asyncio.create_task(self._render(work, templates, *bounds[0]))
+        try:
+            for index, (start, end) in enumerate(bounds):
+                rendered = await rendering
+                if index + 1 < len(bounds):
+                    next_chunk = bounds[index + 1]
+                    rendering = asyncio.create_task(self._render(work, templates, *next_chunk))
+                yield start, end, rendered
+        finally:
+            rendering.cancel()
+
+    async def _render(
+        self, work: FanoutWork, templates: dict[str, str], start: int, end: int
+    ) -> list[Rendered]:
+        variables = [recipient.get("variables") for recipient in work.recipients[start:end]]
+        return await self._renderer.render(templates, variables)
 
 
 class Chunk:

@@ -185,6 +185,9 @@ class Renderer:
         except _Lost:
             await self._discard()
             rendered.append(Rendered(error=self._stopped_message()))
+        except BaseException:  # cancelled: the rest of its answers must not reach the next job
+            self._abandon()
+            raise
         return rendered
 
     async def _started(self, job: RenderJob) -> _Child:
@@ -217,6 +220,11 @@ class Renderer:
             except (OSError, _Lost) as error:
                 raise RendererUnavailable(f"the renderer cannot start: {error}") from error
         return self._child
+
+    def _abandon(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            child.kill()
 
     async def _discard(self) -> None:
         child, self._child = self._child, None

@@ -143,9 +143,18 @@ async def count_sinks(conn: Conn, account_sid: str) -> int:
     return int(row[0]) if row is not None else 0
 
 
+TOUCH_EVERY_MS = 60_000
+
+
 async def touch_callback(conn: Conn, sink_id: str, now: int) -> None:
-    """A send named this callback sink: it is in use."""
-    await conn.execute("UPDATE sinks SET last_used_at = ? WHERE id = ?", now, sink_id)
+    """A send named this callback sink: it is in use. Noted at most once a minute, so
+    that sends naming the same URL at once do not queue on the sink's row."""
+    await conn.execute(
+        "UPDATE sinks SET last_used_at = ? WHERE id = ? AND last_used_at < ?",
+        now,
+        sink_id,
+        now - TOUCH_EVERY_MS,
+    )
 
 
 async def expire_callback_sinks(conn: Conn, unused_since: int, limit: int = 500) -> list[str]:
