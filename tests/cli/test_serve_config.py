@@ -3,6 +3,7 @@ unreachable SMSC does not stop the start, and a bad file stops it naming the key
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,36 @@ def test_serve_without_the_password_variable_exits_naming_it(tmp_path: Path) -> 
     assert done.returncode == 2
     assert "connectors.operator_a.password_env (line 6)" in done.stderr
     assert "OPERATOR_A_PASSWORD is not set" in done.stderr
+
+
+HTTP_LIMITS = """\
+[http]
+max_header_bytes = 4096
+max_body_bytes = 2048
+max_connections_per_client = 2
+"""
+
+
+def test_serve_applies_the_http_limits_of_its_file(tmp_path: Path) -> None:
+    config = tmp_path / "opencomms.toml"
+    config.write_text(HTTP_LIMITS)
+    sid, token = new_account_sid(), new_auth_token()
+    env = {
+        "OPENCOMMS_CONFIG": str(config),
+        "OPENCOMMS_ACCOUNT_SID": sid,
+        "OPENCOMMS_AUTH_TOKEN": token,
+    }
+    server = ServeProcess(f"sqlite:///{tmp_path / 'oc.db'}", tmp_path, env).start()
+    try:
+        with httpx.Client(base_url=server.url + "/v1", auth=(sid, token), timeout=30) as api:
+            large_head = api.get("/Senders", headers={"X-Padding": "x" * 5000})
+            large_body = api.post("/OptOuts", json={"address": "+14155550100", "x": "y" * 3000})
+            with socket.create_connection(("127.0.0.1", server.port)):
+                # a third connection: beside the raw one and api's kept-alive one
+                over_cap = httpx.get(server.url + "/healthz", timeout=30)
+    finally:
+        server.stop()
+
+    assert (large_head.status_code, large_head.json()["code"]) == (431, 20431)
+    assert (large_body.status_code, large_body.json()["code"]) == (413, 20413)
+    assert (over_cap.status_code, over_cap.headers["retry-after"]) == (429, "1")

@@ -69,6 +69,7 @@ async def raw_json_body(request: AnyRequest) -> bytes:
 
 
 UNSTORABLE = "must not hold a NUL character (\\u0000) or a lone surrogate"
+_NUL_ESCAPE = b"\\u0000"
 
 
 def decode_json(body: bytes) -> tuple[Any, list[FieldError]]:
@@ -82,6 +83,11 @@ def decode_json(body: bytes) -> tuple[Any, list[FieldError]]:
         return None, [FieldError("body", f"is not valid JSON: {error}")]
     except RecursionError:
         return None, [FieldError("body", "is nested too deeply")]
+    # JSON holds a NUL only as the escape \u0000 (msgspec refuses a raw one, and any lone
+    # surrogate): without it there is nothing to walk, and searching the bytes of a
+    # 10,000-recipient body costs a few milliseconds where walking it costs hundreds
+    if _NUL_ESCAPE not in body:
+        return value, []
     return value, [FieldError(path, UNSTORABLE) for path in unstorable_paths(value)]
 
 

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import httpx
 
+from opencomms.domain.storable import storable_text
+
 __all__ = ["PostLimits", "PostResult", "post_bounded"]
 
 
@@ -69,5 +71,6 @@ async def _read_some(response: httpx.Response, limit: int) -> None:
 
 
 def _describe(failure: httpx.HTTPError) -> str:
+    """The failure as the delivery log stores it (its text may quote the receiver's)."""
     name = type(failure).__name__
-    return f"{name}: {failure}" if str(failure) else name
+    return storable_text(f"{name}: {failure}") if str(failure) else name
