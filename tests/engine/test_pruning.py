@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,9 +17,11 @@ from opencomms.connectors.base import Inbound
 from opencomms.engine.clock import now_ms
 from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.pruning import Pruner, RetentionPolicy
-from tests.events.helpers import make_sink
+from opencomms.store import pruning, sinks
+from opencomms.store.database import Conn
+from tests.events.helpers import delivered_events, make_sink
 from tests.support.polling import send, wait_completed, wait_stats, wait_until
-from tests.support.retention import age, count, prune, retention_server, sql
+from tests.support.retention import DAY_MS, age, count, prune, retention_server, sql
 from tests.support.server import ThreadServer
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -91,6 +94,18 @@ def long_sms_parts(server: ThreadServer, operation_id: str) -> None:
             )
         )
     )
+
+
+def owes(server: ThreadServer, sink_id: str) -> bool:
+    """Whether the sink has events still to deliver, as the pruner sees it."""
+
+    async def first_pending(conn: Conn) -> bool:
+        sink = await sinks.sink_by_id(conn, sink_id)
+        assert sink is not None
+        patterns = await sinks.subscription_types(conn, sink_id)
+        return bool(await sinks.pending_events(conn, sink, patterns, 1))
+
+    return server.call(server.runtime.db.read(first_pending))
 
 
 def age_operation(server: ThreadServer, operation_id: str, days: float) -> None:
@@ -184,20 +199,14 @@ def test_events_go_once_delivered_and_stay_while_a_sink_still_owes_them(
     prune(server)
     kept = count(server, "events", owner, sink["id"])
     answers["status"] = 200
-    last = f"SELECT MAX(seq) FROM events WHERE {owner}"
-    wait_until(  # every event delivered, and the sink's cursor moved past them
-        lambda: (
-            sql(server, "SELECT cursor_seq FROM sinks WHERE id = ?", sink["id"])
-            == sql(server, last, sink["id"])
-        ),
-        timeout=120,
-    )
+    wait_until(lambda: not owes(server, sink["id"]), timeout=120)
     age(server, "sink_deliveries", "attempted_at", "sink_id = ?", sink["id"], days=8)
     prune(server)
 
     assert written > 0
     assert kept == written  # undelivered: every one kept, however old
-    assert count(server, "events", owner, sink["id"]) == 0  # delivered and old: gone
+    older = f"{owner} AND seq < (SELECT MAX(seq) FROM events)"  # the newest one stays
+    assert count(server, "events", older, sink["id"]) == 0  # delivered and old: gone
     assert count(server, "sink_deliveries", "sink_id = ?", sink["id"]) == 0
 
 
@@ -251,3 +260,54 @@ def test_old_inbound_messages_that_reached_no_account_go_too(server: ThreadServe
     prune(server)
 
     assert count(server, "inbound_messages", nobodys, writer) == 0
+
+
+def test_a_pass_cut_short_after_retiring_an_operation_is_finished_by_the_next(
+    server: ThreadServer, api: httpx.Client
+) -> None:
+    operation_id = send(api, {"to": phones(30, first=7000), "content": {"text": "Hi"}})
+    wait_stats(api, operation_id, read=30)
+    age_operation(server, operation_id, days=36_500)  # the oldest: the first retired
+    # the process dies right after the operation was replaced by its record
+    server.call(
+        server.runtime.db.write(
+            lambda conn: pruning.retire_operation(conn, now_ms() - 30 * DAY_MS, now_ms())
+        )
+    )
+    record = "SELECT cleared FROM pruned_operations WHERE id = ?"
+    cut_short = sql(server, record, operation_id)
+    left = count(server, "messages", "operation_id = ?", operation_id)
+
+    prune(server)
+
+    assert (cut_short, left) == ([(0,)], 30)
+    assert api.get(f"/Messages/Operations/{operation_id}").status_code == 404
+    assert rows_of(server, operation_id) == dict.fromkeys(OPERATION_ROWS, 0)
+    assert sql(server, record, operation_id) == [(1,)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_sink_gets_new_events_after_every_old_one_was_pruned(
+    backend: str, tmp_path: Path, receiver: HTTPServer
+) -> None:
+    """On SQLite an emptied outbox would number its next events from 1 again, behind the
+    sink's cursor: the pruner always leaves the newest event."""
+    with retention_server(backend, tmp_path) as alone:  # its outbox holds only this test's
+        api = httpx.Client(base_url=alone.url + "/v1", auth=alone.new_account())
+        make_sink(api, receiver.url_for("/hook"))
+        first = send(api, {"to": phones(2), "content": {"text": "Hi"}})
+        wait_stats(api, first, read=2)
+        sink_id = sql(alone, "SELECT id FROM sinks")[0][0]
+        wait_until(
+            lambda: count(alone, "events", "operation_id = ?", first) and not owes(alone, sink_id)
+        )
+        age(alone, "events", "created_at", "1 = 1", days=8)
+        prune(alone)
+
+        second = send(api, {"to": phones(2, first=3000), "content": {"text": "Again"}})
+
+        wait_until(
+            lambda: second in {e["data"]["operation_id"] for e in delivered_events(receiver)}
+        )
+        assert count(alone, "events", "operation_id = ?", first) <= 1
+        api.close()

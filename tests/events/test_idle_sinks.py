@@ -134,8 +134,7 @@ SETTLE_S = 30.0
 
 async def settled(recording: RecordingDatabase, sink_ids: set[str]) -> None:
     """Wait for a whole idle period in which no sink is read: at start-up the worker looks
-    at every sink (on PostgreSQL, until the transactions running when it started, on the
-    whole server, have ended)."""
+    at every sink once."""
     for _ in range(int(SETTLE_S / IDLE_S)):
         recording.statements.clear()
         await asyncio.sleep(IDLE_S)
@@ -181,3 +180,32 @@ async def test_idle_sinks_are_not_read_and_news_wakes_only_its_accounts_sinks(
     assert not any("subscriptions" in sql for sql, _ in while_idle)
     assert [request.path for request, _ in httpserver.log] == ["/hook"]
     assert named(after_news, idle_sinks | {busy_sink}) == {busy_sink}
+
+
+async def test_a_sink_hears_of_events_written_after_the_outbox_was_emptied(
+    db: Database, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    account = await make_account(db)
+    await make_sink(db, account, httpserver.url_for("/hook"))
+    delivery = EventDelivery(db, SEALER, CallbackPolicy.from_cidrs(["127.0.0.0/8"]))
+    worker = asyncio.create_task(delivery.run())
+
+    async def event_delivered(operation: str) -> None:
+        news = [operation_event(account, operation, "processing", now_ms())]
+        await db.write(lambda conn: events.insert_events(conn, news))
+        for _ in range(600):
+            if any(operation.encode() in request.get_data() for request, _ in httpserver.log):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the event of {operation} was not delivered")
+
+    try:
+        for n in range(3):
+            await event_delivered(f"OP{n:032d}")
+        await db.write(lambda conn: conn.execute("DELETE FROM events"))  # all pruned
+
+        await event_delivered("OP" + "9" * 32)
+    finally:
+        worker.cancel()
+        await delivery.close()

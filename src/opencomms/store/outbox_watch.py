@@ -14,7 +14,8 @@ events lie above the highest `seq` the look could see. One look further back cov
 instant between a statement's `nextval` and its txid, when the events are a
 transaction's first write. While the horizon stays where it was (a long transaction
 anywhere on the server holds it), nothing new is readable and nothing is read; when a
-transaction older than every look ends, every sink looks for itself once.
+transaction older than every look ends, its events are found through the account index,
+one probe per account that has a sink.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ __all__ = ["OutboxWatch"]
 _SNAPSHOT = (
     "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,"
     " (SELECT COALESCE(MAX(seq), 0) FROM events) FROM pg_current_snapshot() s"
+)
+_BY_SEQ = "SELECT DISTINCT account_sid FROM events WHERE seq > ? AND txid >= ? AND txid < ?"
+# without a seq to start from: one probe of the account index per account with a sink
+_BY_ACCOUNT = (
+    "SELECT DISTINCT account_sid FROM sinks s WHERE status = 'ACTIVE' AND EXISTS"
+    " (SELECT 1 FROM events e WHERE e.account_sid = s.account_sid AND e.txid >= ?"
+    " AND e.txid < ?)"
 )
 MAX_LOOKS = 10_000  # a transaction open longer than this many looks: look at every sink
 
@@ -47,8 +55,8 @@ class OutboxWatch:
         self._looks: deque[_Look] = deque(maxlen=MAX_LOOKS)  # PostgreSQL, oldest first
 
     async def news(self, conn: Conn) -> set[str] | None:
-        """The accounts with events readable since the last call; None when that cannot
-        be told (the first calls), and every sink should look for itself."""
+        """The accounts with events readable since the last call; None at the first call,
+        when every sink should look for itself (events may wait from before the start)."""
         if conn.dialect == "postgresql":
             return await self._postgres_news(conn)
         return await self._sqlite_news(conn)
@@ -72,16 +80,14 @@ class OutboxWatch:
         previous = self._looks[-1] if self._looks else None
         floor = None if previous is None else self._floor(previous.xmin)
         self._looks.append(look)
-        if previous is not None and look.xmin == previous.xmin:
-            return set()  # no transaction ended below the horizon: nothing new is readable
-        if previous is None or floor is None:
+        if previous is None:
             return None
-        rows = await conn.fetch(
-            "SELECT DISTINCT account_sid FROM events WHERE seq > ? AND txid >= ? AND txid < ?",
-            floor,
-            previous.xmin,
-            look.xmin,
-        )
+        if look.xmin == previous.xmin:
+            return set()  # no transaction ended below the horizon: nothing new is readable
+        if floor is None:  # a transaction older than every look ended
+            rows = await conn.fetch(_BY_ACCOUNT, previous.xmin, look.xmin)
+        else:
+            rows = await conn.fetch(_BY_SEQ, floor, previous.xmin, look.xmin)
         return {row[0] for row in rows}
 
     def _floor(self, horizon: int) -> int | None:

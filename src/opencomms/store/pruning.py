@@ -131,9 +131,15 @@ async def _delete_messages(conn: Conn, operation_id: str, limit: int) -> int:
     return deleted + await conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", *message_ids)
 
 
+# The newest event always stays: on SQLite `seq` is a rowid, and an emptied table would
+# number its next events from 1 again, behind every sink's cursor (and the outbox watch).
+_NOT_NEWEST = "seq < (SELECT MAX(seq) FROM events)"
+
+
 async def _delete_events(conn: Conn, operation_id: str, limit: int) -> int:
     return await conn.execute(
-        "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE operation_id = ? LIMIT ?)",
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE operation_id = ?"
+        f" AND {_NOT_NEWEST} LIMIT ?)",
         operation_id,
         limit,
     )
@@ -198,12 +204,13 @@ async def prune_events(
     conn: Conn, created_before: int, holds: Mapping[str, Position], limit: int
 ) -> int:
     """Delete up to `limit` events written before `created_before`, but none at or after
-    an account's hold: the first event that one of its sinks has still to deliver."""
+    an account's hold (the first event that one of its sinks has still to deliver), nor
+    the newest."""
     deleted = 0
     for account_sid, (txid, seq) in sorted(holds.items()):
         deleted += await conn.execute(
             "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE account_sid = ?"
-            " AND created_at < ? AND (txid < ? OR (txid = ? AND seq < ?))"
+            f" AND created_at < ? AND (txid < ? OR (txid = ? AND seq < ?)) AND {_NOT_NEWEST}"
             " ORDER BY txid, seq LIMIT ?)",
             account_sid, created_before, txid, txid, seq, limit - deleted,
         )  # fmt: skip
@@ -213,7 +220,7 @@ async def prune_events(
     unheld = f" AND account_sid NOT IN ({placeholders(len(held))})" if held else ""
     return deleted + await conn.execute(
         "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < ?"
-        f"{unheld} ORDER BY created_at LIMIT ?)",
+        f"{unheld} AND {_NOT_NEWEST} ORDER BY created_at LIMIT ?)",
         created_before,
         *held,
         limit - deleted,

@@ -292,6 +292,9 @@ events = sa.Table(
     sa.Index("ix_events_created", "created_at"),
     # the events of an operation being pruned
     sa.Index("ix_events_operation", "operation_id"),
+    # a seq is never given twice, even once every event was pruned: sinks' cursors and
+    # the delivery worker's watch (store/outbox_watch.py) count on it
+    sqlite_autoincrement=True,
 )
 
 sinks = sa.Table(

@@ -1,4 +1,4 @@
-"""webhook secrets are stored sealed; callback sinks know when they were last used
+"""webhook signing keys are stored sealed; callback sinks know when they were last used
 
 Sinks' and accounts' Standard Webhooks secrets were stored in the clear; they are sealed
 here with the server's key, as auth tokens are (`secret` becomes `secret_sealed`,
