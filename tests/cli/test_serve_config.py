@@ -37,6 +37,10 @@ senders = ["+12065558844", "noreply@example.com"]
 """
 
 
+# distinctive, so that the log's own words ("webhook secrets are sealed") cannot match it
+PASSWORD = "operator-a-password-7f3c"
+
+
 def test_serve_with_a_config_shows_its_senders_and_pools(tmp_path: Path) -> None:
     config = tmp_path / "opencomms.toml"
     config.write_text(CONFIG.format(closed_port=free_port()))
@@ -45,7 +49,7 @@ def test_serve_with_a_config_shows_its_senders_and_pools(tmp_path: Path) -> None
         "OPENCOMMS_CONFIG": str(config),
         "OPENCOMMS_ACCOUNT_SID": sid,
         "OPENCOMMS_AUTH_TOKEN": token,
-        "OPERATOR_A_PASSWORD": "secret",
+        "OPERATOR_A_PASSWORD": PASSWORD,
     }
     server = ServeProcess(f"sqlite:///{tmp_path / 'oc.db'}", tmp_path, env).start()
     try:
@@ -60,7 +64,7 @@ def test_serve_with_a_config_shows_its_senders_and_pools(tmp_path: Path) -> None
     assert (sms["connector"], email["connector"]) == ("operator_a", "simulator")
     (default,) = [p for p in pools if p["default"]]
     assert (default["name"], default["senders"]) == ("default", [sms["id"], email["id"]])
-    assert "secret" not in (tmp_path / "serve.log").read_text()
+    assert PASSWORD not in (tmp_path / "serve.log").read_text()
 
 
 def test_serve_with_a_bad_config_exits_naming_the_key_and_line(tmp_path: Path) -> None:
