@@ -40,11 +40,13 @@ __all__ = [
 PHONES = ["+14155550100", "+14155550101", "+447700900123", "+61491570156", "+8613800138000"]
 EMAILS = ["a@example.com", "B@Example.COM", "x+y@sub.example.org"]
 WHATSAPP = ["whatsapp:+14155550102", "+14155550103"]
+# addresses no other test registers: an address belongs to the account that registered
+# it, and the fuzz's accounts keep theirs on the session's shared server
 SENDER_ADDRESSES = {
-    "SMS": ["+12065550100", "12345", "Brand"],
-    "RCS": ["brand_agent"],
-    "WHATSAPP": ["+12065550101"],
-    "EMAIL": ["news@example.com"],
+    "SMS": ["+12065559100", "54321", "FuzzBrand"],
+    "RCS": ["fuzz_agent"],
+    "WHATSAPP": ["+12065559101"],
+    "EMAIL": ["fuzz@example.com"],
 }
 # callback URLs the server refuses (networks, schemes, a name that does not resolve); the
 # run adds its receiver's, on loopback (which the tests' server allows)
