@@ -4,9 +4,6 @@ sent last to the writer from it, or to none."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import pytest
 
 from opencomms.connectors.base import Inbound
@@ -21,27 +18,12 @@ from opencomms.domain.keywords import Keyword, keyword_of
 from opencomms.engine.inbound import apply_inbound
 from opencomms.store import opt_outs, sender_addresses, senders, sinks
 from opencomms.store.database import Conn, Database
-from opencomms.store.open import open_database
 from opencomms.store.records import SenderRecord
 from opencomms.store.senders import Registration
 from opencomms.store.sinks import SinkRecord, SubscriptionRecord
-from tests.support.databases import database_url
 
 SENDER = "+12065550100"
 WRITER = "+14155550123"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, str(tmp_path)) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(url: str) -> AsyncIterator[Database]:
-    database = await open_database(url)
-    yield database
-    await database.close()
 
 
 def sender_record(account: str, address: str, channel: str, connector: str) -> SenderRecord:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
 
 from opencomms.connectors.base import Receipt
 from opencomms.engine.provider_ids import keyed_receipts
@@ -14,8 +10,6 @@ from opencomms.engine.receipts import apply_receipts
 from opencomms.store import delivery, operations
 from opencomms.store.database import Conn, Database
 from opencomms.store.delivery import AttemptState
-from opencomms.store.open import open_database
-from tests.support.databases import database_url
 
 MESSAGE = (
     "INSERT INTO messages (id, account_sid, operation_id, recipient_index, status, recipient,"
@@ -24,19 +18,6 @@ MESSAGE = (
     " VALUES ('MM1', 'AC1', 'OP1', 0, 'SENT', '{}', '[]', 1, '{}', '{}', 'SMS', 1, 1, 'SM1', 0,"
     " 0, 0)"
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, str(tmp_path)) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(url: str) -> AsyncIterator[Database]:
-    database = await open_database(url)
-    yield database
-    await database.close()
 
 
 async def sent_through_lab(conn: Conn) -> None:
