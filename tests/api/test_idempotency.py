@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from opencomms.engine.clock import now_ms
+from opencomms.domain.clock import now_ms
 from opencomms.store import idempotency
 from opencomms.store.idempotency import KEEP_MS, STALE_PENDING_MS, Claim, ClaimLost
 from tests.api.test_errors import assert_error, assert_invalid, assert_nothing_accepted

@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from opencomms.engine.clock import iso, now_ms
+from opencomms.domain.clock import iso, now_ms
 from opencomms.settings import ServerSettings, Settings, SimulatorSettings
 from tests.support.databases import ADMIN_URL, _admin, _with_database, require_postgres
 from tests.support.polling import (

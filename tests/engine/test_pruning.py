@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from opencomms.connectors.base import Inbound
-from opencomms.engine.clock import now_ms
+from opencomms.domain.clock import now_ms
 from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.store import pruning, sinks

@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from opencomms.engine.clock import now_ms
+from opencomms.domain.clock import now_ms
 from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.sealing import Sealer
 from opencomms.store import senders

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from opencomms.engine.clock import now_ms
+from opencomms.domain.clock import now_ms
 from opencomms.settings import RetentionSettings, ServerSettings, Settings, SimulatorSettings
 from tests.support.databases import database_url
 from tests.support.server import ThreadServer

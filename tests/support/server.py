@@ -14,8 +14,8 @@ import uvicorn
 
 from opencomms.api.http_limits import BoundedConfig
 from opencomms.app import create_app
+from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import new_account_sid, new_auth_token
-from opencomms.engine.clock import now_ms
 from opencomms.engine.provisioning import provision_account
 from opencomms.engine.runtime import Runtime
 from opencomms.settings import Settings

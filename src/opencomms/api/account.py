@@ -10,7 +10,7 @@ from litestar import Request, Response, get
 from opencomms.api.api_keys import require_account_credentials
 from opencomms.api.common import account_of, json_response, runtime_of
 from opencomms.api.errors import not_found
-from opencomms.engine.clock import iso
+from opencomms.domain.clock import iso
 from opencomms.store import accounts
 from opencomms.store.database import Conn
 

@@ -14,9 +14,9 @@ from opencomms.api.auth import forget_credential
 from opencomms.api.common import account_of, json_body, json_response, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid, not_found, unknown_fields
 from opencomms.api.wire import api_key_json
+from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import API_KEY_SID_RE, new_api_key_secret, new_api_key_sid
 from opencomms.domain.sender_addresses import CONTROL
-from opencomms.engine.clock import now_ms
 from opencomms.store import accounts
 
 __all__ = [

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from opencomms.api.errors import FieldError
+from opencomms.domain.clock import parse_iso_ms
 from opencomms.domain.ids import ulid_floor
-from opencomms.engine.clock import parse_iso_ms
 
 __all__ = ["date_bounds", "enum_filter"]
 

@@ -22,7 +22,7 @@ from litestar import Request, Response
 
 from opencomms.api.common import account_of, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid
-from opencomms.engine.clock import now_ms
+from opencomms.domain.clock import now_ms
 from opencomms.store import idempotency
 from opencomms.store.database import Conn
 from opencomms.store.errors import StoreUnavailable

@@ -30,10 +30,10 @@ from opencomms.api.pruned import missing_message
 from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
 from opencomms.api.wire import attempt_json, message_json, operation_path
 from opencomms.domain.channels import SenderChannel
+from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id
 from opencomms.domain.local_time import window_ms
 from opencomms.domain.statuses import MessageStatus, OperationStatus
-from opencomms.engine.clock import now_ms
 from opencomms.settings import Settings
 from opencomms.store import messages, operations, senders
 from opencomms.store.database import Conn

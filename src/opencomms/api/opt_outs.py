@@ -16,8 +16,8 @@ from opencomms.api.common import account_of, json_body, json_response, plain_lis
 from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
+from opencomms.domain.clock import iso, now_ms
 from opencomms.domain.ids import new_opt_out_id
-from opencomms.engine.clock import iso, now_ms
 from opencomms.store import opt_outs
 from opencomms.store.opt_outs import OptOutRecord
 

@@ -9,7 +9,7 @@ from litestar import Request
 
 from opencomms.api.common import runtime_of
 from opencomms.api.errors import ApiError, not_found
-from opencomms.engine.clock import rfc3339
+from opencomms.domain.clock import rfc3339
 from opencomms.store import pruning
 from opencomms.store.pruning import PrunedOperation
 

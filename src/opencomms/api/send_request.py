@@ -19,6 +19,7 @@ from opencomms.api.common import decode_json
 from opencomms.api.errors import FieldError, field_path, unknown_fields
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
+from opencomms.domain.clock import now_ms, parse_iso_ms
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
 from opencomms.domain.local_time import parse_local, window_ms
 from opencomms.domain.personalization import (
@@ -30,7 +31,6 @@ from opencomms.domain.personalization import (
     strings_in,
 )
 from opencomms.domain.storable import MAX_TAG_CHARS
-from opencomms.engine.clock import now_ms, parse_iso_ms
 from opencomms.settings import InputSettings
 
 __all__ = ["MAX_RECIPIENTS", "SendRequest", "parse_send_request"]

@@ -20,9 +20,9 @@ from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
 from opencomms.api.paging import page_envelope
 from opencomms.api.senders import check_tags
 from opencomms.api.wire import pool_json, sender_json
+from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE, new_sender_pool_id
 from opencomms.domain.sender_addresses import CONTROL
-from opencomms.engine.clock import now_ms
 from opencomms.store import senders
 from opencomms.store.database import Conn
 from opencomms.store.records import SenderPoolRecord

@@ -22,10 +22,10 @@ from opencomms.api.paging import page_envelope
 from opencomms.api.send_request import TAG_PATTERN
 from opencomms.api.wire import sender_json
 from opencomms.domain.channels import SenderChannel
+from opencomms.domain.clock import now_ms
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.domain.ids import SENDER_ID_RE, new_sender_id
 from opencomms.domain.sender_addresses import sender_address_problem
-from opencomms.engine.clock import now_ms
 from opencomms.store import senders
 from opencomms.store.records import SenderRecord
 from opencomms.store.senders import Registration

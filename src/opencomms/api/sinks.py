@@ -17,13 +17,13 @@ from litestar.params import FromPath
 from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
 from opencomms.api.send_request import URL_PATTERN
+from opencomms.domain.clock import iso, now_ms, parse_iso_ms
 from opencomms.domain.ids import (
     SINK_ID_RE,
     SUBSCRIPTION_ID_RE,
     new_sink_id,
     new_subscription_id,
 )
-from opencomms.engine.clock import iso, now_ms, parse_iso_ms
 from opencomms.events.cloudevents import validate_type_pattern
 from opencomms.events.signing import new_webhook_secret
 from opencomms.events.ssrf import check_url_async

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from opencomms.api.errors import MORE_INFO
+from opencomms.domain.clock import iso
 from opencomms.domain.durations import format_duration
-from opencomms.engine.clock import iso
 from opencomms.store.records import (
     STAT_COLUMNS,
     ApiKeyRecord,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from enum import Enum, auto
 
+from opencomms.domain.clock import now_ms
 from opencomms.domain.statuses import MessageStatus, OperationStatus
-from opencomms.engine.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.store import cancellation, events, messages, operations
 from opencomms.store.database import Conn

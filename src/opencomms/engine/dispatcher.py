@@ -22,9 +22,9 @@ from opencomms.connectors.base import (
     SubmitOutcome,
     SubmitResult,
 )
+from opencomms.domain.clock import now_ms
 from opencomms.engine.answers import Answers
 from opencomms.engine.backoff import until_stored
-from opencomms.engine.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
 from opencomms.engine.provider_ids import keyed_answers, keyed_result

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 from opencomms.domain.channels import SenderChannel, reaches
+from opencomms.domain.clock import now_ms
 from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSTORABLE, UNSUBSCRIBED
 from opencomms.domain.ids import new_message_id
 from opencomms.domain.local_time import instant_ms, zone_of
@@ -26,7 +27,6 @@ from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
 from opencomms.domain.storable import MAX_TAG_CHARS, is_storable
 from opencomms.engine.backoff import until_stored
-from opencomms.engine.clock import now_ms
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.engine.wakeup import Wakeup
 from opencomms.store import fanout, jobs, operations, opt_outs, senders

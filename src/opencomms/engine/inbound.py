@@ -18,11 +18,11 @@ from msgspec.structs import replace
 from opencomms.connectors.base import Inbound
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
+from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import new_inbound_id, new_opt_out_id
 from opencomms.domain.keywords import Keyword, keyword_of
 from opencomms.domain.sender_addresses import address_key
 from opencomms.domain.storable import storable_id, storable_struct
-from opencomms.engine.clock import now_ms
 from opencomms.store import inbound, opt_outs, sender_addresses
 from opencomms.store.database import Conn
 from opencomms.store.events import INBOUND_RECEIVED, EventRow, insert_events

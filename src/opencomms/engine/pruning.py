@@ -15,8 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from opencomms.domain.clock import now_ms
 from opencomms.domain.durations import parse_duration_ms
-from opencomms.engine.clock import now_ms
 from opencomms.settings import RetentionSettings
 from opencomms.store import pruning, sinks
 from opencomms.store.database import Conn, Database

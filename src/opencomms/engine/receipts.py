@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from msgspec.structs import replace
 
 from opencomms.connectors.base import Receipt
-from opencomms.engine.clock import now_ms
+from opencomms.domain.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.store import delivery, parts, senders
 from opencomms.store.database import Conn

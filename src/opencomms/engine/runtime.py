@@ -13,10 +13,10 @@ from functools import partial
 
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
+from opencomms.domain.clock import now_ms
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.engine.backoff import Backoff
 from opencomms.engine.batching import BatchApplier
-from opencomms.engine.clock import now_ms
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
 from opencomms.engine.inbound import apply_inbound, storable_inbound

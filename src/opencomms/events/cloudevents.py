@@ -32,7 +32,7 @@ from typing import Any, TypedDict
 
 import msgspec
 
-from opencomms.engine.clock import rfc3339
+from opencomms.domain.clock import rfc3339
 
 __all__ = [
     "EVENT_TYPES",

@@ -20,8 +20,8 @@ from functools import partial
 
 import httpx
 
+from opencomms.domain.clock import now_ms
 from opencomms.engine.backoff import until_stored
-from opencomms.engine.clock import now_ms
 from opencomms.engine.wakeup import Wakeup
 from opencomms.events.cloudevents import encode_batch
 from opencomms.events.payloads import event_id, render

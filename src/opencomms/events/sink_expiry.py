@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from opencomms.engine.clock import now_ms
+from opencomms.domain.clock import now_ms
 from opencomms.store import sinks
 from opencomms.store.database import Database
 
