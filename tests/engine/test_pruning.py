@@ -17,7 +17,7 @@ from opencomms.connectors.base import Inbound
 from opencomms.domain.clock import now_ms
 from opencomms.engine.inbound import apply_inbound
 from opencomms.engine.pruning import Pruner, RetentionPolicy
-from opencomms.store import pruning, sinks
+from opencomms.store import retention, sinks
 from opencomms.store.database import Conn
 from tests.events.helpers import delivered_events, make_sink
 from tests.support.polling import send, wait_completed, wait_stats, wait_until
@@ -271,7 +271,7 @@ def test_a_pass_cut_short_after_retiring_an_operation_is_finished_by_the_next(
     # the process dies right after the operation was replaced by its record
     server.call(
         server.runtime.db.write(
-            lambda conn: pruning.retire_operation(conn, now_ms() - 30 * DAY_MS, now_ms())
+            lambda conn: retention.retire_operation(conn, now_ms() - 30 * DAY_MS, now_ms())
         )
     )
     record = "SELECT cleared FROM pruned_operations WHERE id = ?"

@@ -7,9 +7,9 @@ import asyncio
 from opencomms.connectors.base import Receipt
 from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.receipts import apply_receipts
-from opencomms.store import delivery, operations
+from opencomms.store import dispatch_state, operations
 from opencomms.store.database import Conn, Database
-from opencomms.store.delivery import AttemptState
+from opencomms.store.dispatch_state import AttemptState
 
 MESSAGE = (
     "INSERT INTO messages (id, account_sid, operation_id, recipient_index, status, recipient,"
@@ -32,7 +32,7 @@ async def sent_through_lab(conn: Conn) -> None:
         "SM1", "MM1", "OP1", "AC1", 1, "SN1", "lab", "SMS", "+12065550100", "+14155550100",
         "PHONE", "SENT", False, 0, None, None, None, 0, 0,
     )  # fmt: skip
-    await delivery.insert_attempts(conn, [attempt])
+    await dispatch_state.insert_attempts(conn, [attempt])
 
 
 async def attempt_status(db: Database) -> str:

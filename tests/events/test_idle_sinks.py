@@ -16,8 +16,8 @@ from pytest_httpserver import HTTPServer
 from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import new_account_sid, new_auth_token, new_sink_id
 from opencomms.engine.provisioning import provision_account
-from opencomms.events.delivery import EventDelivery
 from opencomms.events.signing import new_webhook_secret
+from opencomms.events.sink_delivery import EventDelivery
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer
 from opencomms.settings import SimulatorSettings

@@ -10,8 +10,8 @@ from litestar import Request
 from opencomms.api.common import runtime_of
 from opencomms.api.errors import ApiError, not_found
 from opencomms.domain.clock import rfc3339
-from opencomms.store import pruning
-from opencomms.store.pruning import PrunedOperation
+from opencomms.store import retention
+from opencomms.store.retention import PrunedOperation
 
 __all__ = ["missing_message", "missing_operation"]
 
@@ -25,7 +25,7 @@ def _kept(request: AnyRequest) -> str:
 
 async def missing_operation(request: AnyRequest, account: str, operation_id: str) -> ApiError:
     pruned = await runtime_of(request).db.read(
-        lambda conn: pruning.pruned_operation(conn, account, operation_id)
+        lambda conn: retention.pruned_operation(conn, account, operation_id)
     )
     if pruned is None:
         return not_found("Operation", operation_id)
@@ -39,7 +39,7 @@ async def missing_operation(request: AnyRequest, account: str, operation_id: str
 
 async def missing_message(request: AnyRequest, account: str, message_id: str) -> ApiError:
     pruned: PrunedOperation | None = await runtime_of(request).db.read(
-        lambda conn: pruning.pruned_with_message(conn, account, message_id)
+        lambda conn: retention.pruned_with_message(conn, account, message_id)
     )
     if pruned is None:
         return not_found("Message", message_id)

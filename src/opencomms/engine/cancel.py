@@ -15,7 +15,7 @@ from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.store import cancellation, events, messages, operations
 from opencomms.store.database import Conn
-from opencomms.store.delivery import MessageState
+from opencomms.store.dispatch_state import MessageState
 from opencomms.store.events import message_event
 
 __all__ = ["CancelOutcome", "cancel_message", "cancel_operation"]

@@ -30,9 +30,9 @@ from opencomms.engine.planning import Claimed, plan_due
 from opencomms.engine.provider_ids import keyed_answers, keyed_result
 from opencomms.engine.receipts import apply_early_receipts
 from opencomms.engine.wakeup import Wakeup
-from opencomms.store import delivery, operations, opt_outs, parts, senders
+from opencomms.store import dispatch_state, operations, opt_outs, parts, senders
 from opencomms.store.database import Conn, Database
-from opencomms.store.delivery import DueMessage
+from opencomms.store.dispatch_state import DueMessage
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.parts import Part
 
@@ -130,18 +130,18 @@ class Dispatcher:
         million-recipient campaign does not wait for it: each running operation (up to
         FAIR_OPERATIONS, taking turns) gets an equal share of the batch, and what they
         leave is filled in due order (fallback timeouts, receipt waits of any operation)."""
-        running = await delivery.running_operations(conn, FAIR_OPERATIONS * 4)
+        running = await dispatch_state.running_operations(conn, FAIR_OPERATIONS * 4)
         due: list[DueMessage] = []
         if len(running) > 1:
             self._turn = (self._turn + FAIR_OPERATIONS) % len(running)
             turn = (running[self._turn :] + running[: self._turn])[:FAIR_OPERATIONS]
             share = max(1, self._size // len(turn))
             for operation_id in turn:
-                due += await delivery.select_due(
+                due += await dispatch_state.select_due(
                     conn, now=now, lease_ms=self._lease_ms, limit=share, operation_id=operation_id
                 )
         if len(due) < self._size:
-            due += await delivery.select_due(
+            due += await dispatch_state.select_due(
                 conn, now=now, lease_ms=self._lease_ms, limit=self._size - len(due)
             )
         return due
@@ -235,7 +235,7 @@ class Dispatcher:
         recovered by asking the connector."""
         now = now_ms()
         ids = [r.attempt_id for r in results] + list(unanswered)
-        pairs = await delivery.attempts_by_id(conn, ids)
+        pairs = await dispatch_state.attempts_by_id(conn, ids)
         known = await senders.get_senders(conn, sorted({a.sender_id for a, _ in pairs}))
         batch = OutcomeBatch(now, known)
         batch.track(pairs)

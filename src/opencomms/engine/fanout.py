@@ -29,10 +29,10 @@ from opencomms.domain.storable import MAX_TAG_CHARS, is_storable
 from opencomms.engine.backoff import until_stored
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.engine.wakeup import Wakeup
-from opencomms.store import fanout, jobs, operations, opt_outs, senders
+from opencomms.store import jobs, new_messages, operations, opt_outs, senders
 from opencomms.store.database import Conn, Database
-from opencomms.store.fanout import FanoutWork
 from opencomms.store.jsoncol import dump
+from opencomms.store.new_messages import FanoutWork
 from opencomms.store.opt_outs import opted_out_of
 from opencomms.store.records import SenderRecord
 
@@ -92,7 +92,7 @@ class FanoutWorker:
                     )
 
     async def fan_out(self, operation_id: str) -> None:
-        work = await self._db.read(lambda conn: fanout.load_work(conn, operation_id))
+        work = await self._db.read(lambda conn: new_messages.load_work(conn, operation_id))
         if work is None:
             await self._db.write(lambda conn: jobs.finish(conn, "fanout", operation_id))
             return
@@ -157,7 +157,7 @@ async def _opted_out(conn: Conn, work: FanoutWork, start: int, end: int) -> dict
 
 async def _store(conn: Conn, work: FanoutWork, chunk: Chunk) -> bool:
     now = now_ms()
-    stored = await fanout.insert_chunk(
+    stored = await new_messages.insert_chunk(
         conn,
         work,
         start=chunk.start,

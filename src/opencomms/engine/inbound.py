@@ -23,7 +23,7 @@ from opencomms.domain.ids import new_inbound_id, new_opt_out_id
 from opencomms.domain.keywords import Keyword, keyword_of
 from opencomms.domain.sender_addresses import address_key
 from opencomms.domain.storable import storable_id, storable_struct
-from opencomms.store import inbound, opt_outs, sender_addresses
+from opencomms.store import inbound_messages, opt_outs, sender_addresses
 from opencomms.store.database import Conn
 from opencomms.store.events import INBOUND_RECEIVED, EventRow, insert_events
 from opencomms.store.opt_outs import OptOutRecord
@@ -54,7 +54,7 @@ def storable_inbound(message: Inbound) -> Inbound:
 async def apply_inbound(conn: Conn, messages: list[Inbound]) -> None:
     """Store these inbound messages, announce them and apply their keywords."""
     now = now_ms()
-    records: list[inbound.InboundRecord] = []
+    records: list[inbound_messages.InboundRecord] = []
     for connector in sorted({message.connector for message in messages}):
         batch = [message for message in messages if message.connector == connector]
         keys = [address_key(message.channel, message.to_address) for message in batch]
@@ -67,11 +67,11 @@ async def apply_inbound(conn: Conn, messages: list[Inbound]) -> None:
             writer = _writer(message)
             account = owners[key]
             if account is sender_addresses.OPERATOR:
-                account = await inbound.last_sender_to(conn, connector, key, writer)
+                account = await inbound_messages.last_sender_to(conn, connector, key, writer)
             records.append(_record(account, message, writer, keyword_of(message.text), now))
     if not records:
         return
-    await inbound.insert_inbound(conn, records)
+    await inbound_messages.insert_inbound(conn, records)
     seen = [(record.account_sid, record) for record in records if record.account_sid is not None]
     await insert_events(conn, [_event(account, record) for account, record in seen])
     for account, record in seen:
@@ -87,22 +87,24 @@ def _writer(message: Inbound) -> str:
 
 def _record(
     account_sid: str | None, message: Inbound, writer: str, keyword: Keyword | None, now: int
-) -> inbound.InboundRecord:
-    return inbound.InboundRecord(
+) -> inbound_messages.InboundRecord:
+    return inbound_messages.InboundRecord(
         new_inbound_id(), account_sid, message.connector, message.channel,
         writer, message.to_address, message.text,
         keyword.value if keyword else None, message.provider_message_id, now,
     )  # fmt: skip
 
 
-def _event(account_sid: str, record: inbound.InboundRecord) -> EventRow:
+def _event(account_sid: str, record: inbound_messages.InboundRecord) -> EventRow:
     return EventRow(
         account_sid, INBOUND_RECEIVED, "", record.id, None, "RECEIVED", None, None,
         record.received_at,
     )  # fmt: skip
 
 
-async def _apply_keyword(conn: Conn, account_sid: str, record: inbound.InboundRecord) -> None:
+async def _apply_keyword(
+    conn: Conn, account_sid: str, record: inbound_messages.InboundRecord
+) -> None:
     if record.keyword == Keyword.STOP:
         entry = OptOutRecord(new_opt_out_id(), record.from_address, None, "KEYWORD",
                              record.received_at)  # fmt: skip

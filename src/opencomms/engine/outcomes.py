@@ -16,9 +16,9 @@ from opencomms.domain.lifecycle import (
     steps_to,
 )
 from opencomms.domain.statuses import MessageStatus
-from opencomms.store import delivery, events, operations
+from opencomms.store import dispatch_state, events, operations
 from opencomms.store.database import Conn
-from opencomms.store.delivery import AttemptState, MessageState
+from opencomms.store.dispatch_state import AttemptState, MessageState
 from opencomms.store.events import EventRow, attempt_event
 from opencomms.store.records import SenderRecord
 
@@ -153,12 +153,12 @@ class OutcomeBatch:
 
     async def save(self, conn: Conn) -> list[str]:
         """Write every change; the ids of the operations this batch COMPLETED."""
-        await delivery.insert_attempts(conn, [self.attempts[a.id] for a in self.new_attempts])
+        await dispatch_state.insert_attempts(conn, [self.attempts[a.id] for a in self.new_attempts])
         new_ids = {attempt.id for attempt in self.new_attempts}
-        await delivery.save_attempts(
+        await dispatch_state.save_attempts(
             conn, [self.attempts[i] for i in self._changed_attempts if i not in new_ids]
         )
-        await delivery.save_messages(
+        await dispatch_state.save_messages(
             conn, [self.messages[i] for i in self._changed_messages], self.now
         )
         await operations.apply_stat_deltas(conn, self.deltas, self.now)

@@ -16,7 +16,7 @@ from opencomms.domain.errors import NO_CANDIDATE, UNSUBSCRIBED
 from opencomms.domain.ids import new_attempt_id
 from opencomms.domain.statuses import MessageStatus
 from opencomms.engine.outcomes import OutcomeBatch
-from opencomms.store.delivery import AttemptState, DueMessage, MessageState
+from opencomms.store.dispatch_state import AttemptState, DueMessage, MessageState
 from opencomms.store.events import message_event
 from opencomms.store.opt_outs import opted_out_of
 from opencomms.store.records import SenderRecord

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from opencomms.domain.clock import now_ms
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.settings import RetentionSettings
-from opencomms.store import pruning, sinks
+from opencomms.store import retention, sinks
 from opencomms.store.database import Conn, Database
-from opencomms.store.pruning import Position
+from opencomms.store.retention import Position
 
 __all__ = ["Pruner", "RetentionPolicy"]
 
@@ -74,20 +74,20 @@ class Pruner:
             cutoff = now - policy.operations_ms
             deleted["operations"] = await self._prune_operations(cutoff, now)
             deleted["pruned operation records"] = await self._drain(
-                lambda conn: pruning.forget_pruned_operations(conn, cutoff, limit)
+                lambda conn: retention.forget_pruned_operations(conn, cutoff, limit)
             )
         if policy.events_ms is not None:
             events_cutoff = now - policy.events_ms
             holds = await self._db.read(lambda conn: _undelivered(conn, events_cutoff))
             deleted["events"] = await self._drain(
-                lambda conn: pruning.prune_events(conn, events_cutoff, holds, limit)
+                lambda conn: retention.prune_events(conn, events_cutoff, holds, limit)
             )
             deleted["sink deliveries"] = await self._drain(
-                lambda conn: pruning.prune_sink_deliveries(conn, events_cutoff, limit)
+                lambda conn: retention.prune_sink_deliveries(conn, events_cutoff, limit)
             )
         for kind, kept_ms, prune in (
-            ("idempotency keys", policy.idempotency_keys_ms, pruning.prune_idempotency_keys),
-            ("inbound messages", policy.inbound_ms, pruning.prune_inbound),
+            ("idempotency keys", policy.idempotency_keys_ms, retention.prune_idempotency_keys),
+            ("inbound messages", policy.inbound_ms, retention.prune_inbound),
         ):
             if kept_ms is not None:
                 deleted[kind] = await self._drain(_older_than(prune, now - kept_ms, limit))
@@ -101,9 +101,9 @@ class Pruner:
         limit = self._policy.batch_size
         retired = 0
         while True:
-            await self._drain(lambda conn: pruning.clear_pruned_operation(conn, limit))
+            await self._drain(lambda conn: retention.clear_pruned_operation(conn, limit))
             if not await self._db.write(
-                lambda conn: pruning.retire_operation(conn, finished_before, now)
+                lambda conn: retention.retire_operation(conn, finished_before, now)
             ):
                 return retired
             retired += 1
@@ -126,7 +126,7 @@ async def _undelivered(conn: Conn, created_before: int) -> dict[str, Position]:
     active sinks has still to deliver: that event and the account's later ones are kept.
     A sink that has nothing older than that to deliver holds nothing back."""
     holds: dict[str, Position] = {}
-    for sink in await pruning.active_sinks(conn):
+    for sink in await retention.active_sinks(conn):
         patterns = await sinks.subscription_types(conn, sink.id)
         first = await sinks.pending_events(conn, sink, patterns, 1)
         if first and first[0].created_at < created_before:

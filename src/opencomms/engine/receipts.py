@@ -17,7 +17,7 @@ from msgspec.structs import replace
 from opencomms.connectors.base import Receipt
 from opencomms.domain.clock import now_ms
 from opencomms.engine.outcomes import OutcomeBatch
-from opencomms.store import delivery, parts, senders
+from opencomms.store import dispatch_state, parts, senders
 from opencomms.store.database import Conn
 from opencomms.store.parts import EarlyReceipt, Part
 
@@ -43,8 +43,8 @@ async def apply_receipts(conn: Conn, receipts: Sequence[Receipt]) -> list[str]:
     by_provider = [
         r.provider_message_id for r in receipts if not r.attempt_id and r.provider_message_id
     ]
-    pairs = await delivery.attempts_by_id(conn, sorted(set(by_attempt)))
-    provider_pairs = await delivery.attempts_by_provider_id(conn, sorted(set(by_provider)))
+    pairs = await dispatch_state.attempts_by_id(conn, sorted(set(by_attempt)))
+    provider_pairs = await dispatch_state.attempts_by_provider_id(conn, sorted(set(by_provider)))
     known = await senders.get_senders(
         conn, sorted({a.sender_id for a, _ in pairs + provider_pairs})
     )

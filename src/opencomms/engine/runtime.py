@@ -25,13 +25,13 @@ from opencomms.engine.provisioning import provision_account, provision_configure
 from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.engine.rendering import Renderer
-from opencomms.events.delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.posting import PostLimits
+from opencomms.events.sink_delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.sink_expiry import expire_callback_sinks
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, server_sealer
 from opencomms.settings import Settings
-from opencomms.store import accounts, delivery, jobs
+from opencomms.store import accounts, dispatch_state, jobs
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.open import open_database
@@ -260,7 +260,7 @@ async def _flush(applier: BatchApplier[Receipt] | BatchApplier[Inbound]) -> None
 async def _release_claims(conn: Conn) -> None:
     """Whatever is claimed belongs to a process that is gone: it is due again now."""
     await jobs.release_all(conn)
-    await delivery.release_in_flight(conn, now_ms())
+    await dispatch_state.release_in_flight(conn, now_ms())
 
 
 async def _sweep_early_receipts(db: Database) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from opencomms.events.cloudevents import envelope, message_source, operation_source, rfc3339
 from opencomms.store.events import INBOUND_RECEIVED
-from opencomms.store.inbound import InboundRecord
+from opencomms.store.inbound_messages import InboundRecord
 from opencomms.store.sinks import AttemptContext, PendingEvent
 
 __all__ = ["event_id", "render"]

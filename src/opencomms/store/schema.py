@@ -452,7 +452,7 @@ early_receipts = sa.Table(
     sa.Column("received_at", Time, nullable=False),
 )
 
-# An operation deleted by the retention policy (store/pruning.py), remembered so that a
+# An operation deleted by the retention policy (store/retention.py), remembered so that a
 # GET of it, or of one of its Messages (ids within [first, last]), says what became of
 # it. `cleared` once every row that hung off it is gone too.
 pruned_operations = sa.Table(

@@ -27,7 +27,7 @@ from opencomms.connectors.smpp.pdu import (
     read_message_id,
     read_pdu,
 )
-from opencomms.connectors.smpp.receipts import is_receipt, parse_receipt, text_fields
+from opencomms.connectors.smpp.receipt_text import is_receipt, parse_receipt, text_fields
 from opencomms.domain.segments import GSM7_BASIC, GSM7_EXTENSION
 
 

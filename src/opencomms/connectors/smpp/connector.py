@@ -53,7 +53,7 @@ from opencomms.connectors.smpp.pdu import (
     encode_short_message,
     read_message_id,
 )
-from opencomms.connectors.smpp.receipts import is_receipt, parse_receipt
+from opencomms.connectors.smpp.receipt_text import is_receipt, parse_receipt
 from opencomms.connectors.smpp.session import Lost, NotSent, Session, Timing
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.domain.errors import UNKNOWN

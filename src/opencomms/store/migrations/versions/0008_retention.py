@@ -1,7 +1,7 @@
 """retention: the indexes the pruner walks, and the record of pruned operations
 
 Each index lets the pruner find the oldest rows of one kind without scanning the table
-(store/pruning.py); `pruned_operations` remembers what was deleted, so that a GET of a
+(store/retention.py); `pruned_operations` remembers what was deleted, so that a GET of a
 pruned operation or Message says so.
 
 Revision ID: 0008

@@ -30,7 +30,7 @@ from opencomms.events.retry import backoff_ms, retry_after_ms
 from opencomms.events.signing import delivery_message_id, signed_headers
 from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
 from opencomms.sealing import Sealer
-from opencomms.store import accounts, inbound, operations, sinks
+from opencomms.store import accounts, inbound_messages, operations, sinks
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.events import INBOUND_RECEIVED
@@ -208,7 +208,7 @@ class EventDelivery:
         if secrets is None:
             return None
         token, account_secret = (self._sealer.unseal(sealed) for sealed in secrets)
-        received = await inbound.get_inbound(
+        received = await inbound_messages.get_inbound(
             conn, [e.message_id for e in events if e.type == INBOUND_RECEIVED and e.message_id]
         )
         body = encode_batch(render(events, contexts, stats, received))
