@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from opencomms.connectors.base import Receipt
+from opencomms.domain.attempt_state import AttemptState
 from opencomms.engine.provider_ids import keyed_receipts
 from opencomms.engine.receipts import apply_receipts
 from opencomms.store import dispatch_state, operations
 from opencomms.store.database import Conn, Database
-from opencomms.store.dispatch_state import AttemptState
 
 MESSAGE = (
     "INSERT INTO messages (id, account_sid, operation_id, recipient_index, status, recipient,"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from enum import Enum, auto
 
+from msgspec.structs import replace
+
 from opencomms.domain.clock import now_ms
+from opencomms.domain.message_state import MessageState
 from opencomms.domain.statuses import MessageStatus, OperationStatus
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.store import cancellation, events, messages, operations
 from opencomms.store.database import Conn
-from opencomms.store.dispatch_state import MessageState
 from opencomms.store.events import message_event
 
 __all__ = ["CancelOutcome", "cancel_message", "cancel_operation"]
@@ -32,7 +34,7 @@ async def _cancel(conn: Conn, account_sid: str, waiting: list[MessageState], now
     for message in waiting:
         batch.messages[message.id] = message
         batch.update_message(
-            message._replace(status=MessageStatus.CANCELED, settled=True, due_at=None)
+            replace(message, status=MessageStatus.CANCELED, settled=True, due_at=None)
         )
     await batch.save(conn)
     await events.insert_events(

@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from msgspec.structs import replace
+
 from opencomms.connectors.base import (
     AnswerHandler,
     Connector,
@@ -23,6 +25,8 @@ from opencomms.connectors.base import (
     SubmitResult,
 )
 from opencomms.domain.clock import now_ms
+from opencomms.domain.message_state import DueMessage
+from opencomms.domain.parts import Part
 from opencomms.engine.answers import Answers
 from opencomms.engine.backoff import until_stored
 from opencomms.engine.outcomes import OutcomeBatch
@@ -32,9 +36,7 @@ from opencomms.engine.receipts import apply_early_receipts
 from opencomms.engine.wakeup import Wakeup
 from opencomms.store import dispatch_state, operations, opt_outs, parts, senders
 from opencomms.store.database import Conn, Database
-from opencomms.store.dispatch_state import DueMessage
 from opencomms.store.errors import StoreUnavailable
-from opencomms.store.parts import Part
 
 __all__ = ["Dispatcher"]
 
@@ -105,7 +107,7 @@ class Dispatcher:
         due = await self._fair_share(conn, now)
         if not due:
             return Claimed()
-        sender_ids = {candidate[2] for message in due for candidate in message.candidates}
+        sender_ids = {c.sender_id for message in due for c in message.candidates}
         known = await senders.get_sendable_senders(conn, sorted(sender_ids))
         batch = OutcomeBatch(now, known)
         opted_out = await _opted_out(conn, due)
@@ -236,7 +238,7 @@ class Dispatcher:
         now = now_ms()
         ids = [r.attempt_id for r in results] + list(unanswered)
         pairs = await dispatch_state.attempts_by_id(conn, ids)
-        known = await senders.get_senders(conn, sorted({a.sender_id for a, _ in pairs}))
+        known = await senders.get_senders(conn, sorted({p.attempt.sender_id for p in pairs}))
         batch = OutcomeBatch(now, known)
         batch.track(pairs)
         for result in results:
@@ -244,7 +246,7 @@ class Dispatcher:
                 _apply_result(batch, result)
         for attempt_id in unanswered:
             message = batch.messages[batch.attempts[attempt_id].message_id]
-            batch.update_message(message._replace(due_at=now + UNKNOWN_RETRY_MS))
+            batch.update_message(replace(message, due_at=now + UNKNOWN_RETRY_MS))
         completed = await batch.save(conn)
         return completed + await _record_provider_ids(conn, results)
 
@@ -256,7 +258,7 @@ async def _record_provider_ids(conn: Conn, results: Sequence[SubmitResult]) -> l
     await parts.insert_parts(
         conn,
         [
-            Part(part_id, r.attempt_id, number, "SENT")
+            Part(provider_message_id=part_id, attempt_id=r.attempt_id, part=number, status="SENT")
             for r in accepted
             for number, part_id in enumerate(r.part_ids, start=1)
         ],
@@ -269,7 +271,9 @@ async def _opted_out(conn: Conn, due: Sequence[DueMessage]) -> dict[tuple[str, s
     """The claimed recipients on their account's suppression list, with its channel."""
     by_account: dict[str, set[str]] = {}
     for message in due:
-        by_account.setdefault(message.account_sid, set()).update(c[0] for c in message.candidates)
+        by_account.setdefault(message.account_sid, set()).update(
+            c.address for c in message.candidates
+        )
     found: dict[tuple[str, str], str | None] = {}
     for account, addresses in by_account.items():
         listed = await opt_outs.suppressed_channels(conn, account, sorted(addresses))
@@ -285,7 +289,7 @@ def _apply_result(batch: OutcomeBatch, result: SubmitResult) -> None:
     attempt = batch.attempts[result.attempt_id]
     if not attempt.in_flight:  # already moved: a receipt came before this answer
         if result.provider_message_id and attempt.provider_message_id is None:
-            batch.update_attempt(attempt._replace(provider_message_id=result.provider_message_id))
+            batch.update_attempt(replace(attempt, provider_message_id=result.provider_message_id))
         return
     if result.outcome is SubmitOutcome.ACCEPTED:
         batch.reach(result.attempt_id, "SENT", provider_message_id=result.provider_message_id)
@@ -293,7 +297,7 @@ def _apply_result(batch: OutcomeBatch, result: SubmitResult) -> None:
         error = (result.error_code or 30008, result.error_message or "Rejected by the provider.")
         batch.reach(result.attempt_id, "FAILED", error=error)
     else:
-        batch.update_attempt(attempt._replace(in_flight=False, updated_at=batch.now))
+        batch.update_attempt(replace(attempt, in_flight=False, updated_at=batch.now))
         message = batch.messages[attempt.message_id]
         if message.current_attempt_id == attempt.id:
-            batch.update_message(message._replace(due_at=batch.now + result.retry_after_ms))
+            batch.update_message(replace(message, due_at=batch.now + result.retry_after_ms))

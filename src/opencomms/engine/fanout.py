@@ -17,13 +17,19 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import msgspec
+
+from opencomms.domain.candidates import Candidate
 from opencomms.domain.channels import SenderChannel, reaches
 from opencomms.domain.clock import now_ms
 from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSTORABLE, UNSUBSCRIBED
 from opencomms.domain.ids import new_message_id
 from opencomms.domain.local_time import instant_ms, zone_of
+from opencomms.domain.new_messages import FanoutChunk, NewMessage, Unaddressable
+from opencomms.domain.opt_outs import opted_out_of
 from opencomms.domain.personalization import is_template, map_strings, strings_in
-from opencomms.domain.segments import measure
+from opencomms.domain.recipients import Recipient, RecipientAddress
+from opencomms.domain.segments import SmsSize, measure
 from opencomms.domain.statuses import MessageStatus
 from opencomms.domain.storable import MAX_TAG_CHARS, is_storable
 from opencomms.engine.backoff import until_stored
@@ -33,7 +39,6 @@ from opencomms.store import jobs, new_messages, operations, opt_outs, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.jsoncol import dump
 from opencomms.store.new_messages import FanoutWork
-from opencomms.store.opt_outs import opted_out_of
 from opencomms.store.records import SenderRecord
 
 __all__ = ["FanoutWorker", "build_chunk"]
@@ -135,38 +140,18 @@ class FanoutWorker:
     async def _render(
         self, work: FanoutWork, templates: dict[str, str], start: int, end: int
     ) -> list[Rendered]:
-        variables = [recipient.get("variables") for recipient in work.recipients[start:end]]
+        variables = [recipient.variables for recipient in work.recipients[start:end]]
         return await self._renderer.render(templates, variables)
 
 
-class Chunk:
-    def __init__(self, start: int, end: int) -> None:
-        self.start = start
-        self.end = end
-        self.messages: list[tuple[Any, ...]] = []
-        self.tags: list[tuple[str, str, str]] = []
-        self.unaddressable: list[tuple[str, int, str, int, str]] = []
-
-
 async def _opted_out(conn: Conn, work: FanoutWork, start: int, end: int) -> dict[str, str | None]:
-    addresses = {
-        address for recipient in work.recipients[start:end] for address, _ in recipient["addresses"]
-    }
+    addresses = {a.address for recipient in work.recipients[start:end] for a in recipient.addresses}
     return await opt_outs.suppressed_channels(conn, work.account_sid, sorted(addresses))
 
 
-async def _store(conn: Conn, work: FanoutWork, chunk: Chunk) -> bool:
+async def _store(conn: Conn, work: FanoutWork, chunk: FanoutChunk) -> bool:
     now = now_ms()
-    stored = await new_messages.insert_chunk(
-        conn,
-        work,
-        start=chunk.start,
-        end=chunk.end,
-        messages=chunk.messages,
-        tags=chunk.tags,
-        unaddressable=chunk.unaddressable,
-        now=now,
-    )
+    stored = await new_messages.insert_chunk(conn, work, chunk, now)
     if stored and chunk.end == len(work.recipients):
         await operations.complete_settled(conn, [work.operation_id], now)
     return stored
@@ -217,108 +202,142 @@ def build_chunk(
     rendered: Sequence[Rendered],
     now: int,
     opted_out: Mapping[str, str | None] | None = None,
-) -> Chunk:
-    """The rows for recipients [start, end): Messages, their tags, and the unaddressable.
+) -> FanoutChunk:
+    """What the recipients [start, end) become: Messages, or unaddressable.
     `rendered`: each recipient's rendered texts, from `start` on; `opted_out`: addresses
     on the suppression list, and of which channel (None: all)."""
-    opted_out = opted_out or {}
-    channel_of = {sender.id: sender.channel for sender in ordered}
-    local = work.spec.get("sendAtLocal")
-    local_time = datetime.fromisoformat(local) if local else None
-    chunk = Chunk(start, end)
+    maker = _MessageMaker(work, ordered, now, opted_out or {})
+    chunk = FanoutChunk(start, end)
     for index in range(start, end):
-        recipient = work.recipients[index]
-        addresses: list[list[str]] = recipient["addresses"]
-        send_at = instant_ms(local_time, zone_of(addresses[0][0])) if local_time else work.send_at
-        scheduled = send_at is not None and send_at > now
-        status = MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED
-        due_at = send_at if scheduled else now
-        candidates = [
-            [address, channel, sender.id]
-            for address, channel in addresses
-            for sender in ordered
-            if reaches(sender.channel, channel)
-        ]
-        if not candidates:
-            chunk.unaddressable.append(
-                (work.operation_id, index, dump(recipient), NO_CANDIDATE.code, NO_CANDIDATE.message)
-            )
-            continue
-        row_status, row_due, settled = status, due_at, 0
-        error: tuple[int | None, str | None] = (None, None)
-        if opted_out:
-            candidates = [
-                c for c in candidates if not opted_out_of(opted_out, c[0], channel_of[c[2]])
-            ]
-            if not candidates:  # every way to reach the recipient is opted out
-                row_status, row_due, settled = MessageStatus.FAILED, None, 1
-                error = (UNSUBSCRIBED.code, UNSUBSCRIBED.message)
-        texts = rendered[index - start].texts
-        if texts is not None:
-            content, tags = _personalized(work.spec, texts)
-        else:  # e.g. over a bound with this recipient's variables: nothing is sent
-            content, tags = {"text": ""}, {}
-            row_status, row_due, settled = MessageStatus.FAILED, None, 1
-            why = rendered[index - start].error
-            error = (TEMPLATE_FAILED.code, f"{TEMPLATE_FAILED.message} {why}")
-        stored_content, problem = _stored_content(content, tags)
-        if problem is not None:  # this recipient fails alone; its chunk is stored
-            content, tags, stored_content = {"text": ""}, {}, _EMPTY_CONTENT
-            row_status, row_due, settled = MessageStatus.FAILED, None, 1
-            error = (UNSTORABLE.code, f"{UNSTORABLE.message} {problem}")
-        sms_text = _sms_text(content)
-        size = measure(sms_text) if sms_text is not None and _any_sms(candidates, ordered) else None
-        message_id = new_message_id()
-        chunk.messages.append(
-            (
-                message_id,
-                work.account_sid,
-                work.operation_id,
-                index,
-                row_status,
-                dump([{"address": a, "channel": c} for a, c in addresses]),
-                dump(candidates),
-                len(candidates),
-                stored_content,
-                dump(tags),
-                None,
-                None,
-                0,
-                0,
-                None,
-                settled,
-                row_due,
-                send_at if scheduled else None,
-                size.encoding if size else None,
-                size.segments if size else None,
-                *error,
-                now,
-                now,
-            )
-        )
-        chunk.tags.extend((message_id, key, value) for key, value in tags.items())
+        made = maker.make(index, rendered[index - start])
+        if isinstance(made, Unaddressable):
+            chunk.unaddressable.append(made)
+        else:
+            chunk.messages.append(made)
     return chunk
 
 
-_EMPTY_CONTENT = dump({"text": ""})
+class _Body(msgspec.Struct, frozen=True):
+    """What one recipient's Message says, or why it fails instead (then it says nothing)."""
+
+    content: dict[str, Any]
+    tags: dict[str, str]
+    error: tuple[int, str] | None = None
 
 
-def _stored_content(content: dict[str, Any], tags: dict[str, str]) -> tuple[str, str | None]:
-    """The content as stored (JSON text), and why this recipient's rendered data cannot
-    be stored, if it cannot: a tag value (a text column, indexed) holding a NUL or a lone
-    surrogate or longer than a tag may be, or content holding a lone surrogate (which no
-    UTF-8 text, even JSON, can carry). Tag keys are the request's, checked at accept."""
+def _body(spec: dict[str, Any], rendered: Rendered) -> _Body:
+    if rendered.texts is None:  # e.g. over a bound with this recipient's variables
+        why = f"{TEMPLATE_FAILED.message} {rendered.error}"
+        return _Body({"text": ""}, {}, (TEMPLATE_FAILED.code, why))
+    content, tags = _personalized(spec, rendered.texts)
+    problem = _unstorable(content, tags)
+    if problem is not None:  # this recipient fails alone; its chunk is stored
+        return _Body({"text": ""}, {}, (UNSTORABLE.code, f"{UNSTORABLE.message} {problem}"))
+    return _Body(content, tags)
+
+
+class _MessageMaker:
+    """Makes the Message of each recipient of one chunk (what the chunk shares is here)."""
+
+    def __init__(
+        self,
+        work: FanoutWork,
+        ordered: Sequence[SenderRecord],
+        now: int,
+        opted_out: Mapping[str, str | None],
+    ) -> None:
+        self._work = work
+        self._ordered = ordered
+        self._now = now
+        self._opted_out = opted_out
+        self._channel_of = {sender.id: sender.channel for sender in ordered}
+        self._sms_ids = {s.id for s in ordered if s.channel == SenderChannel.SMS}
+        local = work.spec.get("sendAtLocal")
+        self._local_time = datetime.fromisoformat(local) if local else None
+
+    def make(self, index: int, rendered: Rendered) -> NewMessage | Unaddressable:
+        recipient = self._work.recipients[index]
+        candidates = self._candidates(recipient.addresses)
+        if not candidates:
+            return Unaddressable(index, recipient, NO_CANDIDATE.code, NO_CANDIDATE.message)
+        reachable = self._not_opted_out(candidates)
+        body = _body(self._work.spec, rendered)
+        error = body.error
+        if error is None and not reachable:  # every way to reach the recipient is opted out
+            error = (UNSUBSCRIBED.code, UNSUBSCRIBED.message)
+        send_at = self._send_at(recipient)
+        scheduled = send_at is not None and send_at > self._now
+        due_at: int | None = None
+        status = MessageStatus.FAILED
+        if error is None:
+            status = MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED
+            due_at = send_at if scheduled else self._now
+        size = self._sms_size(body.content, reachable)
+        return NewMessage(
+            id=new_message_id(),
+            account_sid=self._work.account_sid,
+            operation_id=self._work.operation_id,
+            recipient_index=index,
+            status=status,
+            recipient=[{"address": a.address, "channel": a.channel} for a in recipient.addresses],
+            candidates=reachable,
+            content=body.content,
+            tags=body.tags,
+            settled=error is not None,
+            due_at=due_at,
+            scheduled_for=send_at if scheduled else None,
+            encoding=size.encoding if size else None,
+            segments=size.segments if size else None,
+            error_code=None if error is None else error[0],
+            error_message=None if error is None else error[1],
+            created_at=self._now,
+        )
+
+    def _candidates(self, addresses: Sequence[RecipientAddress]) -> list[Candidate]:
+        """Every (address, sender) pair whose sender reaches the address's channel."""
+        return [
+            Candidate(a.address, a.channel, sender.id)
+            for a in addresses
+            for sender in self._ordered
+            if reaches(sender.channel, a.channel)
+        ]
+
+    def _not_opted_out(self, candidates: list[Candidate]) -> list[Candidate]:
+        if not self._opted_out:
+            return candidates
+        return [
+            c
+            for c in candidates
+            if not opted_out_of(self._opted_out, c.address, self._channel_of[c.sender_id])
+        ]
+
+    def _send_at(self, recipient: Recipient) -> int | None:
+        """When its Message is due: at the local time of its first address, if the send
+        says one, else at the operation's `sendAt` (None: now)."""
+        if self._local_time is None:
+            return self._work.send_at
+        return instant_ms(self._local_time, zone_of(recipient.addresses[0].address))
+
+    def _sms_size(self, content: dict[str, Any], candidates: list[Candidate]) -> SmsSize | None:
+        """The encoding and segments of its SMS text, if an SMS sender may send it."""
+        sms_text = _sms_text(content)
+        if sms_text is None or not any(c.sender_id in self._sms_ids for c in candidates):
+            return None
+        return measure(sms_text)
+
+
+def _unstorable(content: dict[str, Any], tags: dict[str, str]) -> str | None:
+    """Why this recipient's rendered data cannot be stored, if it cannot: a tag value (a
+    text column, indexed) holding a NUL or a lone surrogate or longer than a tag may be,
+    or content holding a lone surrogate (which no UTF-8 text, even JSON, can carry). Tag
+    keys are the request's, checked at accept."""
     for key, value in tags.items():
         if not is_storable(value):
-            return "", f"its tag {key} holds a NUL character or a lone surrogate."
+            return f"its tag {key} holds a NUL character or a lone surrogate."
         if len(value) > MAX_TAG_CHARS:
-            return "", f"its tag {key} is over {MAX_TAG_CHARS} characters."
+            return f"its tag {key} is over {MAX_TAG_CHARS} characters."
     try:
-        return dump(content), None
+        dump(content)
     except UnicodeEncodeError:
-        return "", "its content holds a lone surrogate."
-
-
-def _any_sms(candidates: list[list[str]], ordered: Sequence[SenderRecord]) -> bool:
-    sms_ids = {s.id for s in ordered if s.channel == SenderChannel.SMS}
-    return any(candidate[2] in sms_ids for candidate in candidates)
+        return "its content holds a lone surrogate."
+    return None

@@ -89,25 +89,44 @@ def _record(
     account_sid: str | None, message: Inbound, writer: str, keyword: Keyword | None, now: int
 ) -> inbound_messages.InboundRecord:
     return inbound_messages.InboundRecord(
-        new_inbound_id(), account_sid, message.connector, message.channel,
-        writer, message.to_address, message.text,
-        keyword.value if keyword else None, message.provider_message_id, now,
-    )  # fmt: skip
+        id=new_inbound_id(),
+        account_sid=account_sid,
+        connector=message.connector,
+        channel=message.channel,
+        from_address=writer,
+        to_address=message.to_address,
+        text=message.text,
+        keyword=keyword.value if keyword else None,
+        provider_message_id=message.provider_message_id,
+        received_at=now,
+    )
 
 
 def _event(account_sid: str, record: inbound_messages.InboundRecord) -> EventRow:
     return EventRow(
-        account_sid, INBOUND_RECEIVED, "", record.id, None, "RECEIVED", None, None,
-        record.received_at,
-    )  # fmt: skip
+        account_sid=account_sid,
+        type=INBOUND_RECEIVED,
+        operation_id="",
+        message_id=record.id,
+        attempt_id=None,
+        status="RECEIVED",
+        error_code=None,
+        error_message=None,
+        created_at=record.received_at,
+    )
 
 
 async def _apply_keyword(
     conn: Conn, account_sid: str, record: inbound_messages.InboundRecord
 ) -> None:
     if record.keyword == Keyword.STOP:
-        entry = OptOutRecord(new_opt_out_id(), record.from_address, None, "KEYWORD",
-                             record.received_at)  # fmt: skip
+        entry = OptOutRecord(
+            id=new_opt_out_id(),
+            address=record.from_address,
+            channel=None,  # a STOP covers every channel
+            source="KEYWORD",
+            created_at=record.received_at,
+        )
         await opt_outs.add_opt_out(conn, account_sid, entry)
     elif record.keyword == Keyword.START:
         await opt_outs.remove_opt_out(conn, account_sid, record.from_address)

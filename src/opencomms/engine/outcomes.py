@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from msgspec.structs import replace
+
+from opencomms.domain.attempt_state import AttemptState
 from opencomms.domain.lifecycle import (
     MessageView,
     StatDeltas,
     message_after_outcome,
     steps_to,
 )
+from opencomms.domain.message_state import AttemptAndMessage, MessageState
 from opencomms.domain.statuses import MessageStatus
 from opencomms.store import dispatch_state, events, operations
 from opencomms.store.database import Conn
-from opencomms.store.dispatch_state import AttemptState, MessageState
 from opencomms.store.events import EventRow, attempt_event
 from opencomms.store.records import SenderRecord
 
@@ -50,10 +53,10 @@ class OutcomeBatch:
         self._changed_attempts: set[str] = set()
         self._changed_messages: set[str] = set()
 
-    def track(self, pairs: Iterable[tuple[AttemptState, MessageState]]) -> None:
-        for attempt, message in pairs:
-            self.attempts.setdefault(attempt.id, attempt)
-            self.messages.setdefault(message.id, message)
+    def track(self, pairs: Iterable[AttemptAndMessage]) -> None:
+        for pair in pairs:
+            self.attempts.setdefault(pair.attempt.id, pair.attempt)
+            self.messages.setdefault(pair.message.id, pair.message)
 
     def update_attempt(self, attempt: AttemptState) -> None:
         old = self.attempts.get(attempt.id)
@@ -108,7 +111,8 @@ class OutcomeBatch:
         """Attempt `attempt_id` reported `status` (from a submit answer or a receipt)."""
         attempt = self.attempts[attempt_id]
         self.update_attempt(
-            attempt._replace(
+            replace(
+                attempt,
                 in_flight=False,
                 submitted_at=self.now if attempt.submitted_at is None else attempt.submitted_at,
                 provider_message_id=provider_message_id or attempt.provider_message_id,
@@ -121,9 +125,9 @@ class OutcomeBatch:
 
     def _step(self, attempt_id: str, status: str, error: tuple[int, str] | None) -> None:
         """One status change of an attempt, then of its Message if it is the current one."""
-        attempt = self.attempts[attempt_id]._replace(status=status)
+        attempt = replace(self.attempts[attempt_id], status=status)
         if error is not None:
-            attempt = attempt._replace(error_code=error[0], error_message=error[1])
+            attempt = replace(attempt, error_code=error[0], error_message=error[1])
         self.update_attempt(attempt)
         message = self.messages[attempt.message_id]
         if message.current_attempt_id == attempt_id and message.status != S.CANCELED:
@@ -142,7 +146,8 @@ class OutcomeBatch:
         due_at = None if outcome.due_in_ms is None else self.now + outcome.due_in_ms
         code, text = outcome.error if outcome.error else (message.error_code, message.error_message)
         self.update_message(
-            message._replace(
+            replace(
+                message,
                 status=outcome.status,
                 settled=outcome.settled,
                 due_at=due_at,

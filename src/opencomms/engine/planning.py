@@ -11,14 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec.structs import replace
+
 from opencomms.connectors.base import Submission
+from opencomms.domain.attempt_state import AttemptState
+from opencomms.domain.candidates import Candidate
 from opencomms.domain.errors import NO_CANDIDATE, UNSUBSCRIBED
 from opencomms.domain.ids import new_attempt_id
+from opencomms.domain.message_state import DueMessage, MessageState
+from opencomms.domain.opt_outs import opted_out_of
 from opencomms.domain.statuses import MessageStatus
 from opencomms.engine.outcomes import OutcomeBatch
-from opencomms.store.dispatch_state import AttemptState, DueMessage, MessageState
 from opencomms.store.events import message_event
-from opencomms.store.opt_outs import opted_out_of
 from opencomms.store.records import SenderRecord
 
 __all__ = ["Claimed", "OptedOut", "content_for_channel", "plan_due"]
@@ -67,16 +71,16 @@ def _submission(due: DueMessage, attempt: AttemptState) -> Submission:
 
 def _next_sender(
     due: DueMessage, senders: Mapping[str, SenderRecord], opted_out: OptedOut
-) -> tuple[int, list[str], SenderRecord] | bool:
+) -> tuple[int, Candidate, SenderRecord] | bool:
     """The first usable candidate from the Message's `next_candidate` on; else whether
     a candidate was passed over because the recipient opted out of its channel."""
     passed_over = False
     for index in range(due.state.next_candidate, len(due.candidates)):
         candidate = due.candidates[index]
-        sender = senders.get(candidate[2])
+        sender = senders.get(candidate.sender_id)
         if sender is None or sender.status != "ACTIVATED":
             continue
-        if opted_out_of(opted_out, (due.account_sid, candidate[0]), sender.channel):
+        if opted_out_of(opted_out, (due.account_sid, candidate.address), sender.channel):
             passed_over = True
             continue
         return index, candidate, sender
@@ -96,7 +100,7 @@ def _new_attempt(
     if isinstance(found, bool):
         _exhausted(batch, due, unsubscribed=found)
         return
-    index, (address, to_channel, _), sender = found
+    index, candidate, sender = found
     media = bool(due.content.get("media"))
     attempt = AttemptState(
         id=new_attempt_id(media=media),
@@ -108,8 +112,8 @@ def _new_attempt(
         connector=sender.connector,
         channel=sender.channel,
         from_address=sender.address,
-        to_address=address,
-        to_channel=to_channel,
+        to_address=candidate.address,
+        to_channel=candidate.channel,
         status=S.QUEUED,
         in_flight=True,
         submitted_at=None,
@@ -121,7 +125,8 @@ def _new_attempt(
     )
     batch.add_attempt(attempt)
     batch.update_message(
-        message._replace(
+        replace(
+            message,
             status=S.QUEUED,
             attempt_count=attempt.number,
             next_candidate=index + 1,
@@ -151,8 +156,13 @@ def _exhausted(batch: OutcomeBatch, due: DueMessage, *, unsubscribed: bool) -> N
             )
         )
     batch.update_message(
-        message._replace(
-            status=status, settled=True, due_at=None, error_code=error[0], error_message=error[1]
+        replace(
+            message,
+            status=status,
+            settled=True,
+            due_at=None,
+            error_code=error[0],
+            error_message=error[1],
         )
     )
 
@@ -175,12 +185,12 @@ def plan_due(
         if current is not None:
             batch.attempts[current.id] = current
         if message.status == S.CANCELED or message.settled:
-            batch.update_message(message._replace(due_at=None))
+            batch.update_message(replace(message, due_at=None))
         elif current is not None and current.in_flight:
             claimed.recover.setdefault(current.connector, []).append(_submission(due, current))
         elif current is not None and current.status == S.QUEUED and current.submitted_at is None:
-            batch.update_attempt(current._replace(in_flight=True, updated_at=batch.now))
-            batch.update_message(message._replace(due_at=lease_until))
+            batch.update_attempt(replace(current, in_flight=True, updated_at=batch.now))
+            batch.update_message(replace(message, due_at=lease_until))
             claimed.submit.setdefault(current.connector, []).append(_submission(due, current))
         elif message.status == S.SENT and message.next_candidate >= message.candidate_count:
             _settle_sent(batch, message)
@@ -189,10 +199,10 @@ def plan_due(
                 claimed.scheduled_started.append(message.operation_id)
             _new_attempt(batch, due, senders, lease_until, claimed, opted_out)
         else:
-            batch.update_message(message._replace(due_at=None))
+            batch.update_message(replace(message, due_at=None))
     return claimed
 
 
 def _settle_sent(batch: OutcomeBatch, message: MessageState) -> None:
     """The last attempt's receipt wait ran out: no further attempt is planned."""
-    batch.update_message(message._replace(settled=True, due_at=None))
+    batch.update_message(replace(message, settled=True, due_at=None))

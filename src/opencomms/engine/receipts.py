@@ -16,10 +16,10 @@ from msgspec.structs import replace
 
 from opencomms.connectors.base import Receipt
 from opencomms.domain.clock import now_ms
+from opencomms.domain.parts import EarlyReceipt, Part
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.store import dispatch_state, parts, senders
 from opencomms.store.database import Conn
-from opencomms.store.parts import EarlyReceipt, Part
 
 __all__ = [
     "EARLY_RECEIPT_KEEP_MS",
@@ -46,11 +46,11 @@ async def apply_receipts(conn: Conn, receipts: Sequence[Receipt]) -> list[str]:
     pairs = await dispatch_state.attempts_by_id(conn, sorted(set(by_attempt)))
     provider_pairs = await dispatch_state.attempts_by_provider_id(conn, sorted(set(by_provider)))
     known = await senders.get_senders(
-        conn, sorted({a.sender_id for a, _ in pairs + provider_pairs})
+        conn, sorted({p.attempt.sender_id for p in pairs + provider_pairs})
     )
     batch = OutcomeBatch(now, known)
     batch.track(pairs + provider_pairs)
-    provider_index = {a.provider_message_id: a.id for a, _ in provider_pairs}
+    provider_index = {p.attempt.provider_message_id: p.attempt.id for p in provider_pairs}
     early: list[EarlyReceipt] = []
     for receipt in receipts:
         attempt_id = receipt.attempt_id or provider_index.get(receipt.provider_message_id)
@@ -111,8 +111,8 @@ async def _parts_to_attempts(conn: Conn, receipts: Sequence[Receipt]) -> list[Re
             rest.append(receipt)
             continue
         if part.status not in _FINAL and receipt.status in _FINAL:
-            siblings[part.provider_message_id] = changed[part.provider_message_id] = part._replace(
-                status=receipt.status
+            siblings[part.provider_message_id] = changed[part.provider_message_id] = replace(
+                part, status=receipt.status
             )
         if receipt.status in _FAILED:
             failures.setdefault(part.attempt_id, receipt)
@@ -136,6 +136,9 @@ def _error(receipt: Receipt) -> tuple[int, str] | None:
 def _early(receipt: Receipt, now: int) -> EarlyReceipt:
     assert receipt.provider_message_id is not None
     return EarlyReceipt(
-        receipt.provider_message_id, receipt.status, receipt.error_code,
-        receipt.error_message, now,
-    )  # fmt: skip
+        provider_message_id=receipt.provider_message_id,
+        status=receipt.status,
+        error_code=receipt.error_code,
+        error_message=receipt.error_message,
+        received_at=now,
+    )

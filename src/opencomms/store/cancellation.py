@@ -8,8 +8,9 @@ attempts read afterwards, so a claim that won the race is seen, never overwritte
 
 from __future__ import annotations
 
+from opencomms.domain.message_state import MessageState
 from opencomms.store.database import Conn, placeholders
-from opencomms.store.dispatch_state import MessageState, message_states
+from opencomms.store.dispatch_state import message_states
 
 __all__ = ["cancelable_messages", "lock_operation"]
 

@@ -7,16 +7,19 @@ the pure rules of `domain.lifecycle`, write every change back with executemany.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from operator import attrgetter
+from typing import Any
 
-from opencomms.store.database import Conn, placeholders
+import msgspec
+
+from opencomms.domain.attempt_state import AttemptState
+from opencomms.domain.candidates import Candidate
+from opencomms.domain.message_state import AttemptAndMessage, DueMessage, MessageState
+from opencomms.store.database import Conn, Row, placeholders
 from opencomms.store.jsoncol import dump, load
 
 __all__ = [
     "ATTEMPT_COLUMNS",
-    "AttemptState",
-    "DueMessage",
-    "MessageState",
     "attempts_by_id",
     "attempts_by_provider_id",
     "insert_attempts",
@@ -28,74 +31,66 @@ __all__ = [
     "select_due",
 ]
 
+# Rows are read by column name: a struct's columns are its fields, selected in their
+# order; a column that needs decoding is found by its name, and each part of a joined
+# row by the widths of the column lists before it.
+ATTEMPT_COLUMNS = AttemptState.__struct_fields__
+_MESSAGE_COLUMNS = MessageState.__struct_fields__
+_DUE_COLUMNS = ("account_sid", "candidates", "content")  # of `messages`, beside its state
+_SETTLED, _SENDER = (_MESSAGE_COLUMNS.index(c) for c in ("settled", "sender"))
+_IN_FLIGHT = ATTEMPT_COLUMNS.index("in_flight")
+_MESSAGE_WIDTH = len(_MESSAGE_COLUMNS)
+_ATTEMPT_WIDTH = len(ATTEMPT_COLUMNS)
+_ATTEMPT_START = _MESSAGE_WIDTH + len(_DUE_COLUMNS)  # in a row of _DUE_SELECT
 
-class MessageState(NamedTuple):
-    """A Message's mutable delivery state, as `save_messages` writes it back."""
-
-    id: str
-    operation_id: str
-    status: str
-    settled: bool
-    attempt_count: int
-    next_candidate: int
-    candidate_count: int
-    current_attempt_id: str | None
-    channel: str | None
-    sender: dict[str, str] | None
-    due_at: int | None
-    error_code: int | None
-    error_message: str | None
+_candidates = msgspec.json.Decoder(list[Candidate])
 
 
-class AttemptState(NamedTuple):
-    id: str
-    message_id: str
-    operation_id: str
-    account_sid: str
-    number: int
-    sender_id: str
-    connector: str
-    channel: str
-    from_address: str
-    to_address: str
-    to_channel: str
-    status: str
-    in_flight: bool
-    submitted_at: int | None
-    provider_message_id: str | None
-    error_code: int | None
-    error_message: str | None
-    attempted_at: int
-    updated_at: int
+def _select(alias: str, columns: Sequence[str]) -> str:
+    return ", ".join(f"{alias}.{column}" for column in columns)
 
 
-ATTEMPT_COLUMNS = AttemptState._fields
-
-_MESSAGE_STATE = ", ".join(f"m.{column}" for column in MessageState._fields)
-_ATTEMPT_STATE = ", ".join(f"a.{column}" for column in ATTEMPT_COLUMNS)
-
-
-class DueMessage(NamedTuple):
-    state: MessageState
-    account_sid: str
-    candidates: list[list[str]]
-    content: dict[str, Any]
-    current: AttemptState | None
+_DUE_SELECT = ", ".join(
+    (_select("m", (*_MESSAGE_COLUMNS, *_DUE_COLUMNS)), _select("a", ATTEMPT_COLUMNS))
+)
+_PAIR_SELECT = ", ".join((_select("a", ATTEMPT_COLUMNS), _select("m", _MESSAGE_COLUMNS)))
 
 
-def _message_state(row: Sequence[Any]) -> MessageState:
-    values = list(row[:13])
-    values[3] = bool(values[3])
-    values[9] = load(values[9])
+def _message_state(columns: Row) -> MessageState:
+    """`columns`: the values of _MESSAGE_COLUMNS (MessageState's fields, in order)."""
+    values = list(columns)
+    values[_SETTLED] = bool(values[_SETTLED])
+    values[_SENDER] = load(values[_SENDER])
     return MessageState(*values)
 
 
-def _attempt_state(row: Sequence[Any]) -> AttemptState | None:
-    if row[0] is None:
+def _attempt_state(columns: Row) -> AttemptState | None:
+    """`columns`: the values of ATTEMPT_COLUMNS (AttemptState's fields, in order); None
+    for the NULL columns of a LEFT JOIN that found no attempt."""
+    if columns[0] is None:  # its id
         return None
-    values = list(row)
-    values[12] = bool(values[12])
+    values = list(columns)
+    values[_IN_FLIGHT] = bool(values[_IN_FLIGHT])
     return AttemptState(*values)
+
+
+def _due_message(row: Row) -> DueMessage:
+    """A row of `select_due` (_DUE_SELECT)."""
+    account_sid, candidates, content = row[_MESSAGE_WIDTH:_ATTEMPT_START]  # _DUE_COLUMNS
+    return DueMessage(
+        state=_message_state(row[:_MESSAGE_WIDTH]),
+        account_sid=account_sid,
+        candidates=_candidates.decode(candidates),
+        content=load(content),
+        current=_attempt_state(row[_ATTEMPT_START:]),
+    )
+
+
+def _attempt_and_message(row: Row) -> AttemptAndMessage:
+    """A row of `_attempts_where` (_PAIR_SELECT)."""
+    attempt = _attempt_state(row[:_ATTEMPT_WIDTH])
+    assert attempt is not None  # an inner join
+    return AttemptAndMessage(attempt, _message_state(row[_ATTEMPT_WIDTH:]))
 
 
 async def running_operations(conn: Conn, limit: int) -> list[str]:
@@ -115,71 +110,60 @@ async def select_due(
     lock = " FOR UPDATE OF m SKIP LOCKED" if conn.dialect == "postgresql" else ""
     of_operation = " AND m.operation_id = ?" if operation_id else ""
     rows = await conn.fetch(
-        f"SELECT {_MESSAGE_STATE}, m.account_sid, m.candidates, m.content, {_ATTEMPT_STATE}"
+        f"SELECT {_DUE_SELECT}"
         " FROM messages m LEFT JOIN attempts a ON a.id = m.current_attempt_id"
         f" WHERE m.due_at <= ?{of_operation} ORDER BY m.due_at LIMIT ?{lock}",
         *((now, operation_id) if operation_id else (now,)),
         limit,
     )
-    if not rows:
-        return []
+    due = [_due_message(row) for row in rows]
     await conn.executemany(
-        "UPDATE messages SET due_at = ? WHERE id = ?", [(now + lease_ms, row[0]) for row in rows]
+        "UPDATE messages SET due_at = ? WHERE id = ?", [(now + lease_ms, d.state.id) for d in due]
     )
-    return [
-        DueMessage(
-            state=_message_state(row),
-            account_sid=row[13],
-            candidates=load(row[14]),
-            content=load(row[15]),
-            current=_attempt_state(row[16:]),
-        )
-        for row in rows
-    ]
+    return due
 
 
-async def _attempts_where(
-    conn: Conn, column: str, keys: Sequence[str]
-) -> list[tuple[AttemptState, MessageState]]:
+async def _attempts_where(conn: Conn, column: str, keys: Sequence[str]) -> list[AttemptAndMessage]:
     if not keys:
         return []
     # On PostgreSQL the rows are locked, in one order, so that concurrent batches (receipts,
     # submit answers) each see the other's committed state instead of overwriting it.
     lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
     rows = await conn.fetch(
-        f"SELECT {_ATTEMPT_STATE}, {_MESSAGE_STATE} FROM attempts a"
+        f"SELECT {_PAIR_SELECT} FROM attempts a"
         f" JOIN messages m ON m.id = a.message_id WHERE a.{column} IN ({placeholders(len(keys))})"
         f" ORDER BY m.id, a.id{lock}",
         *keys,
     )
-    width = len(ATTEMPT_COLUMNS)
-    pairs = []
-    for row in rows:
-        attempt = _attempt_state(row[:width])
-        assert attempt is not None
-        pairs.append((attempt, _message_state(row[width:])))
-    return pairs
+    return [_attempt_and_message(row) for row in rows]
 
 
-async def attempts_by_id(
-    conn: Conn, attempt_ids: Sequence[str]
-) -> list[tuple[AttemptState, MessageState]]:
+async def attempts_by_id(conn: Conn, attempt_ids: Sequence[str]) -> list[AttemptAndMessage]:
     """The attempts with these ids, each with its Message's state."""
     return await _attempts_where(conn, "id", attempt_ids)
 
 
 async def attempts_by_provider_id(
     conn: Conn, provider_ids: Sequence[str]
-) -> list[tuple[AttemptState, MessageState]]:
+) -> list[AttemptAndMessage]:
     return await _attempts_where(conn, "provider_message_id", provider_ids)
+
+
+# the columns of a new attempt: the flag last, as an integer (PostgreSQL's COPY takes no bool
+# for an integer column)
+_INSERTED = tuple(column for column in ATTEMPT_COLUMNS if column != "in_flight")
+_inserted_values = attrgetter(*_INSERTED)
 
 
 async def insert_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
     await conn.insert_many(
         "attempts",
-        ATTEMPT_COLUMNS,
-        [(*attempt[:12], int(attempt.in_flight), *attempt[13:]) for attempt in attempts],
+        (*_INSERTED, "in_flight"),
+        [(*_inserted_values(attempt), int(attempt.in_flight)) for attempt in attempts],
     )
+
+
+_by_id = attrgetter("id")  # rows are written in one order (id), so that batches do not deadlock
 
 
 async def save_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
@@ -197,7 +181,7 @@ async def save_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
                 a.updated_at,
                 a.id,
             )
-            for a in sorted(attempts)
+            for a in sorted(attempts, key=_by_id)
         ],
     )
 
@@ -222,7 +206,7 @@ async def save_messages(conn: Conn, messages: Sequence[MessageState], now: int) 
                 now,
                 m.id,
             )
-            for m in sorted(messages)
+            for m in sorted(messages, key=_by_id)
         ],
     )
 
@@ -243,5 +227,7 @@ async def message_states(
     """The delivery state of the Messages matching `where` (over `messages m`), their rows
     locked on PostgreSQL when `lock`."""
     suffix = " ORDER BY m.id FOR UPDATE" if lock and conn.dialect == "postgresql" else ""
-    rows = await conn.fetch(f"SELECT {_MESSAGE_STATE} FROM messages m WHERE {where}{suffix}", *args)
+    rows = await conn.fetch(
+        f"SELECT {_select('m', _MESSAGE_COLUMNS)} FROM messages m WHERE {where}{suffix}", *args
+    )
     return [_message_state(row) for row in rows]

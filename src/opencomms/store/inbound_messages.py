@@ -4,14 +4,16 @@ sent last to a writer from an address every account shares."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from operator import attrgetter
+
+import msgspec
 
 from opencomms.store.database import Conn, placeholders
 
 __all__ = ["InboundRecord", "get_inbound", "insert_inbound", "last_sender_to"]
 
 
-class InboundRecord(NamedTuple):
+class InboundRecord(msgspec.Struct, frozen=True):
     id: str
     account_sid: str | None  # None: to an operator's address no account sent from to them
     connector: str
@@ -24,11 +26,13 @@ class InboundRecord(NamedTuple):
     received_at: int
 
 
-_COLUMNS = ", ".join(InboundRecord._fields)
+_FIELDS = InboundRecord.__struct_fields__  # the columns of `inbound_messages`
+_COLUMNS = ", ".join(_FIELDS)
+_values = attrgetter(*_FIELDS)
 
 
 async def insert_inbound(conn: Conn, records: Sequence[InboundRecord]) -> None:
-    await conn.insert_many("inbound_messages", InboundRecord._fields, records)
+    await conn.insert_many("inbound_messages", _FIELDS, [_values(record) for record in records])
 
 
 async def get_inbound(conn: Conn, ids: Sequence[str]) -> dict[str, InboundRecord]:
@@ -37,7 +41,8 @@ async def get_inbound(conn: Conn, ids: Sequence[str]) -> dict[str, InboundRecord
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM inbound_messages WHERE id IN ({placeholders(len(ids))})", *ids
     )
-    return {row[0]: InboundRecord(*row) for row in rows}
+    records = [InboundRecord(**dict(zip(_FIELDS, row, strict=True))) for row in rows]
+    return {record.id: record for record in records}
 
 
 async def last_sender_to(conn: Conn, connector: str, address_key: str, writer: str) -> str | None:

@@ -9,60 +9,35 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from operator import attrgetter
+from typing import Any
 
+import msgspec
+from msgspec.structs import replace
+
+from opencomms.domain.new_messages import FanoutChunk, NewMessage, Unaddressable
+from opencomms.domain.recipients import Recipient
 from opencomms.store import events, jobs
 from opencomms.store.database import Conn
 from opencomms.store.events import message_event, operation_event
-from opencomms.store.jsoncol import load
+from opencomms.store.jsoncol import dump, load
 
 __all__ = ["MESSAGE_COLUMNS", "FanoutWork", "insert_chunk", "load_work"]
 
-MESSAGE_COLUMNS = (
-    "id",
-    "account_sid",
-    "operation_id",
-    "recipient_index",
-    "status",
-    "recipient",
-    "candidates",
-    "candidate_count",
-    "content",
-    "tags",
-    "channel",
-    "sender",
-    "attempt_count",
-    "next_candidate",
-    "current_attempt_id",
-    "settled",
-    "due_at",
-    "scheduled_for",
-    "encoding",
-    "segments",
-    "error_code",
-    "error_message",
-    "created_at",
-    "updated_at",
-)
 
+class FanoutWork(msgspec.Struct, frozen=True):
+    """An operation whose recipients are being fanned out, from `cursor` on."""
 
-_STATUS, _SETTLED, _DUE = (MESSAGE_COLUMNS.index(c) for c in ("status", "settled", "due_at"))
-
-
-def _canceled(row: Sequence[Any]) -> tuple[Any, ...]:
-    values = list(row)
-    values[_STATUS], values[_SETTLED], values[_DUE] = "CANCELED", 1, None
-    return tuple(values)
-
-
-class FanoutWork(NamedTuple):
     operation_id: str
     account_sid: str
     status: str
     spec: dict[str, Any]
-    cursor: int
-    recipients: list[dict[str, Any]]
+    cursor: int  # the recipients before it have their Messages
+    recipients: list[Recipient]
     send_at: int | None
+
+
+_recipients = msgspec.json.Decoder(list[Recipient])
 
 
 async def load_work(conn: Conn, operation_id: str) -> FanoutWork | None:
@@ -73,71 +48,154 @@ async def load_work(conn: Conn, operation_id: str) -> FanoutWork | None:
     )
     if row is None:
         return None
-    return FanoutWork(operation_id, row[0], row[1], load(row[2]), row[3], load(row[4]), row[5])
-
-
-async def insert_chunk(
-    conn: Conn,
-    work: FanoutWork,
-    *,
-    start: int,
-    end: int,
-    messages: Sequence[Sequence[Any]],
-    tags: Sequence[Sequence[Any]],
-    unaddressable: Sequence[Sequence[Any]],
-    now: int,
-) -> bool:
-    """Store the Messages of recipients [start, end); False if another worker already did.
-
-    Recipients reached after their operation was canceled become CANCELED Messages."""
-    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
-    row = await conn.fetchrow(
-        f"SELECT status FROM operations WHERE id = ?{lock}", work.operation_id
+    account_sid, status, spec, cursor, recipients, send_at = row
+    return FanoutWork(
+        operation_id=operation_id,
+        account_sid=account_sid,
+        status=status,
+        spec=load(spec),
+        cursor=cursor,
+        recipients=_recipients.decode(recipients),
+        send_at=send_at,
     )
-    canceled = row is not None and row[0] == "CANCELED"
-    if canceled:
-        messages = [_canceled(message) for message in messages]
-    buckets = Counter(str(message[_STATUS]).lower() for message in messages)
-    buckets["settled"] = sum(message[_SETTLED] for message in messages)
+
+
+# A new Message's row, by column name: the columns copied from the NewMessage as they
+# are, those encoded from it (in `_message_row`'s order), and those of no attempt yet.
+_COPIED = (
+    "id",
+    "account_sid",
+    "operation_id",
+    "recipient_index",
+    "status",
+    "due_at",
+    "scheduled_for",
+    "encoding",
+    "segments",
+    "error_code",
+    "error_message",
+    "created_at",
+)
+_ENCODED = ("recipient", "candidates", "candidate_count", "content", "tags", "settled")
+_NO_ATTEMPT_YET = {
+    "channel": None,
+    "sender": None,
+    "attempt_count": 0,
+    "next_candidate": 0,
+    "current_attempt_id": None,
+}
+MESSAGE_COLUMNS = (*_COPIED, *_ENCODED, *_NO_ATTEMPT_YET, "updated_at")
+_copied = attrgetter(*_COPIED)
+_no_attempt_yet = tuple(_NO_ATTEMPT_YET.values())
+
+
+def _message_row(m: NewMessage) -> tuple[Any, ...]:
+    """`m` as the values of MESSAGE_COLUMNS (the bulk insert takes tuples)."""
+    encoded = (
+        dump(m.recipient),
+        dump(m.candidates),
+        len(m.candidates),
+        dump(m.content),
+        dump(m.tags),
+        int(m.settled),
+    )
+    return (*_copied(m), *encoded, *_no_attempt_yet, m.created_at)
+
+
+def _unaddressable_row(operation_id: str, u: Unaddressable) -> tuple[Any, ...]:
+    return (operation_id, u.recipient_index, dump(u.recipient), u.error_code, u.error_message)
+
+
+_UNADDRESSABLE_COLUMNS = (
+    "operation_id",
+    "recipient_index",
+    "recipient",
+    "error_code",
+    "error_message",
+)
+
+
+def _canceled(message: NewMessage) -> NewMessage:
+    return replace(message, status="CANCELED", settled=True, due_at=None)
+
+
+async def _operation_canceled(conn: Conn, operation_id: str) -> bool:
+    """Whether the operation was canceled; its row locked (PostgreSQL) for the rest of the
+    transaction, so that a cancel and this chunk do not interleave."""
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""
+    row = await conn.fetchrow(f"SELECT status FROM operations WHERE id = ?{lock}", operation_id)
+    return row is not None and row[0] == "CANCELED"
+
+
+async def _advance(
+    conn: Conn, work: FanoutWork, chunk: FanoutChunk, messages: Sequence[NewMessage], now: int
+) -> bool:
+    """Move the operation's cursor past `chunk`, with its counters; False if another
+    worker already did."""
+    buckets = Counter(message.status.lower() for message in messages)
+    buckets["settled"] = sum(message.settled for message in messages)
     moves = "".join(f", {bucket} = {bucket} + ?" for bucket in buckets)
     advanced = await conn.execute(
         f"UPDATE operations SET fanout_cursor = ?, total = total + ?,"
         f" unaddressable = unaddressable + ?{moves}, updated_at = ?"
         f" WHERE id = ? AND fanout_cursor = ?",
-        end,
+        chunk.end,
         len(messages),
-        len(unaddressable),
+        len(chunk.unaddressable),
         *buckets.values(),
         now,
         work.operation_id,
-        start,
+        chunk.start,
     )
-    if not advanced:
-        return False
-    await conn.insert_many("messages", MESSAGE_COLUMNS, messages)
-    await conn.insert_many("message_tags", ("message_id", "key", "value"), tags)
+    return bool(advanced)
+
+
+async def _insert_rows(
+    conn: Conn, work: FanoutWork, chunk: FanoutChunk, messages: Sequence[NewMessage]
+) -> None:
+    await conn.insert_many("messages", MESSAGE_COLUMNS, [_message_row(m) for m in messages])
+    await conn.insert_many(
+        "message_tags",
+        ("message_id", "key", "value"),
+        [(m.id, key, value) for m in messages for key, value in m.tags.items()],
+    )
     await conn.insert_many(
         "unaddressable",
-        ("operation_id", "recipient_index", "recipient", "error_code", "error_message"),
-        unaddressable,
+        _UNADDRESSABLE_COLUMNS,
+        [_unaddressable_row(work.operation_id, u) for u in chunk.unaddressable],
     )
+
+
+async def insert_chunk(conn: Conn, work: FanoutWork, chunk: FanoutChunk, now: int) -> bool:
+    """Store the Messages of `chunk`; False if another worker already did.
+
+    Recipients reached after their operation was canceled become CANCELED Messages."""
+    messages: Sequence[NewMessage] = chunk.messages
+    if await _operation_canceled(conn, work.operation_id):
+        messages = [_canceled(message) for message in messages]
+    if not await _advance(conn, work, chunk, messages, now):
+        return False
+    await _insert_rows(conn, work, chunk, messages)
     # Messages born settled (CANCELED, or FAILED when their template did not render)
     # get their event here, as no attempt will ever report one
     await events.insert_events(
         conn,
         [
-            message_event(work.account_sid, work.operation_id, m[0], None, m[_STATUS], now)
+            message_event(work.account_sid, work.operation_id, m.id, None, m.status, now)
             for m in messages
-            if m[_SETTLED]
+            if m.settled
         ],
     )
-    if start == 0 and work.status == "PROCESSING":
+    if chunk.start == 0 and work.status == "PROCESSING":
         await events.insert_events(
             conn, [operation_event(work.account_sid, work.operation_id, "processing", now)]
         )
-    if end == len(work.recipients):
-        await conn.execute(
-            "DELETE FROM operation_recipients WHERE operation_id = ?", work.operation_id
-        )
-        await jobs.finish(conn, "fanout", work.operation_id)
+    if chunk.end == len(work.recipients):
+        await _finish(conn, work.operation_id)
     return True
+
+
+async def _finish(conn: Conn, operation_id: str) -> None:
+    """The last chunk is stored: the recipients and the fan-out job are done with."""
+    await conn.execute("DELETE FROM operation_recipients WHERE operation_id = ?", operation_id)
+    await jobs.finish(conn, "fanout", operation_id)

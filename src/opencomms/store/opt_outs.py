@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple, TypeVar
+from collections.abc import Sequence
 
-from opencomms.store.database import Conn, placeholders
+import msgspec
+
+from opencomms.store.database import Conn, Row, placeholders
 
 __all__ = [
     "OptOutRecord",
     "add_opt_out",
     "get_opt_out",
     "list_opt_outs",
-    "opted_out_of",
     "remove_opt_out",
     "suppressed_channels",
 ]
 
-_COLUMNS = "id, address, channel, source, created_at"
 
-K = TypeVar("K")
+class OptOutRecord(msgspec.Struct, frozen=True):
+    """An entry of the suppression list (whether it bars a send: domain/opt_outs.py)."""
 
-
-class OptOutRecord(NamedTuple):
     id: str
     address: str
     channel: str | None  # None: every channel
@@ -30,10 +28,12 @@ class OptOutRecord(NamedTuple):
     created_at: int
 
 
-def opted_out_of(listed: Mapping[K, str | None], key: K, channel: str) -> bool:
-    """Whether `listed` (what `suppressed_channels` found: the listed channel, None for
-    every channel) bars `key` from `channel`."""
-    return key in listed and listed[key] in (None, channel)
+_COLUMNS = ", ".join(OptOutRecord.__struct_fields__)
+
+
+def _record(row: Row) -> OptOutRecord:
+    """A row of `SELECT {_COLUMNS}`, by column name."""
+    return OptOutRecord(**dict(zip(OptOutRecord.__struct_fields__, row, strict=True)))
 
 
 async def add_opt_out(conn: Conn, account_sid: str, record: OptOutRecord) -> OptOutRecord:
@@ -56,7 +56,7 @@ async def get_opt_out(conn: Conn, account_sid: str, address: str) -> OptOutRecor
         account_sid,
         address,
     )
-    return OptOutRecord(*row) if row else None
+    return _record(row) if row else None
 
 
 async def remove_opt_out(conn: Conn, account_sid: str, address: str) -> bool:
@@ -77,7 +77,7 @@ async def list_opt_outs(
         before,
         limit,
     )
-    return [OptOutRecord(*row) for row in rows]
+    return [_record(row) for row in rows]
 
 
 async def suppressed_channels(

@@ -8,13 +8,12 @@ waits in `early_receipts` until the submit's answer that carries it is recorded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from operator import attrgetter
 
-from opencomms.store.database import Conn, placeholders
+from opencomms.domain.parts import EarlyReceipt, Part
+from opencomms.store.database import Conn, Row, placeholders
 
 __all__ = [
-    "EarlyReceipt",
-    "Part",
     "forget_early_receipts",
     "hold_early_receipts",
     "insert_parts",
@@ -25,27 +24,28 @@ __all__ = [
 ]
 
 
-class Part(NamedTuple):
-    provider_message_id: str
-    attempt_id: str
-    part: int
-    status: str
+# rows are read and written by column name: each struct's fields are its table's columns
+_PART_COLUMNS = Part.__struct_fields__
+_EARLY_COLUMNS = EarlyReceipt.__struct_fields__
+_part_values = attrgetter(*_PART_COLUMNS)
+_early_values = attrgetter(*_EARLY_COLUMNS)
 
 
-class EarlyReceipt(NamedTuple):
-    provider_message_id: str
-    status: str
-    error_code: int | None
-    error_message: str | None
-    received_at: int
+def _part(row: Row) -> Part:
+    return Part(**dict(zip(_PART_COLUMNS, row, strict=True)))
+
+
+def _early_receipt(row: Row) -> EarlyReceipt:
+    return EarlyReceipt(**dict(zip(_EARLY_COLUMNS, row, strict=True)))
 
 
 async def insert_parts(conn: Conn, parts: Sequence[Part]) -> None:
     if parts:
         await conn.executemany(
-            "INSERT INTO attempt_parts (provider_message_id, attempt_id, part, status)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (provider_message_id) DO NOTHING",
-            parts,
+            f"INSERT INTO attempt_parts ({', '.join(_PART_COLUMNS)})"
+            f" VALUES ({placeholders(len(_PART_COLUMNS))}) ON CONFLICT (provider_message_id)"
+            " DO NOTHING",
+            [_part_values(part) for part in parts],
         )
 
 
@@ -54,13 +54,13 @@ async def parts_of_attempts_with(conn: Conn, provider_ids: Sequence[str]) -> lis
     if not provider_ids:
         return []
     rows = await conn.fetch(
-        "SELECT provider_message_id, attempt_id, part, status FROM attempt_parts"
+        f"SELECT {', '.join(_PART_COLUMNS)} FROM attempt_parts"
         " WHERE attempt_id IN (SELECT attempt_id FROM attempt_parts"
         f"  WHERE provider_message_id IN ({placeholders(len(provider_ids))}))"
         " ORDER BY attempt_id, part",
         *provider_ids,
     )
-    return [Part(*row) for row in rows]
+    return [_part(row) for row in rows]
 
 
 async def save_part_statuses(conn: Conn, parts: Sequence[Part]) -> None:
@@ -72,7 +72,9 @@ async def save_part_statuses(conn: Conn, parts: Sequence[Part]) -> None:
 
 
 async def hold_early_receipts(conn: Conn, receipts: Sequence[EarlyReceipt]) -> None:
-    await conn.insert_many("early_receipts", EarlyReceipt._fields, receipts)
+    await conn.insert_many(
+        "early_receipts", _EARLY_COLUMNS, [_early_values(receipt) for receipt in receipts]
+    )
 
 
 async def take_early_receipts(conn: Conn, provider_ids: Sequence[str]) -> list[EarlyReceipt]:
@@ -83,10 +85,11 @@ async def take_early_receipts(conn: Conn, provider_ids: Sequence[str]) -> list[E
     rows = await conn.fetch(
         "DELETE FROM early_receipts"
         f" WHERE provider_message_id IN ({placeholders(len(provider_ids))})"
-        " RETURNING seq, provider_message_id, status, error_code, error_message, received_at",
+        f" RETURNING {', '.join(_EARLY_COLUMNS)}, seq",
         *provider_ids,
     )
-    return [EarlyReceipt(*row[1:]) for row in sorted(rows, key=lambda row: row[0])]
+    # in the order they came (`seq`, the last column)
+    return [_early_receipt(row[:-1]) for row in sorted(rows, key=lambda row: row[-1])]
 
 
 async def matched_early_receipt_ids(conn: Conn, limit: int) -> list[str]:
