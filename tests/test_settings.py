@@ -8,9 +8,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from opencomms.connectors.registry import CONNECTOR_TYPES
+from opencomms.connectors.simulator import SimulatorConnectorConfig
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.domain.personalization import TemplateLimits
-from opencomms.settings import SettingsError, SimulatorConnectorConfig, load_settings
+from opencomms.settings import SettingsError, load_settings
 
 GOOD = """\
 [server]
@@ -76,7 +78,9 @@ DAY_MS = 86_400_000
 def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> object:
     path = tmp_path / "opencomms.toml"
     path.write_text(text)
-    return load_settings(str(path), environ=ENV if env is None else env)
+    return load_settings(
+        str(path), environ=ENV if env is None else env, connector_types=CONNECTOR_TYPES
+    )
 
 
 def error_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
@@ -94,7 +98,9 @@ def line_of(text: str, needle: str, after: str = "") -> int:
 
 def test_a_good_file_parses_into_typed_connectors_senders_and_pools(tmp_path: Path) -> None:
     (tmp_path / "opencomms.toml").write_text(GOOD)
-    settings = load_settings(str(tmp_path / "opencomms.toml"), environ=ENV)
+    settings = load_settings(
+        str(tmp_path / "opencomms.toml"), environ=ENV, connector_types=CONNECTOR_TYPES
+    )
 
     smpp = settings.connectors["operator_a"]
     assert isinstance(smpp, SmppConfig)
@@ -129,9 +135,32 @@ def test_no_file_means_the_simulator_alone(tmp_path: Path) -> None:
     assert (settings.connectors, settings.senders, settings.sender_pools) == ({}, [], [])
 
 
+def test_the_connector_types_are_the_callers_to_give(tmp_path: Path) -> None:
+    """The settings know no connector: a program given no types refuses any
+    `[connectors.<name>]`, and one given a single type refuses the others."""
+    path = tmp_path / "opencomms.toml"
+    path.write_text(GOOD)
+    smpp_line, lab_line = (
+        line_of(GOOD, "[connectors.operator_a]"),
+        line_of(GOOD, "[connectors.lab]"),
+    )
+    with pytest.raises(SettingsError) as refused:
+        load_settings(str(path), environ=ENV)
+    assert f"connectors.operator_a (line {smpp_line}): this program knows no connectors" in str(
+        refused.value
+    )
+    with pytest.raises(SettingsError) as refused:
+        load_settings(str(path), environ=ENV, connector_types=[SmppConfig])
+    assert f"connectors.lab.type (line {lab_line + 1}): Invalid value 'simulator'" in str(
+        refused.value
+    )
+
+
 def test_the_http_limits_are_read_from_the_file(tmp_path: Path) -> None:
     (tmp_path / "opencomms.toml").write_text(GOOD)
-    http = load_settings(str(tmp_path / "opencomms.toml"), environ=ENV).http
+    http = load_settings(
+        str(tmp_path / "opencomms.toml"), environ=ENV, connector_types=CONNECTOR_TYPES
+    ).http
 
     assert (http.seconds("header_timeout"), http.seconds("body_timeout")) == (5, 30)
     assert (http.max_header_bytes, http.max_body_bytes, http.max_send_body_bytes) == (

@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from opencomms.background.backoff import until_stored
+from opencomms.background.wakeup import Wakeup
 from opencomms.connectors.base import (
     AnswerHandler,
     Connector,
@@ -24,12 +26,10 @@ from opencomms.connectors.base import (
 )
 from opencomms.domain.clock import now_ms
 from opencomms.engine.answers import Answers
-from opencomms.engine.backoff import until_stored
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
 from opencomms.engine.provider_ids import keyed_answers, keyed_result
 from opencomms.engine.receipts import apply_early_receipts
-from opencomms.engine.wakeup import Wakeup
 from opencomms.store import dispatch_state, operations, opt_outs, parts, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.dispatch_state import DueMessage

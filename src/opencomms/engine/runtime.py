@@ -11,11 +11,11 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from opencomms.background.backoff import Backoff
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
 from opencomms.domain.clock import now_ms
 from opencomms.domain.durations import parse_duration_ms
-from opencomms.engine.backoff import Backoff
 from opencomms.engine.batching import BatchApplier
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker

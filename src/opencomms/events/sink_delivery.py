@@ -20,9 +20,9 @@ from functools import partial
 
 import httpx
 
+from opencomms.background.backoff import until_stored
+from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
-from opencomms.engine.backoff import until_stored
-from opencomms.engine.wakeup import Wakeup
 from opencomms.events.cloudevents import encode_batch
 from opencomms.events.payloads import event_id, render
 from opencomms.events.posting import PostLimits, post_bounded
