@@ -8,6 +8,7 @@ named across packages is a dependency all the same). A package is a directory un
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,9 +54,7 @@ def package_of(module: str) -> str:
 
 
 def module_imports() -> dict[str, set[str]]:
-    return {
-        module_name(path): set(imported_modules(path)) for path in sorted(SOURCE.rglob("*.py"))
-    }
+    return {module_name(path): set(imported_modules(path)) for path in sorted(SOURCE.rglob("*.py"))}
 
 
 def package_graph(imports: dict[str, set[str]]) -> dict[str, set[str]]:
@@ -76,7 +75,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
     def visit(node: str, path: list[str]) -> list[str] | None:
         if node in path:
-            return path[path.index(node) :] + [node]
+            return [*path[path.index(node) :], node]
         if node in done:
             return None
         for target in sorted(graph.get(node, ())):
@@ -115,7 +114,7 @@ def test_no_package_imports_itself_through_others() -> None:
     if cycle is not None:
         edges = [
             line
-            for source, target in zip(cycle, cycle[1:], strict=False)
+            for source, target in itertools.pairwise(cycle)
             for line in importers(imports, source, target)
         ]
         pytest.fail("package cycle " + " -> ".join(cycle) + ":\n  " + "\n  ".join(edges))
