@@ -9,14 +9,16 @@ with an error naming the key and its line.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
+import operator
 import os
 import re
 import tomllib
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 
@@ -404,9 +406,7 @@ def _convert(raw: Any, kind: Any, within: Key = ()) -> Any:
 
 def _connector_type(types: Collection[type[ConnectorSettings]]) -> Any:
     """The union `[connectors.<name>]` tables are converted to (a single type alone)."""
-    if not types:
-        return None
-    return Union[tuple(types)]  # noqa: UP007 (built at run time)
+    return functools.reduce(operator.or_, types) if types else None
 
 
 def _typed(raw: dict[str, Any], types: Collection[type[ConnectorSettings]]) -> Settings:
