@@ -11,12 +11,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from opencomms.events import sink_delivery
-from opencomms.settings import ServerSettings, Settings, SimulatorSettings
+from opencomms.settings import SimulatorSettings
 from tests.conftest import BACKENDS
 from tests.events.helpers import make_sink, wait_for_events
-from tests.support.databases import database_url
 from tests.support.polling import send, wait_completed
-from tests.support.server import ThreadServer
+from tests.support.server import account_client, running_server
 
 AN_HOUR_S = 3600.0
 EVENTS_OF_ONE_DELIVERED_MESSAGE = 2 + 4  # processing, completed; queued, sent, delivered, read
@@ -28,23 +27,12 @@ def slow_polling_api(
 ) -> Iterator[httpx.Client]:
     """A server of its own whose delivery worker polls the outbox once an hour."""
     monkeypatch.setattr(sink_delivery, "IDLE_POLL_S", AN_HOUR_S)
-    with database_url(request.param, str(tmp_path)) as url:
-        settings = Settings(
-            server=ServerSettings(
-                database_url=url,
-                secret_key_file=str(tmp_path / "opencomms.key"),
-                allowed_callback_networks=["127.0.0.0/8", "::1/128"],
-            ),
-            simulator=SimulatorSettings(receipt_latency_ms=[0, 5]),
-        )
-        server = ThreadServer(settings).start()
-        try:
-            with httpx.Client(
-                base_url=server.url + "/v1", auth=server.new_account(), timeout=30
-            ) as client:
-                yield client
-        finally:
-            server.stop()
+    simulator = SimulatorSettings(receipt_latency_ms=[0, 5])
+    with (
+        running_server(request.param, tmp_path, simulator=simulator) as server,
+        account_client(server) as client,
+    ):
+        yield client
 
 
 def test_callbacks_arrive_without_waiting_for_the_poll(
