@@ -4,6 +4,8 @@ is literal (the API refuses such patterns, events/cloudevents.validate_type_patt
 
 from __future__ import annotations
 
+import asyncio
+
 from opencomms.domain.clock import now_ms
 from opencomms.domain.event_types import (
     EVENT_TYPES,
@@ -65,11 +67,17 @@ async def a_subscribed_account(db: Database) -> SinkRecord:
 
 
 async def an_account_with_every_event(db: Database) -> SinkRecord:
-    """A subscribed account, and after its sink was made one event of each type."""
+    """A subscribed account, and after its sink was made one event of each type, once
+    they are readable (on PostgreSQL, once every transaction older than theirs ended,
+    on any database of the server)."""
     sink = await a_subscribed_account(db)
     rows = one_event_of_each_type(sink.account_sid, now_ms())
     await db.write(lambda conn: events.insert_events(conn, rows))
-    return sink
+    for _ in range(600):
+        if await selected(db, sink, ["*"]) == set(EVENT_TYPES):
+            return sink
+        await asyncio.sleep(0.05)
+    raise AssertionError("the events never became readable")
 
 
 async def selected(db: Database, sink: SinkRecord, patterns: list[str]) -> set[str]:

@@ -182,7 +182,9 @@ class EventDelivery:
 
     async def _next_batch(self, conn: Conn, sink_id: str) -> _Batch | None:
         sink = await sinks.sink_by_id(conn, sink_id)
-        if sink is None or sink.status != "ACTIVE":
+        # a sink waiting to retry is not due, even when a round found it due while it was
+        # busy with the delivery that failed (`_again`)
+        if sink is None or sink.status != "ACTIVE" or sink.next_attempt_at > now_ms():
             return None
         patterns = await sinks.subscription_types(conn, sink.id)
         replay = None
