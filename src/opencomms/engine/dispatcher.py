@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from opencomms.connectors.base import (
@@ -36,7 +37,7 @@ from opencomms.store.dispatch_state import DueMessage
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.parts import Part
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "FairTurn", "fair_turn", "next_claim_size"]
 
 log = logging.getLogger(__name__)
 
@@ -114,32 +115,17 @@ class Dispatcher:
         claimed.completed = await batch.save(conn)
         return claimed
 
-    def _adapt_batch(self, submitted: int, submit_s: float) -> None:
-        """Size the next claim so that its submit takes about SUBMIT_TARGET_S. While a
-        connector is slow (a throughput cap), what is claimed waits inside it, where a
-        send started later cannot overtake it, and a claim slot frees only when a whole
-        claim is through; once connectors are quick again, claims grow back (at most
-        doubling)."""
-        if not submitted:
-            return
-        fitting = int(submitted * SUBMIT_TARGET_S / max(submit_s, 0.001))
-        self._size = max(MIN_BATCH, min(self._batch, self._size * 2, fitting))
-
     async def _fair_share(self, conn: Conn, now: int) -> list[DueMessage]:
-        """A batch shared between the running operations, so that a send started after a
-        million-recipient campaign does not wait for it: each running operation (up to
-        FAIR_OPERATIONS, taking turns) gets an equal share of the batch, and what they
-        leave is filled in due order (fallback timeouts, receipt waits of any operation)."""
+        """A batch shared between the running operations (`fair_turn`), then filled in
+        due order (fallback timeouts, receipt waits of any operation)."""
         running = await dispatch_state.running_operations(conn, FAIR_OPERATIONS * 4)
+        turn = fair_turn(running, self._turn, self._size)
+        self._turn = turn.start
         due: list[DueMessage] = []
-        if len(running) > 1:
-            self._turn = (self._turn + FAIR_OPERATIONS) % len(running)
-            turn = (running[self._turn :] + running[: self._turn])[:FAIR_OPERATIONS]
-            share = max(1, self._size // len(turn))
-            for operation_id in turn:
-                due += await dispatch_state.select_due(
-                    conn, now=now, lease_ms=self._lease_ms, limit=share, operation_id=operation_id
-                )
+        for operation_id in turn.operations:
+            due += await dispatch_state.select_due(
+                conn, now=now, lease_ms=self._lease_ms, limit=turn.share, operation_id=operation_id
+            )
         if len(due) < self._size:
             due += await dispatch_state.select_due(
                 conn, now=now, lease_ms=self._lease_ms, limit=self._size - len(due)
@@ -156,7 +142,8 @@ class Dispatcher:
                 if early := answers.take():
                     await self._record_early(answers, early)
             submitted = sum(len(group) for group in claimed.submit.values())
-            self._adapt_batch(submitted, time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            self._size = next_claim_size(self._size, self._batch, submitted, elapsed)
             for result in submitting.result():
                 answers.add(result)
             unanswered = [
@@ -247,6 +234,39 @@ class Dispatcher:
             batch.update_message(message._replace(due_at=now + UNKNOWN_RETRY_MS))
         completed = await batch.save(conn)
         return completed + await _record_provider_ids(conn, results)
+
+
+@dataclass(frozen=True)
+class FairTurn:
+    """The running operations given an equal share of the next claim."""
+
+    start: int  # where in the running operations this turn starts; the next goes on from it
+    operations: list[str]
+    share: int
+
+
+def fair_turn(running: Sequence[str], last_start: int, size: int) -> FairTurn:
+    """Whose turn it is, so that a send started after a million-recipient campaign does
+    not wait for it: up to FAIR_OPERATIONS running operations, taking turns from where
+    the last claim's turn ended, each get an equal share of `size`. A lone running
+    operation gets no share: the claim is filled in due order."""
+    if len(running) <= 1:
+        return FairTurn(last_start, [], 0)
+    start = (last_start + FAIR_OPERATIONS) % len(running)
+    operations = [*running[start:], *running[:start]][:FAIR_OPERATIONS]
+    return FairTurn(start, operations, max(1, size // len(operations)))
+
+
+def next_claim_size(size: int, largest: int, submitted: int, submit_s: float) -> int:
+    """The next claim's size, after a claim of `size` submitted `submitted` attempts in
+    `submit_s`: so that its submit takes about SUBMIT_TARGET_S. While a connector is slow
+    (a throughput cap), what is claimed waits inside it, where a send started later
+    cannot overtake it, and a claim slot frees only when a whole claim is through; once
+    connectors are quick again, claims grow back (at most doubling), up to `largest`."""
+    if not submitted:
+        return size
+    fitting = int(submitted * SUBMIT_TARGET_S / max(submit_s, 0.001))
+    return max(MIN_BATCH, min(largest, size * 2, fitting))
 
 
 async def _record_provider_ids(conn: Conn, results: Sequence[SubmitResult]) -> list[str]:
