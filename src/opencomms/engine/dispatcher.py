@@ -37,7 +37,15 @@ from opencomms.store.dispatch_state import DueMessage
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.parts import Part
 
-__all__ = ["Dispatcher", "FairTurn", "fair_turn", "next_claim_size"]
+__all__ = [
+    "Dispatcher",
+    "FairTurn",
+    "apply_answer",
+    "fair_turn",
+    "ids_answered",
+    "next_claim_size",
+    "parts_answered",
+]
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +236,7 @@ class Dispatcher:
         batch.track(pairs)
         for result in results:
             if result.attempt_id in batch.attempts:
-                _apply_result(batch, result)
+                apply_answer(batch, result)
         for attempt_id in unanswered:
             message = batch.messages[batch.attempts[attempt_id].message_id]
             batch.update_message(message._replace(due_at=now + UNKNOWN_RETRY_MS))
@@ -272,17 +280,25 @@ def next_claim_size(size: int, largest: int, submitted: int, submit_s: float) ->
 async def _record_provider_ids(conn: Conn, results: Sequence[SubmitResult]) -> list[str]:
     """Keep the parts of long messages, then apply the receipts that came before these
     answers; the operations this COMPLETED."""
+    await parts.insert_parts(conn, parts_answered(results))
+    return await apply_early_receipts(conn, ids_answered(results))
+
+
+def parts_answered(results: Sequence[SubmitResult]) -> list[Part]:
+    """The parts of the long messages these answers accepted, numbered from 1, each SENT."""
+    return [
+        Part(part_id, r.attempt_id, number, "SENT")
+        for r in results
+        if r.outcome is SubmitOutcome.ACCEPTED
+        for number, part_id in enumerate(r.part_ids, start=1)
+    ]
+
+
+def ids_answered(results: Sequence[SubmitResult]) -> list[str]:
+    """The provider ids these answers made known (each part's, else the message's): a
+    receipt that came before its answer waits for one of them."""
     accepted = [r for r in results if r.outcome is SubmitOutcome.ACCEPTED]
-    await parts.insert_parts(
-        conn,
-        [
-            Part(part_id, r.attempt_id, number, "SENT")
-            for r in accepted
-            for number, part_id in enumerate(r.part_ids, start=1)
-        ],
-    )
-    ids = [i for r in accepted for i in (r.part_ids or (r.provider_message_id,)) if i]
-    return await apply_early_receipts(conn, ids)
+    return [i for r in accepted for i in (r.part_ids or (r.provider_message_id,)) if i]
 
 
 async def _opted_out(conn: Conn, due: Sequence[DueMessage]) -> dict[tuple[str, str], str | None]:
@@ -301,7 +317,11 @@ def _rejected(submission: Submission, reason: str) -> SubmitResult:
     return SubmitResult(submission.attempt_id, SubmitOutcome.REJECTED, None, 30008, reason)
 
 
-def _apply_result(batch: OutcomeBatch, result: SubmitResult) -> None:
+def apply_answer(batch: OutcomeBatch, result: SubmitResult) -> None:
+    """A connector's answer to a submit: ACCEPTED makes the attempt SENT, REJECTED makes
+    it FAILED (with the provider's error, else 30008), THROTTLED takes it out of flight
+    and makes its Message due again after `retry_after_ms`. An attempt a receipt already
+    moved only learns the provider's id."""
     attempt = batch.attempts[result.attempt_id]
     if not attempt.in_flight:  # already moved: a receipt came before this answer
         if result.provider_message_id and attempt.provider_message_id is None:
