@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from opencomms.engine.outcomes import OutcomeBatch
-from opencomms.store.dispatch_state import AttemptState, MessageState
+from opencomms.store.dispatch_state import AttemptState, DueMessage, MessageState
 from opencomms.store.records import SenderRecord
 
 NOW = 1_700_000_000_000
@@ -75,6 +75,27 @@ def attempt(**changes: Any) -> AttemptState:
         "updated_at": NOW - 1_000,
     }
     return AttemptState(**{**fields, **changes})
+
+
+TO = "+14155550100"
+
+
+def due(
+    state: MessageState,
+    current: AttemptState | None = None,
+    *,
+    candidates: tuple[tuple[str, str, str], ...] = ((TO, "PHONE", "SN1"), (TO, "PHONE", "SN2")),
+    content: dict[str, Any] | None = None,
+) -> DueMessage:
+    """Message `state` as a claim hands it to planning; `candidates`: (address, address
+    channel, sender id), in the order they are tried."""
+    return DueMessage(
+        state=state,
+        account_sid="AC1",
+        candidates=[list(candidate) for candidate in candidates],
+        content={"text": "Hello"} if content is None else content,
+        current=current,
+    )
 
 
 def batch_of(
