@@ -40,11 +40,13 @@ from opencomms.store.parts import Part
 __all__ = [
     "Dispatcher",
     "FairTurn",
+    "Recovery",
     "apply_answer",
     "fair_turn",
     "ids_answered",
     "next_claim_size",
     "parts_answered",
+    "recovery",
 ]
 
 log = logging.getLogger(__name__)
@@ -214,13 +216,9 @@ class Dispatcher:
         if connector is None:
             return [_rejected(s, "no connector named " + name) for s in submissions]
         known = await connector.was_submitted([s.attempt_id for s in submissions])
-        unsent = [s for s in submissions if known.get(s.attempt_id) is False]
-        results = [
-            SubmitResult(s.attempt_id, SubmitOutcome.ACCEPTED)
-            for s in submissions
-            if known.get(s.attempt_id) is not False
-        ]
-        return results + (await self._submit(name, unsent, answered) if unsent else [])
+        found = recovery(submissions, known)
+        resubmitted = await self._submit(name, found.resubmit, answered) if found.resubmit else []
+        return found.taken + resubmitted
 
     async def _record(
         self, conn: Conn, *, results: Sequence[SubmitResult], unanswered: Sequence[str]
@@ -251,6 +249,29 @@ class FairTurn:
     start: int  # where in the running operations this turn starts; the next goes on from it
     operations: list[str]
     share: int
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What becomes of attempts found in flight after a restart."""
+
+    resubmit: list[Submission]  # the connector is sure it never got these
+    taken: list[SubmitResult]  # it got them, or cannot tell: SENT, never sent twice
+
+
+def recovery(submissions: Sequence[Submission], known: Mapping[str, bool | None]) -> Recovery:
+    """Split attempts found in flight by what their connector says it got (`known`, by
+    attempt id: False never got it, True got it, None or absent cannot tell): only an
+    attempt surely never sent is submitted again; the others are taken as ACCEPTED (their
+    receipt, or the receipt wait, says the rest): the engine must not risk a duplicate."""
+    return Recovery(
+        resubmit=[s for s in submissions if known.get(s.attempt_id) is False],
+        taken=[
+            SubmitResult(s.attempt_id, SubmitOutcome.ACCEPTED)
+            for s in submissions
+            if known.get(s.attempt_id) is not False
+        ],
+    )
 
 
 def fair_turn(running: Sequence[str], last_start: int, size: int) -> FairTurn:
