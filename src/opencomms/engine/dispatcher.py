@@ -113,7 +113,8 @@ class Dispatcher:
 
     async def _claim(self, conn: Conn) -> Claimed:
         now = now_ms()
-        due = await self._fair_share(conn, now)
+        async with dispatch_state.claiming_in_index_order(conn):
+            due = await self._fair_share(conn, now)
         if not due:
             return Claimed()
         sender_ids = {candidate[2] for message in due for candidate in message.candidates}
