@@ -90,14 +90,14 @@ async def sweep_early_receipts(conn: Conn) -> list[str]:
 
 
 def reach_attempts(
-    batch: OutcomeBatch, receipts: Sequence[Receipt], by_provider_id: Mapping[str, str]
+    batch: OutcomeBatch, receipts: Sequence[Receipt], by_provider_id: Mapping[str | None, str]
 ) -> list[EarlyReceipt]:
     """Move the attempts in `batch` that these receipts name, by our id or by the
     provider's (`by_provider_id`: provider id -> attempt id); the receipts whose provider
     id no attempt carries yet, to wait for the answer that will carry it."""
     early: list[EarlyReceipt] = []
     for receipt in receipts:
-        attempt_id = receipt.attempt_id or by_provider_id.get(receipt.provider_message_id or "")
+        attempt_id = receipt.attempt_id or by_provider_id.get(receipt.provider_message_id)
         if attempt_id is None and receipt.provider_message_id:
             early.append(_early(receipt, batch.now))
             continue
