@@ -19,6 +19,8 @@ from typing import Any
 
 import msgspec
 
+from opencomms.background.backoff import until_stored
+from opencomms.background.wakeup import Wakeup
 from opencomms.domain.candidates import Candidate
 from opencomms.domain.channels import SenderChannel, reaches
 from opencomms.domain.clock import now_ms
@@ -32,9 +34,7 @@ from opencomms.domain.recipients import Recipient, RecipientAddress
 from opencomms.domain.segments import SmsSize, measure
 from opencomms.domain.statuses import MessageStatus
 from opencomms.domain.storable import MAX_TAG_CHARS, is_storable
-from opencomms.engine.backoff import until_stored
 from opencomms.engine.rendering import Rendered, Renderer
-from opencomms.engine.wakeup import Wakeup
 from opencomms.store import jobs, new_messages, operations, opt_outs, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.jsoncol import dump
