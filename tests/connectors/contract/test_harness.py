@@ -30,8 +30,15 @@ from tests.connectors.contract.runner import (
 from tests.connectors.contract.simulator_cases import SIMULATOR, SimulatorReport
 
 TOKEN = "tok-7Hq2Lx9"
-ACCEPTED_SMS = next(c for c in SIMULATOR.cases if c.label == "SMS: DELIVER accepted")
-assert isinstance(ACCEPTED_SMS, SubmitCase)
+
+
+def submit_case(label: str) -> SubmitCase:
+    case = next(c for c in SIMULATOR.cases if c.label == label)
+    assert isinstance(case, SubmitCase)
+    return case
+
+
+ACCEPTED_SMS = submit_case("SMS: DELIVER accepted")
 
 
 async def run(case: Case, caplog: pytest.LogCaptureFixture, contract: Contract = SIMULATOR) -> None:
@@ -113,7 +120,7 @@ async def test_a_secret_in_an_error_message_fails(caplog: pytest.LogCaptureFixtu
         async with SIMULATOR.start(receipts, inbound) as rig:
             yield dataclasses.replace(rig, secrets=("Recipient does not have RCS",))
 
-    refused = next(c for c in SIMULATOR.cases if c.label == "RCS: refused")
+    refused = submit_case("RCS: refused")
     with pytest.raises(AssertionError, match="a secret shows in a repr"):
         await run(refused, caplog, dataclasses.replace(SIMULATOR, start=start))
 
