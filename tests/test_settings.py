@@ -8,9 +8,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from opencomms.connectors.registry import CONNECTOR_TYPES
+from opencomms.connectors.simulator import SimulatorConnectorConfig
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.domain.personalization import TemplateLimits
-from opencomms.settings import SettingsError, SimulatorConnectorConfig, load_settings
+from opencomms.settings import SettingsError, load_settings
 
 GOOD = """\
 [server]
@@ -76,7 +78,9 @@ DAY_MS = 86_400_000
 def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> object:
     path = tmp_path / "opencomms.toml"
     path.write_text(text)
-    return load_settings(str(path), environ=ENV if env is None else env)
+    return load_settings(
+        str(path), environ=ENV if env is None else env, connector_types=CONNECTOR_TYPES
+    )
 
 
 def error_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
@@ -94,7 +98,9 @@ def line_of(text: str, needle: str, after: str = "") -> int:
 
 def test_a_good_file_parses_into_typed_connectors_senders_and_pools(tmp_path: Path) -> None:
     (tmp_path / "opencomms.toml").write_text(GOOD)
-    settings = load_settings(str(tmp_path / "opencomms.toml"), environ=ENV)
+    settings = load_settings(
+        str(tmp_path / "opencomms.toml"), environ=ENV, connector_types=CONNECTOR_TYPES
+    )
 
     smpp = settings.connectors["operator_a"]
     assert isinstance(smpp, SmppConfig)
@@ -129,9 +135,32 @@ def test_no_file_means_the_simulator_alone(tmp_path: Path) -> None:
     assert (settings.connectors, settings.senders, settings.sender_pools) == ({}, [], [])
 
 
+def test_the_connector_types_are_the_callers_to_give(tmp_path: Path) -> None:
+    """The settings know no connector: a program given no types refuses any
+    `[connectors.<name>]`, and one given a single type refuses the others."""
+    path = tmp_path / "opencomms.toml"
+    path.write_text(GOOD)
+    smpp_line, lab_line = (
+        line_of(GOOD, "[connectors.operator_a]"),
+        line_of(GOOD, "[connectors.lab]"),
+    )
+    with pytest.raises(SettingsError) as refused:
+        load_settings(str(path), environ=ENV)
+    assert f"connectors.operator_a (line {smpp_line}): this program knows no connectors" in str(
+        refused.value
+    )
+    with pytest.raises(SettingsError) as refused:
+        load_settings(str(path), environ=ENV, connector_types=[SmppConfig])
+    assert f"connectors.lab.type (line {lab_line + 1}): Invalid value 'simulator'" in str(
+        refused.value
+    )
+
+
 def test_the_http_limits_are_read_from_the_file(tmp_path: Path) -> None:
     (tmp_path / "opencomms.toml").write_text(GOOD)
-    http = load_settings(str(tmp_path / "opencomms.toml"), environ=ENV).http
+    http = load_settings(
+        str(tmp_path / "opencomms.toml"), environ=ENV, connector_types=CONNECTOR_TYPES
+    ).http
 
     assert (http.seconds("header_timeout"), http.seconds("body_timeout")) == (5, 30)
     assert (http.max_header_bytes, http.max_body_bytes, http.max_send_body_bytes) == (
@@ -355,30 +384,7 @@ def test_a_retention_of_zero_keeps_forever(tmp_path: Path) -> None:
     assert retention.batch_size == 50
 
 
-RETENTION_BAD = [
-    ('operations = "forever"', "retention.operations", "neither a positive duration"),
-    ('events = "0s"', "retention.events", 'nor "0" (keep forever)'),
-    ('idempotency_keys = "-1h"', "retention.idempotency_keys", "neither a positive duration"),
-    ("inbound = 30", "retention.inbound", "Expected `str`, got `int`"),
-    ("batch_size = 0", "retention.batch_size", ">= 1"),
-    ('pause = "a bit"', "retention.pause", "not a duration such as '50ms'"),
-    ('interval = "0m"', "retention.interval", "not a positive duration"),
-    ('operation = "30d"', "retention.operation", "unknown field"),
-]
-
-
-@pytest.mark.parametrize(
-    ("line", "key", "message"), RETENTION_BAD, ids=[c[1] for c in RETENTION_BAD]
-)
-def test_a_bad_retention_is_an_error_naming_the_key_and_its_line(
-    tmp_path: Path, line: str, key: str, message: str
-) -> None:
-    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[retention]\n{line}\n")
-
-    assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line 5): "), error
-
-
-def test_faults_settings_have_documented_defaults_and_are_checked(tmp_path: Path) -> None:
+def test_faults_settings_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
     faults = load_settings(None, environ={}).faults
     assert (
         faults.retry_after_header, faults.connect_timeout_s, faults.query_timeout_s,
@@ -388,8 +394,6 @@ def test_faults_settings_have_documented_defaults_and_are_checked(tmp_path: Path
     path.write_text('[faults]\nretry_after = "1500ms"\nmax_backoff = "2s"\n')
     tuned = load_settings(str(path), environ={}).faults
     assert (tuned.retry_after_header, tuned.max_backoff_s) == ("2", 2.0)  # whole seconds, up
-    error = error_of(tmp_path, '[faults]\nconnect_timeout = "soon"\n')
-    assert "faults.connect_timeout (line 2): 'soon' is not a positive duration" in error
 
 
 TEMPLATES = """\
@@ -420,30 +424,6 @@ def test_the_template_bounds_are_read_from_the_file(tmp_path: Path) -> None:
     assert templates.render_memory_bytes == 256 * 1024 * 1024
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "key", "message"),
-    [
-        ("loop_iterations = 5000", "loop_iterations = 0", "loop_iterations", ">= 1"),
-        ("value_chars = 200000", 'value_chars = "lots"', "value_chars", "Expected `int`"),
-        ('render_timeout = "250ms"', 'render_timeout = "fast"', "render_timeout", "duration"),
-        (
-            "render_memory_bytes = 268435456",
-            "render_memory_bytes = 1000000",
-            "render_memory_bytes",
-            ">= 67108864",
-        ),
-        ("output_chars = 30000", "output_characters = 30000", "output_characters", "unknown"),
-    ],
-)
-def test_a_bad_template_bound_is_named_with_its_line(
-    tmp_path: Path, old: str, new: str, key: str, message: str
-) -> None:
-    text = TEMPLATES.replace(old, new)
-    error = error_of(tmp_path, text)
-    assert f"templates.{key} (line {line_of(text, new)})" in error
-    assert message in error
-
-
 def test_sink_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
     defaults = load_settings(None, environ={}).sinks
     text = (
@@ -461,25 +441,6 @@ def test_sink_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> 
         configured.max_per_account, configured.callback_expiry,
         configured.max_response_bytes, configured.delivery_timeout,
     ) == (5, "7d", 1024, "5s")  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("line", "key", "message"),
-    [
-        ("max_per_account = 0", "sinks.max_per_account", "Expected `int` >= 1"),
-        ("max_response_bytes = -1", "sinks.max_response_bytes", "Expected `int` >= 0"),
-        ('callback_expiry = "soon"', "sinks.callback_expiry", "not a positive duration"),
-        ('delivery_timeout = "0s"', "sinks.delivery_timeout", "not a positive duration"),
-        ("max_sinks = 3", "sinks.max_sinks", "unknown field"),
-    ],
-)
-def test_a_bad_sink_limit_is_named_with_its_line(
-    tmp_path: Path, line: str, key: str, message: str
-) -> None:
-    error = error_of(tmp_path, f"[server]\nport = 8081\n\n[sinks]\n{line}\n")
-
-    assert f"{key} (line 5): " in error
-    assert message in error
 
 
 def test_input_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
@@ -502,26 +463,51 @@ def test_input_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) ->
     assert configured.max_send_at_years == 2
 
 
+# (section, one line of it, a fragment of the error's message): each line is refused
+# with an error naming its key and its line, in a file where the section comes second
+SECTION_BAD = [
+    ("retention", 'operations = "forever"', "neither a positive duration"),
+    ("retention", 'events = "0s"', 'nor "0" (keep forever)'),
+    ("retention", 'idempotency_keys = "-1h"', "neither a positive duration"),
+    ("retention", "inbound = 30", "Expected `str`, got `int`"),
+    ("retention", "batch_size = 0", ">= 1"),
+    ("retention", 'pause = "a bit"', "not a duration such as '50ms'"),
+    ("retention", 'interval = "0m"', "not a positive duration"),
+    ("retention", 'operation = "30d"', "unknown field"),
+    ("faults", 'connect_timeout = "soon"', "'soon' is not a positive duration"),
+    ("templates", "loop_iterations = 0", ">= 1"),
+    ("templates", 'value_chars = "lots"', "Expected `int`"),
+    ("templates", 'render_timeout = "fast"', "duration"),
+    ("templates", "render_memory_bytes = 1000000", ">= 67108864"),
+    ("templates", "output_characters = 30000", "unknown"),
+    ("sinks", "max_per_account = 0", "Expected `int` >= 1"),
+    ("sinks", "max_response_bytes = -1", "Expected `int` >= 0"),
+    ("sinks", 'callback_expiry = "soon"', "not a positive duration"),
+    ("sinks", 'delivery_timeout = "0s"', "not a positive duration"),
+    ("sinks", "max_sinks = 3", "unknown field"),
+    ("simulator", "throughput = inf", "inf is not a finite number"),
+    ("simulator", "throughput = nan", "nan is not a finite number"),
+    ("simulator", "throughput = -inf", "not a finite number"),
+    ("simulator", "seed = 99999999999999999999", "is too large"),
+    ("simulator", 'receipt_wait = "3651d"', "up to '3650d'"),
+    ("simulator", 'receipt_wait = "1e9d"', "not a positive"),
+    ("input", "max_variable_chars = 0", ">= 1"),
+    ("input", "max_send_at_years = 1000", "<= 100"),
+    ("input", "max_variables = 3", "unknown field"),
+]
+
+
 @pytest.mark.parametrize(
-    ("section", "line", "key", "message"),
-    [
-        ("simulator", "throughput = inf", "simulator.throughput", "inf is not a finite number"),
-        ("simulator", "throughput = nan", "simulator.throughput", "nan is not a finite number"),
-        ("simulator", "throughput = -inf", "simulator.throughput", "not a finite number"),
-        ("simulator", "seed = 99999999999999999999", "simulator.seed", "is too large"),
-        ("simulator", 'receipt_wait = "3651d"', "simulator.receipt_wait", "up to '3650d'"),
-        ("simulator", 'receipt_wait = "1e9d"', "simulator.receipt_wait", "not a positive"),
-        ("input", "max_variable_chars = 0", "input.max_variable_chars", ">= 1"),
-        ("input", "max_send_at_years = 1000", "input.max_send_at_years", "<= 100"),
-        ("input", "max_variables = 3", "input.max_variables", "unknown field"),
-    ],
+    ("section", "line", "message"), SECTION_BAD, ids=[f"{c[0]}:{c[1]}" for c in SECTION_BAD]
 )
-def test_a_number_out_of_range_is_named_with_its_line(
-    tmp_path: Path, section: str, line: str, key: str, message: str
+def test_a_bad_value_is_an_error_naming_the_key_and_its_line(
+    tmp_path: Path, section: str, line: str, message: str
 ) -> None:
+    key = f"{section}.{line.partition(' = ')[0]}"
+
     error = error_of(tmp_path, f"[server]\nport = 8081\n\n[{section}]\n{line}\n")
 
-    assert f"{key} (line 5): " in error
+    assert error.startswith(f"{tmp_path / 'opencomms.toml'}: {key} (line 5): "), error
     assert message in error
 
 

@@ -9,18 +9,19 @@ with an error naming the key and its line.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
+import operator
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 
-from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.domain.personalization import TemplateLimits
@@ -28,7 +29,7 @@ from opencomms.domain.sender_addresses import sender_address_problem
 
 __all__ = [
     "BUILTIN_CONNECTOR",
-    "ConnectorConfig",
+    "ConnectorSettings",
     "EventSettings",
     "FaultSettings",
     "HttpSettings",
@@ -39,7 +40,6 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SettingsError",
-    "SimulatorConnectorConfig",
     "SimulatorSettings",
     "SinkSettings",
     "TemplateSettings",
@@ -233,20 +233,20 @@ class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delivery_timeout: str = "15s"  # a whole delivery, connect to last byte read
 
 
-class SimulatorConnectorConfig(
-    msgspec.Struct, tag_field="type", tag="simulator", forbid_unknown_fields=True, kw_only=True
-):
-    """Another simulator under its own name (`[connectors.<name>]`, `type = "simulator"`),
-    e.g. to stand in for a carrier not yet contracted. It keeps no submit log."""
+class ConnectorSettings(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
+    """What the settings know of any `[connectors.<name>]` table. Each connector type
+    subclasses it in its own module, tagged with its `type` (e.g. `SmppConfig`, tag
+    "smpp"), and connectors/registry.py lists the types; `load_settings` is given them,
+    so the settings never import a connector."""
 
-    channels: ClassVar[frozenset[str]] = frozenset(SenderChannel)
-    durations: ClassVar[tuple[str, ...]] = ("fallback_timeout", "receipt_wait")
+    # what a sender on this connector may be, and which fields are durations
+    channels: ClassVar[frozenset[str]] = frozenset()
+    durations: ClassVar[tuple[str, ...]] = ()
 
     fallback_timeout: str = ""  # of the senders on it; empty: [simulator]'s
     receipt_wait: str = ""
 
 
-ConnectorConfig = SimulatorConnectorConfig | SmppConfig
 Channel = Literal["SMS", "RCS", "WHATSAPP", "EMAIL"]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
@@ -281,7 +281,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     templates: TemplateSettings = msgspec.field(default_factory=TemplateSettings)
-    connectors: dict[str, ConnectorConfig] = msgspec.field(default_factory=dict)
+    connectors: dict[str, ConnectorSettings] = msgspec.field(default_factory=dict)
     senders: list[SenderConfig] = msgspec.field(default_factory=list)
     sender_pools: list[SenderPoolConfig] = msgspec.field(default_factory=list)
     account_sid: str = ""
@@ -404,7 +404,12 @@ def _convert(raw: Any, kind: Any, within: Key = ()) -> Any:
         raise _validation_problem(error, within) from None
 
 
-def _typed(raw: dict[str, Any]) -> Settings:
+def _connector_type(types: Collection[type[ConnectorSettings]]) -> Any:
+    """The union `[connectors.<name>]` tables are converted to (a single type alone)."""
+    return functools.reduce(operator.or_, types) if types else None
+
+
+def _typed(raw: dict[str, Any], types: Collection[type[ConnectorSettings]]) -> Settings:
     """The settings struct; each connector is converted alone, so that an error names it."""
     connectors = raw.get("connectors", {})
     if not isinstance(connectors, dict):
@@ -414,9 +419,11 @@ def _typed(raw: dict[str, Any]) -> Settings:
             raise _Problem(
                 ("connectors", name), "a connector's name is letters, digits, '_' or '-'"
             )
-    typed: dict[str, ConnectorConfig] = {
-        name: _convert(config, ConnectorConfig, ("connectors", name))
-        for name, config in connectors.items()
+    union = _connector_type(types)
+    if connectors and union is None:
+        raise _Problem(("connectors", next(iter(connectors))), "this program knows no connectors")
+    typed: dict[str, ConnectorSettings] = {
+        name: _convert(config, union, ("connectors", name)) for name, config in connectors.items()
     }
     settings: Settings = _convert({**raw, "connectors": {}}, Settings)
     return msgspec.structs.replace(settings, connectors=typed)
@@ -613,8 +620,12 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
+    connector_types: Collection[type[ConnectorSettings]] = (),
 ) -> Settings:
-    """Build the settings from the file, the environment and explicit overrides."""
+    """Build the settings from the file, the environment and explicit overrides.
+
+    `connector_types`: what a `[connectors.<name>]` table may be (the program's
+    connectors/registry.CONNECTOR_TYPES); a program given none refuses such tables."""
     env = dict(os.environ if environ is None else environ)
     path = config_path or env.get("OPENCOMMS_CONFIG")
     raw, text = _from_file(Path(path)) if path else ({}, "")
@@ -635,6 +646,6 @@ def load_settings(
             raw.setdefault("server", {})[key] = value
     try:
         _check_numbers(raw)
-        return _checked(_typed(raw), env)
+        return _checked(_typed(raw, connector_types), env)
     except _Problem as problem:
         raise _error(str(path or ""), text, problem.key, problem.message) from None

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.settings import Settings, load_settings
 from tests.api.test_senders import create_sender, error_fields, ok
@@ -67,7 +68,7 @@ class Configured:
         environ = {"OPERATOR_A_PASSWORD": "secret", "OPENCOMMS_DATABASE_URL": self.url}
         environ |= {"OPENCOMMS_ACCOUNT_SID": self.account[0]}
         environ |= {"OPENCOMMS_AUTH_TOKEN": self.account[1]}
-        settings = load_settings(str(path), environ=environ)
+        settings = load_settings(str(path), environ=environ, connector_types=CONNECTOR_TYPES)
         server = settings.server
         server.secret_key_file = str(self.directory / "opencomms.key")
         return settings

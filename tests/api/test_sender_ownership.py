@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.domain.ids import new_account_sid, new_auth_token, new_sender_id
 from opencomms.settings import load_settings
 from opencomms.store import senders
@@ -57,7 +58,9 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         path.write_text(CONFIG.format(shared=shared))
         environ = {"OPENCOMMS_DATABASE_URL": url, "OPENCOMMS_ACCOUNT_SID": new_account_sid()}
         settings = load_settings(
-            str(path), environ=environ | {"OPENCOMMS_AUTH_TOKEN": new_auth_token()}
+            str(path),
+            environ=environ | {"OPENCOMMS_AUTH_TOKEN": new_auth_token()},
+            connector_types=CONNECTOR_TYPES,
         )
         settings.server.secret_key_file = str(Path(directory) / "opencomms.key")
         server = ThreadServer(settings).start()

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.settings import load_settings
 from tests.support.databases import database_url
@@ -154,7 +155,7 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "OPENCOMMS_ACCOUNT_SID": account[0],
             "OPENCOMMS_AUTH_TOKEN": account[1],
         }
-        settings = load_settings(str(path), environ=environ)
+        settings = load_settings(str(path), environ=environ, connector_types=CONNECTOR_TYPES)
         settings.server.secret_key_file = str(tmp_path / "opencomms.key")
         settings.simulator.receipt_latency_ms = [0, 5]
         server = await asyncio.to_thread(ThreadServer(settings).start)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opencomms.connectors.pacing import FairPacer, TokenBucket
 
@@ -62,3 +66,36 @@ async def test_the_bucket_spaces_takers_at_its_rate() -> None:
     started = loop.time()
     await asyncio.gather(*(bucket.take() for _ in range(6)))
     assert loop.time() - started >= 5 / 100 * 0.95
+
+
+waiter_lists = st.lists(
+    st.tuples(st.sampled_from(["AC1", "AC2", "AC3"]), st.sampled_from(["a", "b", "c"])),
+    max_size=40,
+)
+
+
+def evenly_served(order: list[str], waiting: list[str]) -> bool:
+    """At every point of `order`, the keys that still have turns to come have had as many
+    turns so far, give or take one."""
+    left = Counter(waiting)
+    served: Counter[str] = Counter()
+    for key in order:
+        served[key] += 1
+        left[key] -= 1
+        counts = [served[k] for k in left if left[k] > 0]
+        if counts and max(counts) - min(counts) > 1:
+            return False
+    return True
+
+
+@given(waiter_lists)
+def test_turns_go_round_robin_between_accounts_then_their_operations(
+    waiters: list[tuple[str, str]],
+) -> None:
+    order = asyncio.run(granted_order(FairPacer(rate=1_000_000), waiters))
+
+    assert sorted(order) == sorted(waiters)
+    assert evenly_served([account for account, _ in order], [a for a, _ in waiters])
+    for account in {a for a, _ in waiters}:
+        of_account = [(a, o) for a, o in order if a == account]
+        assert evenly_served([o for _, o in of_account], [o for a, o in waiters if a == account])

@@ -19,11 +19,10 @@ import httpx
 import pytest
 
 from opencomms.engine.rendering import Rendered, Renderer
-from opencomms.settings import ServerSettings, Settings, SimulatorSettings, TemplateSettings
+from opencomms.settings import SimulatorSettings, TemplateSettings
 from tests.conftest import BACKENDS
-from tests.support.databases import database_url
 from tests.support.polling import all_messages, send, wait_completed, wait_stats, wait_until
-from tests.support.server import ThreadServer
+from tests.support.server import ThreadServer, account_client, running_server
 
 MIB = 1024 * 1024
 # a loop that runs for minutes, for the recipients whose `slow` is set
@@ -175,27 +174,20 @@ def slow_server(
 ) -> Iterator[ThreadServer]:
     """A server whose renderer takes up to 2 s a recipient, and up to 96 MiB."""
     directory = tmp_path_factory.mktemp(f"rendering-{request.param}")
-    with database_url(request.param, str(directory)) as url:
-        settings = Settings(
-            server=ServerSettings(
-                database_url=url, secret_key_file=str(directory / "opencomms.key")
-            ),
-            simulator=SimulatorSettings(receipt_latency_ms=[0, 5]),
-            templates=renderer_settings(
-                render_timeout="2s", value_chars=10**10, render_memory_bytes=96 * MIB
-            ),
-        )
-        running = ThreadServer(settings).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_server(
+        request.param,
+        directory,
+        simulator=SimulatorSettings(receipt_latency_ms=[0, 5]),
+        templates=renderer_settings(
+            render_timeout="2s", value_chars=10**10, render_memory_bytes=96 * MIB
+        ),
+    ) as running:
+        yield running
 
 
 @pytest.fixture
 def slow_api(slow_server: ThreadServer) -> Iterator[httpx.Client]:
-    account = slow_server.new_account()
-    with httpx.Client(base_url=slow_server.url + "/v1", auth=account, timeout=30) as client:
+    with account_client(slow_server) as client:
         yield client
 
 

@@ -9,10 +9,9 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from opencomms.settings import ServerSettings, Settings, SinkSettings
+from opencomms.settings import SinkSettings
 from tests.conftest import BACKENDS
-from tests.support.databases import database_url
-from tests.support.server import ThreadServer
+from tests.support.server import ThreadServer, account_client, running_server
 
 
 @pytest.fixture
@@ -35,25 +34,12 @@ def limited_server(
 ) -> Iterator[ThreadServer]:
     """A server with small `[sinks]` limits (LIMITS), one per backend."""
     directory = tmp_path_factory.mktemp(f"limited-{request.param}")
-    with database_url(request.param, str(directory)) as url:
-        settings = Settings(
-            server=ServerSettings(
-                database_url=url,
-                secret_key_file=str(directory / "opencomms.key"),
-                allowed_callback_networks=["127.0.0.0/8", "::1/128"],
-            ),
-            sinks=LIMITS,
-        )
-        running = ThreadServer(settings).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_server(request.param, directory, sinks=LIMITS) as running:
+        yield running
 
 
 @pytest.fixture
 def limited_api(limited_server: ThreadServer) -> Iterator[httpx.Client]:
     """A fresh account on the limited server."""
-    auth = limited_server.new_account()
-    with httpx.Client(base_url=limited_server.url + "/v1", auth=auth, timeout=30) as client:
+    with account_client(limited_server) as client:
         yield client

@@ -14,7 +14,8 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from twilio.request_validator import RequestValidator
 
-from opencomms.events.cloudevents import MESSAGE_DELIVERED, encode_batch, envelope
+from opencomms.domain.event_types import MESSAGE_DELIVERED
+from opencomms.events.cloudevents import encode_batch, envelope
 from opencomms.events.signing import (
     CONTENT_TYPE,
     TWILIO_SIGNATURE_HEADER,

@@ -24,7 +24,6 @@ from opencomms.events.ssrf import (
     GuardedNetworkBackend,
     GuardedTransport,
     IPAddress,
-    check_url,
     check_url_async,
     refused_reason,
 )
@@ -150,24 +149,17 @@ def test_policy_refuses_a_bare_string() -> None:
         CallbackPolicy.from_cidrs("127.0.0.0/8")
 
 
-# --------------------------------------------------------------------------- check_url
+# --------------------------------------------------------------------------- check_url_async
 
 
-def resolving_to(*addresses: str) -> ssrf.SyncResolver:
-    def resolve(host: str, port: int) -> list[IPAddress]:
-        return [ip(a) for a in addresses]
-
-    return resolve
-
-
-def async_resolving_to(*addresses: str) -> ssrf.AsyncResolver:
+def resolving_to(*addresses: str) -> ssrf.AsyncResolver:
     async def resolve(host: str, port: int) -> list[IPAddress]:
         return [ip(a) for a in addresses]
 
     return resolve
 
 
-def not_resolving(host: str, port: int) -> list[IPAddress]:
+async def not_resolving(host: str, port: int) -> list[IPAddress]:
     raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
 
@@ -190,14 +182,14 @@ def not_resolving(host: str, port: int) -> list[IPAddress]:
         ("not a url", "scheme"),
     ],
 )
-def test_check_url_refuses(url: str, fragment: str) -> None:
-    problems = check_url(url, NO_ALLOW_LIST)
+async def test_check_url_refuses(url: str, fragment: str) -> None:
+    problems = await check_url_async(url, NO_ALLOW_LIST)
     assert problems, url
     assert any(fragment in problem for problem in problems), problems
 
 
-def test_check_url_names_host_and_address() -> None:
-    problems = check_url(
+async def test_check_url_names_host_and_address() -> None:
+    problems = await check_url_async(
         "http://localhost:1234/", NO_ALLOW_LIST, resolver=resolving_to("127.0.0.1")
     )
     assert problems is not None
@@ -206,67 +198,54 @@ def test_check_url_names_host_and_address() -> None:
     assert "127.0.0.1" in problem
 
 
-def test_check_url_localhost_allowed_by_allow_list() -> None:
-    # Real resolution through /etc/hosts: 127.0.0.1 and possibly ::1.
-    assert check_url("http://localhost:1234/", LOOPBACK_ALLOWED) is None
-    assert check_url("http://127.0.0.1:1234/hook", LOOPBACK_ALLOWED) is None
-    assert check_url("http://10.0.0.1/x", LOOPBACK_ALLOWED)
+async def test_check_url_localhost_allowed_by_allow_list() -> None:
+    # Real resolution through /etc/hosts (the event loop's resolver): 127.0.0.1, maybe ::1.
+    assert await check_url_async("http://localhost:1234/", NO_ALLOW_LIST)
+    assert await check_url_async("http://localhost:1234/", LOOPBACK_ALLOWED) is None
+    assert await check_url_async("http://127.0.0.1:1234/hook", LOOPBACK_ALLOWED) is None
+    assert await check_url_async("http://10.0.0.1/x", LOOPBACK_ALLOWED)
+    assert await check_url_async("ftp://example.com/", LOOPBACK_ALLOWED)
 
 
-def test_check_url_accepts_public_targets() -> None:
-    assert check_url("https://8.8.8.8/hook", NO_ALLOW_LIST) is None
-    assert check_url("http://[2001:4860:4860::8888]:8443/hook", NO_ALLOW_LIST) is None
-    assert check_url("https://user:secret@8.8.8.8/hook?x=1", NO_ALLOW_LIST) is None
+async def test_check_url_accepts_public_targets() -> None:
+    assert await check_url_async("https://8.8.8.8/hook", NO_ALLOW_LIST) is None
+    assert await check_url_async("http://[2001:4860:4860::8888]:8443/hook", NO_ALLOW_LIST) is None
+    assert await check_url_async("https://user:secret@8.8.8.8/hook?x=1", NO_ALLOW_LIST) is None
     resolver = resolving_to("93.184.216.34", "2606:2800:220:1::1")
-    assert check_url("https://hooks.example.com/a", NO_ALLOW_LIST, resolver=resolver) is None
+    found = await check_url_async("https://hooks.example.com/a", NO_ALLOW_LIST, resolver=resolver)
+    assert found is None
 
 
-def test_check_url_refuses_if_any_address_is_refused() -> None:
-    resolver = resolving_to("93.184.216.34", "10.0.0.7")
-    problems = check_url("https://mixed.example.com/", NO_ALLOW_LIST, resolver=resolver)
-    assert problems is not None
-    assert len(problems) == 1
-    assert "10.0.0.7" in problems[0]
+async def test_check_url_refuses_if_any_address_is_refused() -> None:
+    for resolver in (
+        resolving_to("93.184.216.34", "10.0.0.7"),
+        resolving_to("93.184.216.34", "fd00::1"),
+    ):
+        problems = await check_url_async(
+            "https://mixed.example.com/", NO_ALLOW_LIST, resolver=resolver
+        )
+        assert problems is not None
+        assert len(problems) == 1
 
 
-def test_check_url_refuses_names_that_do_not_resolve() -> None:
-    problems = check_url("https://nowhere.invalid/", NO_ALLOW_LIST, resolver=not_resolving)
-    assert problems is not None
-    assert "does not resolve" in problems[0]
-    problems = check_url("https://empty.example/", NO_ALLOW_LIST, resolver=resolving_to())
-    assert problems is not None
-    assert "does not resolve" in problems[0]
+async def test_check_url_refuses_names_that_do_not_resolve() -> None:
+    for resolver in (not_resolving, resolving_to()):
+        problems = await check_url_async(
+            "https://nowhere.invalid/", NO_ALLOW_LIST, resolver=resolver
+        )
+        assert problems is not None
+        assert "does not resolve" in problems[0]
 
 
-def test_check_url_resolves_idna_names_as_httpx_sends_them() -> None:
+async def test_check_url_resolves_idna_names_as_httpx_sends_them() -> None:
     seen: list[str] = []
 
-    def resolve(host: str, port: int) -> list[IPAddress]:
+    async def resolve(host: str, port: int) -> list[IPAddress]:
         seen.append(f"{host}:{port}")
         return [PUBLIC_V4]
 
-    assert check_url("https://bücher.example/", NO_ALLOW_LIST, resolver=resolve) is None
+    assert await check_url_async("https://bücher.example/", NO_ALLOW_LIST, resolver=resolve) is None
     assert seen == ["xn--bcher-kva.example:443"]
-
-
-async def test_check_url_async_uses_the_event_loop_resolver() -> None:
-    assert await check_url_async("http://localhost:1234/", NO_ALLOW_LIST)
-    assert await check_url_async("http://localhost:1234/", LOOPBACK_ALLOWED) is None
-    assert await check_url_async("http://10.0.0.1/x", LOOPBACK_ALLOWED)
-    assert await check_url_async("ftp://example.com/", LOOPBACK_ALLOWED)
-    public = async_resolving_to("93.184.216.34")
-    assert await check_url_async("https://x.example/", NO_ALLOW_LIST, resolver=public) is None
-    mixed = async_resolving_to("93.184.216.34", "fd00::1")
-    assert await check_url_async("https://x.example/", NO_ALLOW_LIST, resolver=mixed)
-
-
-async def test_check_url_async_refuses_names_that_do_not_resolve() -> None:
-    async def resolve(host: str, port: int) -> list[IPAddress]:
-        return not_resolving(host, port)
-
-    problems = await check_url_async("https://nowhere.invalid/", NO_ALLOW_LIST, resolver=resolve)
-    assert problems is not None
-    assert "does not resolve" in problems[0]
 
 
 # --------------------------------------------------------------------------- a local receiver
@@ -400,7 +379,7 @@ async def test_connection_goes_to_the_checked_address() -> None:
     """The socket is opened to the IP that was judged; the name is never
     resolved again (it does not exist in real DNS), and Host keeps the name."""
     backend = RecordingBackend()
-    resolver = async_resolving_to("127.0.0.1")
+    resolver = resolving_to("127.0.0.1")
     async with (
         receiver() as server,
         guarded_client(LOOPBACK_ALLOWED, resolver=resolver, backend=backend) as client,
@@ -414,7 +393,7 @@ async def test_connection_goes_to_the_checked_address() -> None:
 
 
 async def test_any_refused_address_refuses_the_connection() -> None:
-    resolver = async_resolving_to("127.0.0.1", "10.0.0.1")
+    resolver = resolving_to("127.0.0.1", "10.0.0.1")
     async with (
         receiver() as server,
         guarded_client(LOOPBACK_ALLOWED, resolver=resolver) as client,
@@ -429,7 +408,7 @@ async def test_falls_back_to_the_next_checked_address() -> None:
     # Nothing listens on 127.0.0.2 at that port, so the first attempt is refused
     # by the kernel and the second checked address is used.
     backend = RecordingBackend()
-    resolver = async_resolving_to("127.0.0.2", "127.0.0.1")
+    resolver = resolving_to("127.0.0.2", "127.0.0.1")
     async with (
         receiver() as server,
         guarded_client(LOOPBACK_ALLOWED, resolver=resolver, backend=backend) as client,
@@ -440,10 +419,7 @@ async def test_falls_back_to_the_next_checked_address() -> None:
 
 
 async def test_unresolvable_host_is_a_plain_connect_error() -> None:
-    async def resolve(host: str, port: int) -> list[IPAddress]:
-        return not_resolving(host, port)
-
-    async with guarded_client(NO_ALLOW_LIST, resolver=resolve) as client:
+    async with guarded_client(NO_ALLOW_LIST, resolver=not_resolving) as client:
         with pytest.raises(httpx.ConnectError) as caught:
             await client.post("http://nowhere.invalid/", content=b"x")
     assert not isinstance(caught.value, CallbackRefused)
@@ -543,7 +519,7 @@ async def test_tls_uses_the_hostname_for_sni_and_verification(tmp_path: Path) ->
 
     server_ctx.sni_callback = record_sni
     backend = RecordingBackend()
-    resolver = async_resolving_to("127.0.0.1")
+    resolver = resolving_to("127.0.0.1")
     async with (
         receiver(server_ctx) as server,
         guarded_client(

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from opencomms.events.cloudevents import EVENT_TYPES
+from opencomms.domain.event_types import EVENT_TYPES
 from tests.support.fuzz_values import FAR_DATES, URL_TEXT, hostile_text, pick
 
 __all__ = [

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from opencomms.domain.clock import now_ms
-from opencomms.settings import RetentionSettings, ServerSettings, Settings, SimulatorSettings
-from tests.support.databases import database_url
-from tests.support.server import ThreadServer
+from opencomms.settings import RetentionSettings, SimulatorSettings
+from tests.support.server import ThreadServer, running_server
 
 DAY_MS = 86_400_000
 
@@ -20,23 +19,15 @@ DAY_MS = 86_400_000
 def retention_server(backend: str, directory: Path) -> Iterator[ThreadServer]:
     """A running server whose own pruner waits an hour between passes: the tests run
     passes themselves, at the moments they choose."""
-    with database_url(backend, str(directory)) as url:
-        settings = Settings(
-            server=ServerSettings(
-                database_url=url,
-                secret_key_file=str(directory / "opencomms.key"),
-                allowed_callback_networks=["127.0.0.0/8", "::1/128"],
-            ),
-            simulator=SimulatorSettings(
-                receipt_latency_ms=[0, 5], fallback_timeout="400ms", receipt_wait="800ms"
-            ),
-            retention=RetentionSettings(batch_size=50, pause="0ms", interval="1h"),
-        )
-        running = ThreadServer(settings).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_server(
+        backend,
+        directory,
+        simulator=SimulatorSettings(
+            receipt_latency_ms=[0, 5], fallback_timeout="400ms", receipt_wait="800ms"
+        ),
+        retention=RetentionSettings(batch_size=50, pause="0ms", interval="1h"),
+    ) as running:
+        yield running
 
 
 def sql(server: ThreadServer, statement: str, *args: Any) -> list[tuple[Any, ...]]:

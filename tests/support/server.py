@@ -1,4 +1,6 @@
-"""A real opencomms server (uvicorn, real sockets) running in a thread of the test process."""
+"""A real opencomms server (uvicorn, real sockets) running in a thread of the test process,
+and the two things every server-backed test asks of it: a server on a fresh database of
+one backend with some settings sections, and a client for a fresh account."""
 
 from __future__ import annotations
 
@@ -6,10 +8,13 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import uvicorn
 
 from opencomms.api.http_limits import BoundedConfig
@@ -18,9 +23,13 @@ from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.engine.provisioning import provision_account
 from opencomms.engine.runtime import Runtime
-from opencomms.settings import Settings
+from opencomms.settings import ServerSettings, Settings
+from tests.support.databases import database_url
 
 T = TypeVar("T")
+
+# the tests' webhook receivers listen on loopback
+LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
 
 
 def free_port() -> int:
@@ -94,3 +103,32 @@ class ThreadServer:
             )
         )
         return sid, token
+
+
+@contextmanager
+def running_server(backend: str, directory: Path, **sections: Any) -> Iterator[ThreadServer]:
+    """A server on a fresh `backend` database (kept in `directory`), with these settings
+    sections (`sinks=SinkSettings(...)`, ...) and defaults for the others; callbacks may go
+    to loopback. Stopped on exit."""
+    with database_url(backend, str(directory)) as url:
+        server = ServerSettings(
+            database_url=url,
+            secret_key_file=str(directory / "opencomms.key"),
+            allowed_callback_networks=LOOPBACK_NETWORKS,
+        )
+        running = ThreadServer(Settings(server=server, **sections)).start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+@contextmanager
+def account_client(
+    server: ThreadServer, account: tuple[str, str] | None = None
+) -> Iterator[httpx.Client]:
+    """An HTTP client on the server's /v1/, authenticated as `account` (sid, token), else
+    as a new account (with its default simulator pool)."""
+    auth = account or server.new_account()
+    with httpx.Client(base_url=server.url + "/v1", auth=auth, timeout=30) as client:
+        yield client

@@ -295,29 +295,44 @@ def _modules(check: _Checker, value: Any) -> dict[str, dict[str, Any]]:
         return {}
     modules: dict[str, dict[str, Any]] = {}
     for index, item in enumerate(value):
-        path = f"content.modules[{index}]"
-        if not isinstance(item, dict) or len(item) != 1:
-            check.fail(path, "must be an object with one key: rcs, whatsapp, sms or email")
-            continue
-        ((name, module),) = item.items()
-        channel = name.lower()
-        if channel not in MODULE_CHANNELS:
-            check.fail(path, f"{name!r} is not a channel module: rcs, whatsapp, sms or email")
-            continue
-        if channel in modules:
-            check.fail(path, f"the {channel} module appears twice")
-            continue
-        if check.object(module, f"{path}.{name}") is None:
-            continue
-        if not _module_shape(check, module, f"{path}.{name}"):
-            continue
-        if "text" in module and not isinstance(module["text"], str):
-            check.fail(f"{path}.{name}.text", "must be a string")
-        for inner, text in strings_in(module, f"{path}.{name}"):
-            if check.text(text, inner, limit=MAX_TEXT):
-                check.template(text, inner)
-        modules[channel] = module
+        found = _channel_module(check, item, f"content.modules[{index}]", modules)
+        if found is not None:
+            channel, module = found
+            modules[channel] = module
     return modules
+
+
+def _channel_module(
+    check: _Checker, item: Any, path: str, seen: dict[str, dict[str, Any]]
+) -> tuple[str, dict[str, Any]] | None:
+    """One `{channel: module}` item as (channel, module): a channel not `seen` before,
+    its module within bounds; None when it has a problem."""
+    if not isinstance(item, dict) or len(item) != 1:
+        check.fail(path, "must be an object with one key: rcs, whatsapp, sms or email")
+        return None
+    ((name, module),) = item.items()
+    channel = name.lower()
+    if channel not in MODULE_CHANNELS:
+        check.fail(path, f"{name!r} is not a channel module: rcs, whatsapp, sms or email")
+        return None
+    if channel in seen:
+        check.fail(path, f"the {channel} module appears twice")
+        return None
+    if check.object(module, f"{path}.{name}") is None:
+        return None
+    if not _module_shape(check, module, f"{path}.{name}"):
+        return None
+    _module_texts(check, module, f"{path}.{name}")
+    return channel, module
+
+
+def _module_texts(check: _Checker, module: dict[str, Any], path: str) -> None:
+    """Its `text` a string; each of its strings within MAX_TEXT and a valid template."""
+    if "text" in module and not isinstance(module["text"], str):
+        check.fail(f"{path}.text", "must be a string")
+    for inner, text in strings_in(module, path):
+        if check.text(text, inner, limit=MAX_TEXT):
+            check.template(text, inner)
 
 
 def _module_shape(check: _Checker, module: dict[str, Any], path: str) -> bool:
@@ -396,6 +411,18 @@ def _schedule(check: _Checker, value: Any, request: SendRequest) -> None:
     if not isinstance(send_at, list) or not send_at:
         check.fail("schedule.sendAt", "must be an array of date-times")
         return
+    moments, local = _send_at_times(check, send_at)
+    if moments and local:
+        check.fail("schedule.sendAt", "must all have a zone, or none (local time)")
+    elif len(moments) == len(send_at):
+        request.send_at = max(moments)
+    elif len(local) == len(send_at):
+        request.send_at_local = max(local).isoformat()
+
+
+def _send_at_times(check: _Checker, send_at: list[Any]) -> tuple[list[int], list[datetime]]:
+    """The date-times of `sendAt` with a zone (as ms) and without one; each that is
+    neither, or is more than `max_send_at_years` ahead, is a problem."""
     moments: list[int] = []
     local: list[datetime] = []
     years = check.limits.max_send_at_years
@@ -412,12 +439,7 @@ def _schedule(check: _Checker, value: Any, request: SendRequest) -> None:
             check.fail(f"schedule.sendAt[{index}]", "must be an RFC 3339 date-time")
         if moment is not None and moment > horizon:
             check.fail(f"schedule.sendAt[{index}]", f"must be at most {years} years ahead")
-    if moments and local:
-        check.fail("schedule.sendAt", "must all have a zone, or none (local time)")
-    elif len(moments) == len(send_at):
-        request.send_at = max(moments)
-    elif len(local) == len(send_at):
-        request.send_at_local = max(local).isoformat()
+    return moments, local
 
 
 def _callbacks(check: _Checker, value: Any) -> dict[str, str] | None:

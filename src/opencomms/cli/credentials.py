@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.sealing import server_sealer
 from opencomms.settings import Settings, SettingsError, load_settings
@@ -45,7 +46,9 @@ def rotate_token(
     """Give an account a new auth token, printed this once; the old one stops working
     (within a minute on a running server, which remembers verified tokens that long)."""
     try:
-        settings = load_settings(config, overrides={"database_url": database_url})
+        settings = load_settings(
+            config, overrides={"database_url": database_url}, connector_types=CONNECTOR_TYPES
+        )
     except SettingsError as error:
         typer.echo(f"opencomms: {error}", err=True)
         raise typer.Exit(2) from None

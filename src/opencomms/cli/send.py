@@ -39,50 +39,60 @@ __all__ = ["build_common", "parse_tags", "send", "send_in_batches"]
 _RECIPIENT_INDEX = re.compile(r"\bto\[(\d+)\]")
 
 
+TextOption = Annotated[
+    str,
+    typer.Option(
+        "--text", help="The message; Liquid with each recipient's variables: 'Hi {{name}}'."
+    ),
+]
+ToOption = Annotated[
+    list[str] | None,
+    typer.Option("--to", metavar="ADDRESS", help="A recipient (repeatable)."),
+]
+ToFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--to-file",
+        exists=True,
+        dir_okay=False,
+        help="CSV with a header row: address, optional channel, other columns are "
+        "variables of that recipient.",
+    ),
+]
+ChannelOption = Annotated[
+    RecipientChannel | None,
+    typer.Option(
+        "--channel",
+        case_sensitive=False,
+        show_default="EMAIL if the address has @, else PHONE",
+        help="Channel of recipients without one.",
+    ),
+]
+FromPoolOption = Annotated[
+    str | None, typer.Option("--from-pool", metavar="POOL_ID", help="Send from this pool.")
+]
+FromSenderOption = Annotated[
+    str | None,
+    typer.Option("--from-sender", metavar="SENDER_ID", help="Send from this sender."),
+]
+TagOption = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="KEY=VALUE", help="A tag of the messages (repeatable)."),
+]
+WatchOption = Annotated[
+    bool, typer.Option("--watch", help="Then follow the operations like `watch`.")
+]
+
+
 def send(
-    text: Annotated[
-        str,
-        typer.Option(
-            "--text", help="The message; Liquid with each recipient's variables: 'Hi {{name}}'."
-        ),
-    ],
-    to: Annotated[
-        list[str] | None,
-        typer.Option("--to", metavar="ADDRESS", help="A recipient (repeatable)."),
-    ] = None,
-    to_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--to-file",
-            exists=True,
-            dir_okay=False,
-            help="CSV with a header row: address, optional channel, other columns are "
-            "variables of that recipient.",
-        ),
-    ] = None,
-    channel: Annotated[
-        RecipientChannel | None,
-        typer.Option(
-            "--channel",
-            case_sensitive=False,
-            show_default="EMAIL if the address has @, else PHONE",
-            help="Channel of recipients without one.",
-        ),
-    ] = None,
-    from_pool: Annotated[
-        str | None, typer.Option("--from-pool", metavar="POOL_ID", help="Send from this pool.")
-    ] = None,
-    from_sender: Annotated[
-        str | None,
-        typer.Option("--from-sender", metavar="SENDER_ID", help="Send from this sender."),
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", metavar="KEY=VALUE", help="A tag of the messages (repeatable)."),
-    ] = None,
-    watch: Annotated[
-        bool, typer.Option("--watch", help="Then follow the operations like `watch`.")
-    ] = False,
+    text: TextOption,
+    to: ToOption = None,
+    to_file: ToFileOption = None,
+    channel: ChannelOption = None,
+    from_pool: FromPoolOption = None,
+    from_sender: FromSenderOption = None,
+    tag: TagOption = None,
+    watch: WatchOption = False,
     url: UrlOption = None,
     account_sid: AccountSidOption = None,
     auth_token: AuthTokenOption = None,
@@ -94,15 +104,23 @@ def send(
     common = build_common(text, from_pool, from_sender, parse_tags(tag or []))
     with reporting_errors():
         connection = resolve_connection(url, account_sid, auth_token)
-        recipients = recipients_from_addresses(to or [], channel)
-        if to_file is not None:
-            recipients += recipients_from_csv(to_file, channel)
-        if not recipients:
-            raise typer.BadParameter("give at least one recipient", param_hint="--to/--to-file")
+        recipients = _all_recipients(to or [], to_file, channel)
         with ApiClient(connection) as client:
             operation_ids = send_in_batches(client, common, recipients)
             if watch:
                 watch_operations(client, operation_ids)
+
+
+def _all_recipients(
+    addresses: Sequence[str], to_file: Path | None, channel: RecipientChannel | None
+) -> list[Recipient]:
+    """The `--to` recipients then the `--to-file` ones, in that order; at least one."""
+    recipients = recipients_from_addresses(addresses, channel)
+    if to_file is not None:
+        recipients += recipients_from_csv(to_file, channel)
+    if not recipients:
+        raise typer.BadParameter("give at least one recipient", param_hint="--to/--to-file")
+    return recipients
 
 
 def parse_tags(pairs: Sequence[str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ import uvicorn
 
 from opencomms.api.http_limits import BoundedConfig
 from opencomms.app import create_app
+from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.sealing import server_sealer
 from opencomms.settings import SettingsError, load_settings
 from opencomms.store.migrate import upgrade
@@ -29,7 +30,9 @@ def serve(
     """Run the API and its workers in one process (the embedded default)."""
     try:
         settings = load_settings(
-            config, overrides={"host": host, "port": port, "database_url": database_url}
+            config,
+            overrides={"host": host, "port": port, "database_url": database_url},
+            connector_types=CONNECTOR_TYPES,
         )
     except SettingsError as error:
         typer.echo(f"opencomms: {error}", err=True)
@@ -66,7 +69,9 @@ def migrate(
     """Bring the database to the newest schema (with the server's key, which seals the
     stored secrets)."""
     try:
-        settings = load_settings(config, overrides={"database_url": database_url})
+        settings = load_settings(
+            config, overrides={"database_url": database_url}, connector_types=CONNECTOR_TYPES
+        )
     except SettingsError as error:
         typer.echo(f"opencomms: {error}", err=True)
         raise typer.Exit(2) from None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum, auto
 from pathlib import Path
+from typing import ClassVar
 
 import msgspec
 
@@ -38,9 +39,9 @@ from opencomms.domain.errors import (
     WHATSAPP_NOT_FOUND,
     DeliveryError,
 )
-from opencomms.settings import SimulatorSettings
+from opencomms.settings import ConnectorSettings, SimulatorSettings
 
-__all__ = ["Simulator"]
+__all__ = ["Simulator", "SimulatorConnectorConfig"]
 
 
 class Behaviour(Enum):
@@ -99,6 +100,14 @@ def behaviour_for(channel: str, to: str) -> Behaviour | None:
     if channel == EMAIL:
         return MAGIC_EMAIL_LOCAL_PARTS.get(to.split("@", 1)[0])
     return MAGIC_NUMBERS.get(to[-4:], {}).get(channel)
+
+
+class SimulatorConnectorConfig(ConnectorSettings, tag="simulator", kw_only=True):
+    """Another simulator under its own name (`[connectors.<name>]`, `type = "simulator"`),
+    e.g. to stand in for a carrier not yet contracted. It keeps no submit log."""
+
+    channels: ClassVar[frozenset[str]] = frozenset(SenderChannel)
+    durations: ClassVar[tuple[str, ...]] = ("fallback_timeout", "receipt_wait")
 
 
 class Simulator:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from opencomms.engine.backoff import until_stored
+from opencomms.background.backoff import until_stored
 from opencomms.store.database import Conn, Database
 
 __all__ = ["BatchApplier"]

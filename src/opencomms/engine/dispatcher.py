@@ -13,8 +13,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 
+from opencomms.background.backoff import until_stored
+from opencomms.background.wakeup import Wakeup
 from opencomms.connectors.base import (
     AnswerHandler,
     Connector,
@@ -24,19 +27,27 @@ from opencomms.connectors.base import (
 )
 from opencomms.domain.clock import now_ms
 from opencomms.engine.answers import Answers
-from opencomms.engine.backoff import until_stored
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
 from opencomms.engine.provider_ids import keyed_answers, keyed_result
 from opencomms.engine.receipts import apply_early_receipts
-from opencomms.engine.wakeup import Wakeup
 from opencomms.store import dispatch_state, operations, opt_outs, parts, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.dispatch_state import DueMessage
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.parts import Part
 
-__all__ = ["Dispatcher"]
+__all__ = [
+    "Dispatcher",
+    "FairTurn",
+    "Recovery",
+    "apply_answer",
+    "fair_turn",
+    "ids_answered",
+    "next_claim_size",
+    "parts_answered",
+    "recovery",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +113,8 @@ class Dispatcher:
 
     async def _claim(self, conn: Conn) -> Claimed:
         now = now_ms()
-        due = await self._fair_share(conn, now)
+        async with dispatch_state.claiming_in_index_order(conn):
+            due = await self._fair_share(conn, now)
         if not due:
             return Claimed()
         sender_ids = {candidate[2] for message in due for candidate in message.candidates}
@@ -114,32 +126,17 @@ class Dispatcher:
         claimed.completed = await batch.save(conn)
         return claimed
 
-    def _adapt_batch(self, submitted: int, submit_s: float) -> None:
-        """Size the next claim so that its submit takes about SUBMIT_TARGET_S. While a
-        connector is slow (a throughput cap), what is claimed waits inside it, where a
-        send started later cannot overtake it, and a claim slot frees only when a whole
-        claim is through; once connectors are quick again, claims grow back (at most
-        doubling)."""
-        if not submitted:
-            return
-        fitting = int(submitted * SUBMIT_TARGET_S / max(submit_s, 0.001))
-        self._size = max(MIN_BATCH, min(self._batch, self._size * 2, fitting))
-
     async def _fair_share(self, conn: Conn, now: int) -> list[DueMessage]:
-        """A batch shared between the running operations, so that a send started after a
-        million-recipient campaign does not wait for it: each running operation (up to
-        FAIR_OPERATIONS, taking turns) gets an equal share of the batch, and what they
-        leave is filled in due order (fallback timeouts, receipt waits of any operation)."""
+        """A batch shared between the running operations (`fair_turn`), then filled in
+        due order (fallback timeouts, receipt waits of any operation)."""
         running = await dispatch_state.running_operations(conn, FAIR_OPERATIONS * 4)
+        turn = fair_turn(running, self._turn, self._size)
+        self._turn = turn.start
         due: list[DueMessage] = []
-        if len(running) > 1:
-            self._turn = (self._turn + FAIR_OPERATIONS) % len(running)
-            turn = (running[self._turn :] + running[: self._turn])[:FAIR_OPERATIONS]
-            share = max(1, self._size // len(turn))
-            for operation_id in turn:
-                due += await dispatch_state.select_due(
-                    conn, now=now, lease_ms=self._lease_ms, limit=share, operation_id=operation_id
-                )
+        for operation_id in turn.operations:
+            due += await dispatch_state.select_due(
+                conn, now=now, lease_ms=self._lease_ms, limit=turn.share, operation_id=operation_id
+            )
         if len(due) < self._size:
             due += await dispatch_state.select_due(
                 conn, now=now, lease_ms=self._lease_ms, limit=self._size - len(due)
@@ -156,7 +153,8 @@ class Dispatcher:
                 if early := answers.take():
                     await self._record_early(answers, early)
             submitted = sum(len(group) for group in claimed.submit.values())
-            self._adapt_batch(submitted, time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            self._size = next_claim_size(self._size, self._batch, submitted, elapsed)
             for result in submitting.result():
                 answers.add(result)
             unanswered = [
@@ -219,13 +217,9 @@ class Dispatcher:
         if connector is None:
             return [_rejected(s, "no connector named " + name) for s in submissions]
         known = await connector.was_submitted([s.attempt_id for s in submissions])
-        unsent = [s for s in submissions if known.get(s.attempt_id) is False]
-        results = [
-            SubmitResult(s.attempt_id, SubmitOutcome.ACCEPTED)
-            for s in submissions
-            if known.get(s.attempt_id) is not False
-        ]
-        return results + (await self._submit(name, unsent, answered) if unsent else [])
+        found = recovery(submissions, known)
+        resubmitted = await self._submit(name, found.resubmit, answered) if found.resubmit else []
+        return found.taken + resubmitted
 
     async def _record(
         self, conn: Conn, *, results: Sequence[SubmitResult], unanswered: Sequence[str]
@@ -241,7 +235,7 @@ class Dispatcher:
         batch.track(pairs)
         for result in results:
             if result.attempt_id in batch.attempts:
-                _apply_result(batch, result)
+                apply_answer(batch, result)
         for attempt_id in unanswered:
             message = batch.messages[batch.attempts[attempt_id].message_id]
             batch.update_message(message._replace(due_at=now + UNKNOWN_RETRY_MS))
@@ -249,20 +243,84 @@ class Dispatcher:
         return completed + await _record_provider_ids(conn, results)
 
 
+@dataclass(frozen=True)
+class FairTurn:
+    """The running operations given an equal share of the next claim."""
+
+    start: int  # where in the running operations this turn starts; the next goes on from it
+    operations: list[str]
+    share: int
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What becomes of attempts found in flight after a restart."""
+
+    resubmit: list[Submission]  # the connector is sure it never got these
+    taken: list[SubmitResult]  # it got them, or cannot tell: SENT, never sent twice
+
+
+def recovery(submissions: Sequence[Submission], known: Mapping[str, bool | None]) -> Recovery:
+    """Split attempts found in flight by what their connector says it got (`known`, by
+    attempt id: False never got it, True got it, None or absent cannot tell): only an
+    attempt surely never sent is submitted again; the others are taken as ACCEPTED (their
+    receipt, or the receipt wait, says the rest): the engine must not risk a duplicate."""
+    return Recovery(
+        resubmit=[s for s in submissions if known.get(s.attempt_id) is False],
+        taken=[
+            SubmitResult(s.attempt_id, SubmitOutcome.ACCEPTED)
+            for s in submissions
+            if known.get(s.attempt_id) is not False
+        ],
+    )
+
+
+def fair_turn(running: Sequence[str], last_start: int, size: int) -> FairTurn:
+    """Whose turn it is, so that a send started after a million-recipient campaign does
+    not wait for it: up to FAIR_OPERATIONS running operations, taking turns from where
+    the last claim's turn ended, each get an equal share of `size`. A lone running
+    operation gets no share: the claim is filled in due order."""
+    if len(running) <= 1:
+        return FairTurn(last_start, [], 0)
+    start = (last_start + FAIR_OPERATIONS) % len(running)
+    operations = [*running[start:], *running[:start]][:FAIR_OPERATIONS]
+    return FairTurn(start, operations, max(1, size // len(operations)))
+
+
+def next_claim_size(size: int, largest: int, submitted: int, submit_s: float) -> int:
+    """The next claim's size, after a claim of `size` submitted `submitted` attempts in
+    `submit_s`: so that its submit takes about SUBMIT_TARGET_S. While a connector is slow
+    (a throughput cap), what is claimed waits inside it, where a send started later
+    cannot overtake it, and a claim slot frees only when a whole claim is through; once
+    connectors are quick again, claims grow back (at most doubling), up to `largest`."""
+    if not submitted:
+        return size
+    fitting = int(submitted * SUBMIT_TARGET_S / max(submit_s, 0.001))
+    return max(MIN_BATCH, min(largest, size * 2, fitting))
+
+
 async def _record_provider_ids(conn: Conn, results: Sequence[SubmitResult]) -> list[str]:
     """Keep the parts of long messages, then apply the receipts that came before these
     answers; the operations this COMPLETED."""
+    await parts.insert_parts(conn, parts_answered(results))
+    return await apply_early_receipts(conn, ids_answered(results))
+
+
+def parts_answered(results: Sequence[SubmitResult]) -> list[Part]:
+    """The parts of the long messages these answers accepted, numbered from 1, each SENT."""
+    return [
+        Part(part_id, r.attempt_id, number, "SENT")
+        for r in results
+        if r.outcome is SubmitOutcome.ACCEPTED
+        for number, part_id in enumerate(r.part_ids, start=1)
+    ]
+
+
+def ids_answered(results: Sequence[SubmitResult]) -> list[str]:
+    """The provider ids these answers made known (each part's, else the message's): a
+    receipt that came before its answer waits for one of them."""
     accepted = [r for r in results if r.outcome is SubmitOutcome.ACCEPTED]
-    await parts.insert_parts(
-        conn,
-        [
-            Part(part_id, r.attempt_id, number, "SENT")
-            for r in accepted
-            for number, part_id in enumerate(r.part_ids, start=1)
-        ],
-    )
-    ids = [i for r in accepted for i in (r.part_ids or (r.provider_message_id,)) if i]
-    return await apply_early_receipts(conn, ids)
+    return [i for r in accepted for i in (r.part_ids or (r.provider_message_id,)) if i]
 
 
 async def _opted_out(conn: Conn, due: Sequence[DueMessage]) -> dict[tuple[str, str], str | None]:
@@ -281,7 +339,11 @@ def _rejected(submission: Submission, reason: str) -> SubmitResult:
     return SubmitResult(submission.attempt_id, SubmitOutcome.REJECTED, None, 30008, reason)
 
 
-def _apply_result(batch: OutcomeBatch, result: SubmitResult) -> None:
+def apply_answer(batch: OutcomeBatch, result: SubmitResult) -> None:
+    """A connector's answer to a submit: ACCEPTED makes the attempt SENT, REJECTED makes
+    it FAILED (with the provider's error, else 30008), THROTTLED takes it out of flight
+    and makes its Message due again after `retry_after_ms`. An attempt a receipt already
+    moved only learns the provider's id."""
     attempt = batch.attempts[result.attempt_id]
     if not attempt.in_flight:  # already moved: a receipt came before this answer
         if result.provider_message_id and attempt.provider_message_id is None:

@@ -17,6 +17,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from opencomms.background.backoff import until_stored
+from opencomms.background.wakeup import Wakeup
 from opencomms.domain.channels import SenderChannel, reaches
 from opencomms.domain.clock import now_ms
 from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSTORABLE, UNSUBSCRIBED
@@ -26,9 +28,7 @@ from opencomms.domain.personalization import is_template, map_strings, strings_i
 from opencomms.domain.segments import measure
 from opencomms.domain.statuses import MessageStatus
 from opencomms.domain.storable import MAX_TAG_CHARS, is_storable
-from opencomms.engine.backoff import until_stored
 from opencomms.engine.rendering import Rendered, Renderer
-from opencomms.engine.wakeup import Wakeup
 from opencomms.store import jobs, new_messages, operations, opt_outs, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.jsoncol import dump

@@ -25,7 +25,7 @@ from opencomms.domain.sender_addresses import address_key
 from opencomms.domain.storable import storable_id, storable_struct
 from opencomms.store import inbound_messages, opt_outs, sender_addresses
 from opencomms.store.database import Conn
-from opencomms.store.events import INBOUND_RECEIVED, EventRow, insert_events
+from opencomms.store.events import inbound_event, insert_events
 from opencomms.store.opt_outs import OptOutRecord
 
 __all__ = ["apply_inbound", "storable_inbound"]
@@ -73,7 +73,9 @@ async def apply_inbound(conn: Conn, messages: list[Inbound]) -> None:
         return
     await inbound_messages.insert_inbound(conn, records)
     seen = [(record.account_sid, record) for record in records if record.account_sid is not None]
-    await insert_events(conn, [_event(account, record) for account, record in seen])
+    await insert_events(
+        conn, [inbound_event(account, record.id, record.received_at) for account, record in seen]
+    )
     for account, record in seen:
         await _apply_keyword(conn, account, record)
 
@@ -92,13 +94,6 @@ def _record(
         new_inbound_id(), account_sid, message.connector, message.channel,
         writer, message.to_address, message.text,
         keyword.value if keyword else None, message.provider_message_id, now,
-    )  # fmt: skip
-
-
-def _event(account_sid: str, record: inbound_messages.InboundRecord) -> EventRow:
-    return EventRow(
-        account_sid, INBOUND_RECEIVED, "", record.id, None, "RECEIVED", None, None,
-        record.received_at,
     )  # fmt: skip
 
 

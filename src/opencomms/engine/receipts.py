@@ -10,7 +10,8 @@ recorded (`apply_early_receipts`), so it is neither lost nor applied to nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from msgspec.structs import replace
 
@@ -23,8 +24,12 @@ from opencomms.store.parts import EarlyReceipt, Part
 
 __all__ = [
     "EARLY_RECEIPT_KEEP_MS",
+    "OnParts",
     "apply_early_receipts",
     "apply_receipts",
+    "reach_attempts",
+    "receipt_of",
+    "receipts_on_parts",
     "sweep_early_receipts",
 ]
 
@@ -51,19 +56,7 @@ async def apply_receipts(conn: Conn, receipts: Sequence[Receipt]) -> list[str]:
     batch = OutcomeBatch(now, known)
     batch.track(pairs + provider_pairs)
     provider_index = {a.provider_message_id: a.id for a, _ in provider_pairs}
-    early: list[EarlyReceipt] = []
-    for receipt in receipts:
-        attempt_id = receipt.attempt_id or provider_index.get(receipt.provider_message_id)
-        if attempt_id is None and receipt.provider_message_id:
-            early.append(_early(receipt, now))
-            continue
-        if attempt_id is None or attempt_id not in batch.attempts:
-            continue  # not ours, or from a database that no longer has it
-        if receipt.connector not in (None, batch.attempts[attempt_id].connector):
-            continue  # names an attempt made through another connector
-        # a receipt naming both ids tells the provider's id (an answer that came late)
-        told = receipt.provider_message_id if receipt.attempt_id else None
-        batch.reach(attempt_id, receipt.status, error=_error(receipt), provider_message_id=told)
+    early = reach_attempts(batch, receipts, provider_index)
     await parts.hold_early_receipts(conn, early)
     completed = await batch.save(conn)
     learned_ids = [
@@ -78,12 +71,13 @@ async def apply_early_receipts(conn: Conn, provider_ids: Sequence[str]) -> list[
     waiting = await parts.take_early_receipts(conn, provider_ids)
     if not waiting:
         return []
-    return await apply_receipts(
-        conn,
-        [
-            Receipt(e.status, None, e.provider_message_id, e.error_code, e.error_message)
-            for e in waiting
-        ],
+    return await apply_receipts(conn, [receipt_of(early) for early in waiting])
+
+
+def receipt_of(early: EarlyReceipt) -> Receipt:
+    """A receipt that waited for its answer, as it is applied once the answer is in."""
+    return Receipt(
+        early.status, None, early.provider_message_id, early.error_code, early.error_message
     )
 
 
@@ -95,12 +89,52 @@ async def sweep_early_receipts(conn: Conn) -> list[str]:
     return await apply_early_receipts(conn, await parts.matched_early_receipt_ids(conn, 1_000))
 
 
+def reach_attempts(
+    batch: OutcomeBatch, receipts: Sequence[Receipt], by_provider_id: Mapping[str | None, str]
+) -> list[EarlyReceipt]:
+    """Move the attempts in `batch` that these receipts name, by our id or by the
+    provider's (`by_provider_id`: provider id -> attempt id); the receipts whose provider
+    id no attempt carries yet, to wait for the answer that will carry it."""
+    early: list[EarlyReceipt] = []
+    for receipt in receipts:
+        attempt_id = receipt.attempt_id or by_provider_id.get(receipt.provider_message_id)
+        if attempt_id is None and receipt.provider_message_id:
+            early.append(_early(receipt, batch.now))
+            continue
+        if attempt_id is None or attempt_id not in batch.attempts:
+            continue  # not ours, or from a database that no longer has it
+        if receipt.connector not in (None, batch.attempts[attempt_id].connector):
+            continue  # names an attempt made through another connector
+        # a receipt naming both ids tells the provider's id (an answer that came late)
+        told = receipt.provider_message_id if receipt.attempt_id else None
+        batch.reach(attempt_id, receipt.status, error=_error(receipt), provider_message_id=told)
+    return early
+
+
 async def _parts_to_attempts(conn: Conn, receipts: Sequence[Receipt]) -> list[Receipt]:
     """Receipts on parts, replaced by what they mean for their attempts."""
     ids = [r.provider_message_id for r in receipts if not r.attempt_id and r.provider_message_id]
-    siblings = {p.provider_message_id: p for p in await parts.parts_of_attempts_with(conn, ids)}
+    on_parts = receipts_on_parts(receipts, await parts.parts_of_attempts_with(conn, ids))
+    await parts.save_part_statuses(conn, on_parts.changed_parts)
+    return on_parts.receipts
+
+
+@dataclass(frozen=True)
+class OnParts:
+    """Receipts on parts, read for their attempts."""
+
+    receipts: list[Receipt]  # the others, and one per attempt a part's receipt moves
+    changed_parts: list[Part]  # the parts these receipts gave a final status
+
+
+def receipts_on_parts(receipts: Sequence[Receipt], known_parts: Sequence[Part]) -> OnParts:
+    """What receipts on parts mean for their attempts: `known_parts`, every part of the
+    attempts that have a part these receipts name. An attempt is UNDELIVERED or FAILED
+    as soon as one part is (the first such receipt, with its error), DELIVERED once every
+    part is; a part keeps its first final status."""
+    siblings = {p.provider_message_id: p for p in known_parts}
     if not siblings:
-        return list(receipts)
+        return OnParts(list(receipts), [])
     attempt_ids = sorted({part.attempt_id for part in siblings.values()})
     changed: dict[str, Part] = {}
     failures: dict[str, Receipt] = {}
@@ -116,7 +150,6 @@ async def _parts_to_attempts(conn: Conn, receipts: Sequence[Receipt]) -> list[Re
             )
         if receipt.status in _FAILED:
             failures.setdefault(part.attempt_id, receipt)
-    await parts.save_part_statuses(conn, list(changed.values()))
     for attempt_id in attempt_ids:
         statuses = [p.status for p in siblings.values() if p.attempt_id == attempt_id]
         if attempt_id in failures:
@@ -124,7 +157,7 @@ async def _parts_to_attempts(conn: Conn, receipts: Sequence[Receipt]) -> list[Re
             rest.append(replace(failure, attempt_id=attempt_id, provider_message_id=None))
         elif statuses and all(status == "DELIVERED" for status in statuses):
             rest.append(Receipt("DELIVERED", attempt_id))
-    return rest
+    return OnParts(rest, list(changed.values()))
 
 
 def _error(receipt: Receipt) -> tuple[int, str] | None:

@@ -11,11 +11,11 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from opencomms.background.backoff import Backoff
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
 from opencomms.domain.clock import now_ms
 from opencomms.domain.durations import parse_duration_ms
-from opencomms.engine.backoff import Backoff
 from opencomms.engine.batching import BatchApplier
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.fanout import FanoutWorker
@@ -35,6 +35,7 @@ from opencomms.store import accounts, dispatch_state, jobs
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.open import open_database
+from opencomms.store.outbox_doorbell import OutboxDoorbell
 
 __all__ = ["Runtime"]
 
@@ -85,6 +86,10 @@ class Runtime:
         if self._fanout is not None:
             self._fanout.wake()
 
+    def _events_committed(self) -> None:
+        if self._events is not None:
+            self._events.ring()
+
     def wake_sink(self, sink_id: str) -> None:
         """A sink's subscriptions changed: events it had none for may now be due."""
         if self._events is not None:
@@ -112,12 +117,14 @@ class Runtime:
 
     async def start(self) -> None:
         faults = self.settings.faults
-        self._db = db = await open_database(
+        opened = await open_database(
             self.settings.server.database_url,
             sealer=self.sealer,
             connect_timeout_s=faults.connect_timeout_s,
             query_timeout_s=faults.query_timeout_s,
         )
+        # every write of the process goes through it: committed events are sent at once
+        self._db = db = OutboxDoorbell(opened, self._events_committed)
         if self._sole_worker:
             await db.write(_release_claims)
         await self._provision_configured_account()

@@ -5,15 +5,7 @@ A webhook body is a JSON array of envelopes (EVENTS.md, "Delivery"):
 "application/json", "dataschema"?, "data"}`. `time` is RFC 3339 in UTC with
 milliseconds, as every date-time of the API.
 
-`data` is built by the caller, in snake_case as Twilio's payloads are:
-
-- operation events: `{"operation_id"}`, plus `"stats"` for `operation.completed`;
-- message events (`message.queued` … `message.canceled`), one per status change
-  of each attempt: `operation_id`, `message_id`, `attempt_id` (the `SM…`/`MM…` id),
-  `attempt` (1-based number of the attempt within the Message), `channel`,
-  `from {id, address, channel}`, `to {address, channel}`, `status`,
-  `error_code` (int or null), `error_message` (str or null), `tags` (object),
-  `timestamp` (RFC 3339, see `rfc3339`). `MessageEventData` spells this out.
+The types and the `data` of each are the domain's (domain/event_types.py).
 
 Suggested `source`: `/v1/Messages/Operations/{operation_id}` for operation
 events and `/v1/Messages/{message_id}` for message events (`operation_source`,
@@ -26,144 +18,36 @@ delivery worker derives each id from the event's place in the outbox
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 import msgspec
 
 from opencomms.domain.clock import rfc3339
+from opencomms.domain.event_types import EVENT_TYPES, TYPE_PREFIX
 
 __all__ = [
-    "EVENT_TYPES",
-    "MESSAGE_CANCELED",
-    "MESSAGE_DELIVERED",
-    "MESSAGE_EVENT_TYPES",
-    "MESSAGE_FAILED",
-    "MESSAGE_INBOUND_RECEIVED",
-    "MESSAGE_QUEUED",
-    "MESSAGE_READ",
-    "MESSAGE_SENT",
-    "MESSAGE_UNDELIVERED",
-    "OPERATION_COMPLETED",
-    "OPERATION_EVENT_TYPES",
-    "OPERATION_PROCESSING",
-    "OPERATION_SCHEDULED",
-    "TYPE_PREFIX",
-    "MessageEventData",
-    "MessageFrom",
-    "MessageTo",
-    "OperationEventData",
     "encode_batch",
     "envelope",
-    "message_event_type",
     "message_source",
-    "new_event_id",
     "operation_source",
-    "rfc3339",
-    "type_matches",
     "validate_type_pattern",
 ]
-
-TYPE_PREFIX = "com.twilio.comms-api."
-
-OPERATION_SCHEDULED = "com.twilio.comms-api.operation.scheduled"
-OPERATION_PROCESSING = "com.twilio.comms-api.operation.processing"
-OPERATION_COMPLETED = "com.twilio.comms-api.operation.completed"
-
-MESSAGE_QUEUED = "com.twilio.comms-api.message.queued"
-MESSAGE_SENT = "com.twilio.comms-api.message.sent"
-MESSAGE_DELIVERED = "com.twilio.comms-api.message.delivered"
-MESSAGE_READ = "com.twilio.comms-api.message.read"
-MESSAGE_UNDELIVERED = "com.twilio.comms-api.message.undelivered"
-MESSAGE_FAILED = "com.twilio.comms-api.message.failed"
-MESSAGE_CANCELED = "com.twilio.comms-api.message.canceled"
-MESSAGE_INBOUND_RECEIVED = "com.twilio.comms-api.message.inbound-received"
-
-OPERATION_EVENT_TYPES: tuple[str, ...] = (
-    OPERATION_SCHEDULED,
-    OPERATION_PROCESSING,
-    OPERATION_COMPLETED,
-)
-# Status changes of outbound attempts; inbound-received is not one of them.
-MESSAGE_EVENT_TYPES: tuple[str, ...] = (
-    MESSAGE_QUEUED,
-    MESSAGE_SENT,
-    MESSAGE_DELIVERED,
-    MESSAGE_READ,
-    MESSAGE_UNDELIVERED,
-    MESSAGE_FAILED,
-    MESSAGE_CANCELED,
-)
-EVENT_TYPES: tuple[str, ...] = (
-    *OPERATION_EVENT_TYPES,
-    *MESSAGE_EVENT_TYPES,
-    MESSAGE_INBOUND_RECEIVED,
-)
-
-_BY_STATUS = {t.rsplit(".", 1)[1].upper(): t for t in MESSAGE_EVENT_TYPES}
-
-
-class MessageFrom(TypedDict):
-    id: str
-    address: str
-    channel: str
-
-
-class MessageTo(TypedDict):
-    address: str
-    channel: str
-
-
-class OperationEventData(TypedDict, total=False):
-    operation_id: str
-    stats: dict[str, int]
-
-
-# Functional form because `from` is a keyword.
-MessageEventData = TypedDict(
-    "MessageEventData",
-    {
-        "operation_id": str,
-        "message_id": str,
-        "attempt_id": str,
-        "attempt": int,
-        "channel": str,
-        "from": MessageFrom,
-        "to": MessageTo,
-        "status": str,
-        "error_code": int | None,
-        "error_message": str | None,
-        "tags": dict[str, str],
-        "timestamp": str,
-    },
-)
-
-
-def message_event_type(status: str) -> str:
-    """The event type of a message status change: `QUEUED` → `…message.queued`.
-
-    ValueError for a status without an event (SCHEDULED: the operation's
-    `operation.scheduled` event covers it) or an unknown one.
-    """
-    try:
-        return _BY_STATUS[status.upper()]
-    except KeyError:
-        raise ValueError(f"no message event for status {status!r}") from None
 
 
 def envelope(
     event_id: str,
     type: str,
     time_ms: int,
-    data: Mapping[str, Any],
+    data: msgspec.Struct | Mapping[str, Any],
     source: str,
     *,
     dataschema: str | None = None,
 ) -> dict[str, Any]:
     """A CloudEvents 1.0 envelope (structured JSON mode) for one event.
 
-    `time_ms` is when the event happened, in milliseconds since the epoch.
+    `time_ms` is when the event happened, in milliseconds since the epoch; `data` one of
+    domain/event_types.py's structs (a mapping is copied).
     `dataschema` is left out unless given: our `data` is not exactly Twilio's,
     so pointing at Twilio's schema URLs would be wrong.
     """
@@ -183,7 +67,7 @@ def envelope(
     }
     if dataschema is not None:
         event["dataschema"] = dataschema
-    event["data"] = dict(data)
+    event["data"] = data if isinstance(data, msgspec.Struct) else dict(data)
     return event
 
 
@@ -192,28 +76,12 @@ def encode_batch(envelopes: Sequence[Mapping[str, Any]]) -> bytes:
     return msgspec.json.encode(list(envelopes))
 
 
-def new_event_id() -> str:
-    """A fresh event id: `EV` and 32 hex digits."""
-    return "EV" + secrets.token_hex(16)
-
-
 def operation_source(operation_id: str) -> str:
     return f"/v1/Messages/Operations/{operation_id}"
 
 
 def message_source(message_id: str) -> str:
     return f"/v1/Messages/{message_id}"
-
-
-def type_matches(pattern: str, type: str) -> bool:
-    """Whether a subscription pattern selects an event type.
-
-    A pattern is an exact type, or a prefix ending in `*`
-    (`com.twilio.comms-api.message.*`); a `*` anywhere else is literal.
-    """
-    if pattern.endswith("*"):
-        return type.startswith(pattern[:-1])
-    return pattern == type
 
 
 def validate_type_pattern(pattern: str) -> str | None:

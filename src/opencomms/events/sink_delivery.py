@@ -20,9 +20,10 @@ from functools import partial
 
 import httpx
 
+from opencomms.background.backoff import until_stored
+from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
-from opencomms.engine.backoff import until_stored
-from opencomms.engine.wakeup import Wakeup
+from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED, OPERATION_COMPLETED
 from opencomms.events.cloudevents import encode_batch
 from opencomms.events.payloads import event_id, render
 from opencomms.events.posting import PostLimits, post_bounded
@@ -33,7 +34,6 @@ from opencomms.sealing import Sealer
 from opencomms.store import accounts, inbound_messages, operations, sinks
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
-from opencomms.store.events import INBOUND_RECEIVED
 from opencomms.store.outbox_watch import OutboxWatch
 from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
 
@@ -89,6 +89,7 @@ class EventDelivery:
         self._wakeup = Wakeup(IDLE_POLL_S)
 
     def ring(self) -> None:
+        """Events were committed: look for news now rather than at the next poll."""
         self._wakeup.ring()
 
     def wake(self, sink_id: str) -> None:
@@ -181,7 +182,9 @@ class EventDelivery:
 
     async def _next_batch(self, conn: Conn, sink_id: str) -> _Batch | None:
         sink = await sinks.sink_by_id(conn, sink_id)
-        if sink is None or sink.status != "ACTIVE":
+        # a sink waiting to retry is not due, even when a round found it due while it was
+        # busy with the delivery that failed (`_again`)
+        if sink is None or sink.status != "ACTIVE" or sink.next_attempt_at > now_ms():
             return None
         patterns = await sinks.subscription_types(conn, sink.id)
         replay = None
@@ -198,7 +201,7 @@ class EventDelivery:
         contexts = await sinks.attempt_contexts(
             conn, [e.attempt_id for e in events if e.attempt_id]
         )
-        completed = {e.operation_id for e in events if e.type.endswith("operation.completed")}
+        completed = {e.operation_id for e in events if e.type == OPERATION_COMPLETED}
         stats = {}
         for operation_id in completed:
             found = await operations.get_operation(conn, sink.account_sid, operation_id)
@@ -209,7 +212,8 @@ class EventDelivery:
             return None
         token, account_secret = (self._sealer.unseal(sealed) for sealed in secrets)
         received = await inbound_messages.get_inbound(
-            conn, [e.message_id for e in events if e.type == INBOUND_RECEIVED and e.message_id]
+            conn,
+            [e.message_id for e in events if e.type == MESSAGE_INBOUND_RECEIVED and e.message_id],
         )
         body = encode_batch(render(events, contexts, stats, received))
         webhook_secret = (

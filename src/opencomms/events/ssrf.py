@@ -8,9 +8,9 @@ credentials), and read the answer back through `GET /v1/Sinks/{id}/Deliveries`.
 
 The guard works in two places (docs: EVENTS.md, Delivery):
 
-* At sink creation, :func:`check_url` / :func:`check_url_async` parse the URL the
-  same way httpx will, resolve the host, and report a problem (a 400) if any
-  address it resolves to is refused. This gives the caller an early, readable
+* At sink creation, :func:`check_url_async` parses the URL the same way httpx
+  will, resolves the host, and reports a problem (a 400) if any address it
+  resolves to is refused. This gives the caller an early, readable
   error, but it is not the security boundary: DNS can answer differently later
   ("DNS rebinding": a short TTL and a public address at check time, 127.0.0.1
   at delivery time).
@@ -53,12 +53,9 @@ __all__ = [
     "GuardedTransport",
     "IPAddress",
     "IPNetwork",
-    "SyncResolver",
-    "check_url",
     "check_url_async",
     "refused_reason",
     "resolve_host",
-    "resolve_host_sync",
 ]
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -67,9 +64,6 @@ IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 AsyncResolver: TypeAlias = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
 """``(host, port) -> addresses``; raises ``OSError`` (e.g. ``socket.gaierror``) if
 the name does not resolve."""
-
-SyncResolver: TypeAlias = Callable[[str, int], Sequence[IPAddress]]
-"""Blocking counterpart of :data:`AsyncResolver`, used by :func:`check_url`."""
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
@@ -248,12 +242,6 @@ async def resolve_host(host: str, port: int) -> list[IPAddress]:
     return _addresses(infos)
 
 
-def resolve_host_sync(host: str, port: int) -> list[IPAddress]:
-    """Blocking :func:`resolve_host`, the default resolver of :func:`check_url`."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    return _addresses(infos)
-
-
 # --------------------------------------------------------------------------- URL check
 
 
@@ -309,38 +297,20 @@ def _unresolvable(target: _Target, exc: Exception) -> list[str]:
     return [f"host {target.host!r} does not resolve ({exc})"]
 
 
-def check_url(
-    url: str, policy: CallbackPolicy, *, resolver: SyncResolver | None = None
+async def check_url_async(
+    url: str, policy: CallbackPolicy, *, resolver: AsyncResolver | None = None
 ) -> list[str] | None:
     """Validate a sink URL at creation time; ``None`` if acceptable, else problems.
 
     Scheme must be http or https and a host present. An IP literal is judged
-    directly; a name is resolved and refused if *any* of its addresses is refused
-    (a name with one public and one private address would otherwise deliver to
-    the private one some of the time), or if it does not resolve.
+    directly; a name is resolved (through the event loop, ``loop.getaddrinfo``) and
+    refused if *any* of its addresses is refused (a name with one public and one
+    private address would otherwise deliver to the private one some of the time), or
+    if it does not resolve.
 
-    This blocks on DNS; in async code use :func:`check_url_async`. Passing this
-    check does not make a later delivery safe (DNS can change); connect-time
-    enforcement is :class:`GuardedTransport`'s job.
+    Passing this check does not make a later delivery safe (DNS can change);
+    connect-time enforcement is :class:`GuardedTransport`'s job.
     """
-    target = _parse_target(url)
-    if isinstance(target, list):
-        return target
-    if target.literal is not None:
-        addresses: Sequence[IPAddress] = [target.literal]
-    else:
-        resolve = resolver if resolver is not None else resolve_host_sync
-        try:
-            addresses = resolve(target.host, target.port)
-        except (OSError, UnicodeError) as exc:
-            return _unresolvable(target, exc)
-    return _judge(target, addresses, policy) or None
-
-
-async def check_url_async(
-    url: str, policy: CallbackPolicy, *, resolver: AsyncResolver | None = None
-) -> list[str] | None:
-    """:func:`check_url` resolving through the event loop (``loop.getaddrinfo``)."""
     target = _parse_target(url)
     if isinstance(target, list):
         return target

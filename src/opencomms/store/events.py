@@ -11,21 +11,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from opencomms.domain.event_types import (
+    MESSAGE_INBOUND_RECEIVED,
+    OperationStep,
+    message_event_type,
+    operation_event_type,
+)
 from opencomms.store.database import Conn, placeholders
 
 __all__ = [
+    "EVENTS_TABLE",
     "EVENT_COLUMNS",
-    "INBOUND_RECEIVED",
     "EventRow",
     "attempt_event",
+    "inbound_event",
     "insert_events",
     "message_event",
     "operation_event",
 ]
 
-OPERATION_PREFIX = "com.twilio.comms-api.operation."
-MESSAGE_PREFIX = "com.twilio.comms-api.message."
-INBOUND_RECEIVED = MESSAGE_PREFIX + "inbound-received"
+
+EVENTS_TABLE = "events"
 
 
 class EventRow(NamedTuple):
@@ -43,10 +49,10 @@ class EventRow(NamedTuple):
 EVENT_COLUMNS = EventRow._fields
 
 
-def operation_event(account_sid: str, operation_id: str, name: str, now: int) -> EventRow:
-    """`com.twilio.comms-api.operation.<name>` (scheduled, processing, completed)."""
+def operation_event(account_sid: str, operation_id: str, step: OperationStep, now: int) -> EventRow:
+    """`com.twilio.comms-api.operation.<step>` (scheduled, processing, completed)."""
     return EventRow(
-        account_sid, OPERATION_PREFIX + name, operation_id, None, None, None, None, None, now
+        account_sid, operation_event_type(step), operation_id, None, None, None, None, None, now
     )
 
 
@@ -61,7 +67,7 @@ def message_event(
     """`com.twilio.comms-api.message.<status>` of a Message itself (CANCELED, which may
     come before any attempt was made)."""
     return EventRow(
-        account_sid, MESSAGE_PREFIX + status.lower(), operation_id, message_id, attempt_id,
+        account_sid, message_event_type(status), operation_id, message_id, attempt_id,
         status, None, None, now,
     )  # fmt: skip
 
@@ -78,7 +84,7 @@ def attempt_event(
     """`com.twilio.comms-api.message.<status>` for one attempt's status change."""
     return EventRow(
         account_sid,
-        MESSAGE_PREFIX + status.lower(),
+        message_event_type(status),
         operation_id,
         message_id,
         attempt_id,
@@ -87,6 +93,15 @@ def attempt_event(
         error[1],
         now,
     )
+
+
+def inbound_event(account_sid: str, inbound_id: str, received_at: int) -> EventRow:
+    """`com.twilio.comms-api.message.inbound-received`: a message received for the
+    account (it belongs to no operation)."""
+    return EventRow(
+        account_sid, MESSAGE_INBOUND_RECEIVED, "", inbound_id, None, "RECEIVED", None, None,
+        received_at,
+    )  # fmt: skip
 
 
 async def insert_events(conn: Conn, rows: Sequence[EventRow]) -> None:
@@ -103,7 +118,7 @@ async def insert_events(conn: Conn, rows: Sequence[EventRow]) -> None:
     wanted = [
         row for row in rows if row.account_sid in subscribed or row.operation_id in called_back
     ]
-    await conn.insert_many("events", EVENT_COLUMNS, wanted)
+    await conn.insert_many(EVENTS_TABLE, EVENT_COLUMNS, wanted)
 
 
 async def _subscribed_accounts(conn: Conn, account_sids: Sequence[str]) -> set[str]:

@@ -31,7 +31,12 @@ _SNAPSHOT = (
     "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,"
     " (SELECT COALESCE(MAX(seq), 0) FROM events) FROM pg_current_snapshot() s"
 )
-_BY_SEQ = "SELECT DISTINCT account_sid FROM events WHERE seq > ? AND txid >= ? AND txid < ?"
+# Both ends of the seq range are given (the top one is the look's own highest seq, the
+# same snapshot), so that every plan, even one made when the table was empty, reads a
+# range of the primary key: with `seq > ?` alone a cached plan scanned every event kept.
+_BY_SEQ = (
+    "SELECT DISTINCT account_sid FROM events WHERE seq > ? AND seq <= ? AND txid >= ? AND txid < ?"
+)
 # without a seq to start from: one probe of the account index per account with a sink
 _BY_ACCOUNT = (
     "SELECT DISTINCT account_sid FROM sinks s WHERE status = 'ACTIVE' AND EXISTS"
@@ -66,8 +71,12 @@ class OutboxWatch:
             row = await conn.fetchrow("SELECT COALESCE(MAX(seq), 0) FROM events")
             self._seq = int(row[0]) if row is not None else 0
             return None
+        # NOT INDEXED: a range of the rowid, however many events are kept. Left to itself,
+        # SQLite groups by reading all of ix_events_account (every event ever kept) at
+        # every look, so that delivery slowed as the outbox grew.
         rows = await conn.fetch(
-            "SELECT account_sid, MAX(seq) FROM events WHERE seq > ? GROUP BY account_sid",
+            "SELECT account_sid, MAX(seq) FROM events NOT INDEXED WHERE seq > ?"
+            " GROUP BY account_sid",
             self._seq,
         )
         self._seq = max([self._seq, *(int(row[1]) for row in rows)])
@@ -87,7 +96,7 @@ class OutboxWatch:
         if floor is None:  # a transaction older than every look ended
             rows = await conn.fetch(_BY_ACCOUNT, previous.xmin, look.xmin)
         else:
-            rows = await conn.fetch(_BY_SEQ, floor, previous.xmin, look.xmin)
+            rows = await conn.fetch(_BY_SEQ, floor, look.seq, previous.xmin, look.xmin)
         return {row[0] for row in rows}
 
     def _floor(self, horizon: int) -> int | None:

@@ -7,6 +7,8 @@ from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
+from opencomms.settings import ConnectorSettings
+
 __all__ = ["SmppConfig"]
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
@@ -14,9 +16,7 @@ Positive = Annotated[int, msgspec.Meta(ge=1)]
 Octet = Annotated[int, msgspec.Meta(ge=0, le=255)]
 
 
-class SmppConfig(
-    msgspec.Struct, tag_field="type", tag="smpp", forbid_unknown_fields=True, kw_only=True
-):
+class SmppConfig(ConnectorSettings, tag="smpp", kw_only=True):
     # what a sender on this connector may be (SMPP carries SMS only)
     channels: ClassVar[frozenset[str]] = frozenset({"SMS"})
     durations: ClassVar[tuple[str, ...]] = (

@@ -28,7 +28,6 @@ __all__ = [
     "encode_bind",
     "encode_pdu",
     "encode_short_message",
-    "message_id_body",
     "read_message_id",
     "read_pdu",
 ]
@@ -187,11 +186,6 @@ def decode_bind(body: bytes) -> Bind:
     system_id, password, system_type = cursor.cstring(), cursor.cstring(), cursor.cstring()
     version, ton, npi = cursor.octet(), cursor.octet(), cursor.octet()
     return Bind(system_id, password, system_type, version, ton, npi, cursor.cstring())
-
-
-def message_id_body(message_id: str) -> bytes:
-    """The body of a submit_sm_resp or bind_*_resp: one C-octet string."""
-    return _cstring(message_id)
 
 
 def read_message_id(body: bytes) -> str:
