@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from opencomms.connectors.registry import CONNECTOR_TYPES
 from tests.connectors.contract.cases import Case, Contract
 from tests.connectors.contract.runner import (
     check_declarations,
@@ -15,6 +16,12 @@ from tests.connectors.contract.smpp_cases import SMPP
 
 # a new connector: its declaration module, and one line here
 CONTRACTS = (SIMULATOR, SMPP)
+
+
+def test_every_connector_type_has_a_contract() -> None:
+    """A contract is named after its connector's `type` (the tag of its settings)."""
+    types = {config.__struct_config__.tag for config in CONNECTOR_TYPES}
+    assert types <= {contract.name for contract in CONTRACTS}
 
 
 @pytest.mark.parametrize("contract", CONTRACTS, ids=lambda contract: contract.name)
