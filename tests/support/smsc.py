@@ -101,6 +101,9 @@ class Smsc:
         self.refusing = False  # close new connections at once
         self.drop_on_response = 0  # swallow this many submit_sm_resp, cutting their connection
         self.auto_receipt: str | None = None  # send this receipt for every accepted submit
+        # the test's own answerer: given every submit instead of the rules above (it
+        # answers through `answer`, or leaves it held)
+        self.on_submit: Callable[[Submitted], None] | None = None
         self.pushed: list[asyncio.Future[Any]] = []  # the automatic receipts sent
 
     # --- life --------------------------------------------------------------------------
@@ -152,14 +155,19 @@ class Smsc:
             event=event,
         )
         self.submits.append(submitted)
-        if not self.holding:
+        if self.on_submit is not None:
+            self.on_submit(submitted)
+        elif not self.holding:
             self.answer(submitted)
 
-    def answer(self, submitted: Submitted, message_id: str | None = None) -> None:
-        """Answer a (held) submit: the next scripted status for its destination, else
-        accept it with `message_id` or a generated one."""
-        script = self.answers.get(submitted.destination_addr)
-        status = script.pop(0) if script else 0
+    def answer(
+        self, submitted: Submitted, message_id: str | None = None, *, status: int | None = None
+    ) -> None:
+        """Answer a (held) submit with `status`, else the next scripted status for its
+        destination, else accept it with `message_id` or a generated one."""
+        if status is None:
+            script = self.answers.get(submitted.destination_addr)
+            status = script.pop(0) if script else 0
         if status:
             submitted.status = status
             submitted.event.reject(status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Any
 
 from opencomms.connectors.base import SubmitOutcome
 from opencomms.connectors.smpp import SmppConnector
@@ -231,3 +232,23 @@ async def test_a_refusal_after_the_response_timeout_lets_the_engine_send_again(
     await asyncio.sleep(0.05)
     assert await connector.was_submitted(["SM-refused"]) == {"SM-refused": False}
     assert handlers.receipts == []
+
+
+async def test_a_bind_answered_after_close_began_is_not_served(
+    connector: SmppConnector, smsc: Smsc
+) -> None:
+    """close() may cancel the session just as the bind is answered (on Python 3.11,
+    asyncio.wait_for then returns the answer and drops the cancel): the session must
+    stop there, or close() waits for it forever."""
+    session = connector._sessions[0]
+    connect = session._connect
+
+    async def bound_as_close_begins() -> Any:
+        link = await connect()
+        session._closing = True
+        return link
+
+    session._connect = bound_as_close_begins  # type: ignore[method-assign]
+    smsc.drop()
+    await asyncio.wait_for(connector._tasks[0], 5)
+    assert not session.bound

@@ -193,6 +193,9 @@ class Session:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._timing.reconnect_max)
                 continue
+            if self._closing:  # closed while binding: on 3.11 wait_for may eat the cancel
+                link.close()
+                return
             delay = self._timing.reconnect_min
             await self._serve(link)
 
