@@ -4,16 +4,15 @@ is opted out everywhere or its templates fail; unaddressable when no sender reac
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
-import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
+from opencomms.domain.candidates import Candidate
 from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSTORABLE, UNSUBSCRIBED
-from opencomms.domain.new_messages import FanoutChunk as Chunk
-from opencomms.domain.recipients import Recipient
+from opencomms.domain.new_messages import FanoutChunk, NewMessage
+from opencomms.domain.recipients import Recipient, RecipientAddress
 from opencomms.engine.fanout import build_chunk
 from opencomms.engine.rendering import Rendered
 from opencomms.store.new_messages import FanoutWork
@@ -26,19 +25,19 @@ EMAIL = sender("SN3", channel="EMAIL", connector="smtp", address="news@example.c
 POOL = (RCS, SMS, EMAIL)
 
 
-def recipient(*addresses: tuple[str, str]) -> dict[str, Any]:
-    """A recipient as the operation stores it: its addresses, in the order tried."""
-    return {"addresses": [[address, channel] for address, channel in addresses]}
+def recipient(*addresses: tuple[str, str]) -> Recipient:
+    """A recipient with these (address, channel), in the order they are tried."""
+    return Recipient([RecipientAddress(a, c) for a, c in addresses])
 
 
-def work(*recipients: dict[str, Any], send_at: int | None = None, **spec: Any) -> FanoutWork:
+def work(*recipients: Recipient, send_at: int | None = None, **spec: Any) -> FanoutWork:
     return FanoutWork(
         operation_id="OP1",
         account_sid="AC1",
         status="PROCESSING",
         spec={"content": {"text": "Hello"}, "senders": [s.id for s in POOL], **spec},
         cursor=0,
-        recipients=[msgspec.convert(r, Recipient) for r in recipients],
+        recipients=list(recipients),
         send_at=send_at,
     )
 
@@ -48,40 +47,19 @@ def plain(count: int) -> list[Rendered]:
     return [Rendered(texts={}) for _ in range(count)]
 
 
-def messages_of(chunk: Chunk) -> list[SimpleNamespace]:
-    """The chunk's new Messages by field name (the stored JSON decoded; candidates as
-    (address, channel, sender id))."""
-    made = []
-    for message in chunk.messages:
-        fields = msgspec.structs.asdict(message)
-        fields["candidates"] = [(c.address, c.channel, c.sender_id) for c in message.candidates]
-        made.append(SimpleNamespace(**fields))
-    return made
-
-
-def unaddressable_of(chunk: Chunk) -> list[SimpleNamespace]:
-    return [
-        SimpleNamespace(
-            recipient_index=u.recipient_index,
-            error_code=u.error_code,
-            error_message=u.error_message,
-        )
-        for u in chunk.unaddressable
-    ]
-
-
 def chunk_of(
     fanned: FanoutWork,
     rendered: list[Rendered] | None = None,
     opted_out: dict[str, str | None] | None = None,
-) -> Chunk:
+) -> FanoutChunk:
+    """Every recipient of `fanned` in one chunk, through the senders of POOL."""
     total = len(fanned.recipients)
     texts = plain(total) if rendered is None else rendered
     return build_chunk(fanned, 0, total, POOL, texts, NOW, opted_out)
 
 
-def only(chunk: Chunk) -> SimpleNamespace:
-    [made] = messages_of(chunk)
+def only(chunk: FanoutChunk) -> NewMessage:
+    [made] = chunk.messages
     return made
 
 
@@ -105,23 +83,23 @@ def test_candidates_follow_the_recipients_addresses_then_the_pools_order() -> No
     made = only(chunk_of(work(person)))
 
     assert made.candidates == [
-        ("a@example.com", "EMAIL", "SN3"),
-        (PHONE, "PHONE", "SN1"),
-        (PHONE, "PHONE", "SN2"),
+        Candidate("a@example.com", "EMAIL", "SN3"),
+        Candidate(PHONE, "PHONE", "SN1"),
+        Candidate(PHONE, "PHONE", "SN2"),
     ]
 
 
 def test_a_recipient_no_sender_reaches_is_unaddressable_not_a_message() -> None:
     chunk = chunk_of(work(recipient((PHONE, "WHATSAPP")), recipient((PHONE, "PHONE"))))
 
-    [lost] = unaddressable_of(chunk)
+    [lost] = chunk.unaddressable
     assert (lost.recipient_index, lost.error_code, lost.error_message) == (0, *NO_CANDIDATE)
-    assert [m.recipient_index for m in messages_of(chunk)] == [1]
+    assert [m.recipient_index for m in chunk.messages] == [1]
 
 
 def test_a_recipient_opted_out_of_one_channel_keeps_the_others() -> None:
     made = only(chunk_of(work(recipient((PHONE, "PHONE"))), opted_out={PHONE: "SMS"}))
-    assert [sender_id for _, _, sender_id in made.candidates] == ["SN1"]
+    assert [c.sender_id for c in made.candidates] == ["SN1"]
     assert made.status == "QUEUED"
 
 
@@ -154,7 +132,7 @@ def test_a_local_send_time_is_each_recipients_own() -> None:
         sendAtLocal="2099-06-01T09:00:00",
     )
 
-    first, second = messages_of(chunk_of(fanned))
+    first, second = chunk_of(fanned).messages
 
     assert second.due_at - first.due_at == 6 * 3_600_000  # 09:00 in Paris, then in New York
     assert first.status == second.status == "SCHEDULED"
@@ -166,7 +144,7 @@ def test_a_recipient_whose_template_fails_is_failed_and_says_why() -> None:
         recipient((PHONE, "PHONE")), recipient((PHONE, "PHONE")), content={"text": "Hi {{ name }}"}
     )
 
-    failed, sent = messages_of(chunk_of(fanned, rendered))
+    failed, sent = chunk_of(fanned, rendered).messages
 
     assert (failed.status, failed.settled, failed.due_at, failed.content) == (
         "FAILED",
@@ -198,7 +176,7 @@ def test_a_rendered_tag_that_cannot_be_stored_fails_that_recipient_alone() -> No
         recipient((PHONE, "PHONE")), recipient((PHONE, "PHONE")), tags={"code": "{{ c }}"}
     )
 
-    failed, kept = messages_of(chunk_of(fanned, rendered))
+    failed, kept = chunk_of(fanned, rendered).messages
 
     assert (failed.status, failed.error_code, failed.tags) == ("FAILED", UNSTORABLE.code, {})
     assert "its tag code holds a NUL character" in (failed.error_message or "")
@@ -227,8 +205,8 @@ def test_a_chunk_makes_the_recipients_of_its_range_only() -> None:
     chunk = build_chunk(fanned, 4, 7, POOL, plain(3), NOW, None)
 
     assert (chunk.start, chunk.end) == (4, 7)
-    assert [m.recipient_index for m in messages_of(chunk)] == [4, 5, 6]
-    assert [m.recipient[0]["address"] for m in messages_of(chunk)] == [
+    assert [m.recipient_index for m in chunk.messages] == [4, 5, 6]
+    assert [m.recipient[0]["address"] for m in chunk.messages] == [
         "+14155550004",
         "+14155550005",
         "+14155550006",
@@ -237,7 +215,7 @@ def test_a_chunk_makes_the_recipients_of_its_range_only() -> None:
 
 def test_every_message_has_its_own_id() -> None:
     chunk = chunk_of(work(*(recipient((PHONE, "PHONE")) for _ in range(50))))
-    assert len({m.id for m in messages_of(chunk)}) == 50
+    assert len({m.id for m in chunk.messages}) == 50
 
 
 channels = st.sampled_from(["PHONE", "EMAIL", "WHATSAPP"])
@@ -254,11 +232,12 @@ def test_every_recipient_is_a_message_or_unaddressable_once(
 
     chunk = chunk_of(work(*recipients))
 
-    made, lost = messages_of(chunk), unaddressable_of(chunk)
-    indexes = [m.recipient_index for m in made] + [u.recipient_index for u in lost]
+    indexes = [m.recipient_index for m in chunk.messages] + [
+        u.recipient_index for u in chunk.unaddressable
+    ]
     assert sorted(indexes) == list(range(len(recipients)))
-    for message in made:
-        reachable = [c for c in address_channels[message.recipient_index] if c != "WHATSAPP"]
-        assert len(message.candidates) == sum(2 if c == "PHONE" else 1 for c in reachable)
-    for recipient_lost in lost:
-        assert set(address_channels[recipient_lost.recipient_index]) == {"WHATSAPP"}
+    for made in chunk.messages:
+        reachable = [c for c in address_channels[made.recipient_index] if c != "WHATSAPP"]
+        assert len(made.candidates) == sum(2 if c == "PHONE" else 1 for c in reachable)
+    for lost in chunk.unaddressable:
+        assert set(address_channels[lost.recipient_index]) == {"WHATSAPP"}
