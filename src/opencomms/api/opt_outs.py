@@ -66,7 +66,9 @@ def _parse(body: dict[str, Any]) -> tuple[str, str | None]:
 async def create_opt_out(request: AnyRequest) -> Response[bytes]:
     address, channel = _parse(await json_body(request))
     account = account_of(request)
-    entry = OptOutRecord(new_opt_out_id(), address, channel, "API", now_ms())
+    entry = OptOutRecord(
+        id=new_opt_out_id(), address=address, channel=channel, source="API", created_at=now_ms()
+    )
     stored = await runtime_of(request).db.write(
         lambda conn: opt_outs.add_opt_out(conn, account, entry)
     )
