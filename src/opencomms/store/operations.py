@@ -33,16 +33,20 @@ _COLUMNS = f"id, account_sid, status, spec, {_STATS}, created_at, updated_at"
 _COUNTERS = (*STAT_COLUMNS[1:], "settled")  # every counter but `recipients`
 
 
+# the names of _COLUMNS, as an OperationRecord reads them
+_NAMES = ("id", "account_sid", "status", "spec", *STAT_COLUMNS, "created_at", "updated_at")
+
+
 def _operation(row: Sequence[Any]) -> OperationRecord:
-    stats = dict(zip(STAT_COLUMNS, row[4 : 4 + len(STAT_COLUMNS)], strict=True))
+    named = dict(zip(_NAMES, row, strict=True))
     return OperationRecord(
-        id=row[0],
-        account_sid=row[1],
-        status=row[2],
-        spec=load(row[3]),
-        stats=stats,
-        created_at=row[-2],
-        updated_at=row[-1],
+        id=named["id"],
+        account_sid=named["account_sid"],
+        status=named["status"],
+        spec=load(named["spec"]),
+        stats={column: named[column] for column in STAT_COLUMNS},
+        created_at=named["created_at"],
+        updated_at=named["updated_at"],
     )
 
 
