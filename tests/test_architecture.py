@@ -140,3 +140,49 @@ def test_the_cycle_finder_names_a_cycle() -> None:
     """The finder itself: a cycle is found and named, an acyclic graph passes."""
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+# The layers of docs/architecture.md, bottom up: a package imports only from its own
+# layer's packages' lower layers (never from its own layer, never from above).
+LAYERS = (
+    {"domain"},
+    {"settings", "sealing"},
+    {"store"},
+    {"background"},
+    {"connectors"},
+    {"events"},
+    {"engine"},
+    {"api"},
+    {"app"},
+    {"cli"},
+    {"__main__"},
+)
+MAP = SOURCE.parent.parent / "docs" / "architecture.md"
+
+
+def test_each_package_imports_only_from_the_layers_below_it() -> None:
+    imports = module_imports()
+    graph = package_graph(imports)
+    layer_of = {package: index for index, layer in enumerate(LAYERS) for package in layer}
+    assert set(graph) <= set(layer_of), sorted(set(graph) - set(layer_of))
+    upward = [
+        line
+        for source, targets in graph.items()
+        for target in targets
+        if target != "opencomms" and layer_of[target] >= layer_of[source]
+        for line in importers(imports, source, target)
+    ]
+    assert not upward, "imports from the same layer or above:\n  " + "\n  ".join(upward)
+
+
+def test_the_map_names_every_module() -> None:
+    """docs/architecture.md lists every module of src/opencomms (migrations aside)."""
+    text = MAP.read_text()
+    modules = [
+        str(path.relative_to(SOURCE))
+        for path in sorted(SOURCE.rglob("*.py"))
+        if "migrations" not in path.parts and path.name not in ("__init__.py", "__main__.py")
+    ]
+    assert len(modules) > 100
+    missing = [module for module in modules if f"`{module}`" not in text]
+    assert not missing, f"not in docs/architecture.md: {missing}"

@@ -34,7 +34,7 @@ async def fetch_account(request: AnyRequest) -> Response[bytes]:
         {
             "sid": account.sid,
             "friendlyName": account.friendly_name,
-            "webhookSecret": runtime_of(request).sealer.unseal(secrets[1]),
+            "webhookSecret": runtime_of(request).sealer.unseal(secrets.webhook_secret_sealed),
             "createdAt": iso(account.created_at),
         }
     )

@@ -66,8 +66,8 @@ class BasicAuthMiddleware(AbstractAuthenticationMiddleware):
         runtime = connection.app.state.runtime
         revocations = _revocations
         found = await runtime.db.read(lambda conn: accounts.find_credential(conn, username))
-        if found is None or not hmac.compare_digest(found[1], digest):
+        if found is None or not hmac.compare_digest(found.secret_hash, digest):
             raise ApiError(401)
         if revocations == _revocations:
-            _verified[(username, digest)] = (found[0], time.monotonic() + CACHE_SECONDS)
-        return AuthenticationResult(user=found[0], auth=username)
+            _verified[(username, digest)] = (found.account_sid, time.monotonic() + CACHE_SECONDS)
+        return AuthenticationResult(user=found.account_sid, auth=username)

@@ -50,8 +50,10 @@ async def link_callback_sink(
     if sink is None:
         await check_room_for_sink(conn, account, limit, FIELD)
         sink = SinkRecord(
-            new_sink_id(), account, "callback", url, "callbacks.url of a send", "",
-            "ACTIVE", 0, 0, 0, None, now, now, now, now,
+            id=new_sink_id(), account_sid=account, kind="callback", url=url,
+            description="callbacks.url of a send", secret_sealed="", status="ACTIVE",
+            cursor_txid=0, cursor_seq=0, tries=0, failing_since=None,
+            next_attempt_at=now, created_at=now, updated_at=now, last_used_at=now,
         )  # fmt: skip
         await sinks.insert_sink(conn, sink)
     else:

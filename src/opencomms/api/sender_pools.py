@@ -178,7 +178,11 @@ async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Resp
     )
     return json_response(
         page_envelope(
-            "senders", rows, page, lambda row: sender_json(row[1]), lambda row: f"position_{row[0]}"
+            "senders",
+            rows,
+            page,
+            lambda member: sender_json(member.sender),
+            lambda member: f"position_{member.position}",
         )
     )
 

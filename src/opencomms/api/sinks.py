@@ -123,10 +123,12 @@ async def create_sink(request: AnyRequest) -> Response[bytes]:
     async def create(conn: Conn) -> SinkRecord:
         await check_room_for_sink(conn, account, limit, "url")
         now = now_ms()
-        txid, seq = await sinks.current_position(conn)
+        cursor = await sinks.current_position(conn)
         sink = SinkRecord(
-            new_sink_id(), account, "webhook", body["url"], description, sealed,
-            "ACTIVE", txid, seq, 0, None, now, now, now, None,
+            id=new_sink_id(), account_sid=account, kind="webhook", url=body["url"],
+            description=description, secret_sealed=sealed, status="ACTIVE",
+            cursor_txid=cursor.txid, cursor_seq=cursor.seq, tries=0, failing_since=None,
+            next_attempt_at=now, created_at=now, updated_at=now, last_used_at=None,
         )  # fmt: skip
         await sinks.insert_sink(conn, sink)
         return sink

@@ -208,7 +208,7 @@ class Runtime:
                 self._announce(f"  Created account {sid}; its auth token, shown this once: {token}")
             return
         found = await self.db.read(lambda conn: accounts.find_credential(conn, sid))
-        if found is not None and found[1] != accounts.credential_hash(token):
+        if found is not None and found.secret_hash != accounts.credential_hash(token):
             log.warning(
                 "OPENCOMMS_AUTH_TOKEN is not the auth token of account %s (it was rotated?):"
                 " requests with it are refused",

@@ -210,7 +210,8 @@ class EventDelivery:
         secrets = await accounts.signing_secrets(conn, sink.account_sid)
         if secrets is None:
             return None
-        token, account_secret = (self._sealer.unseal(sealed) for sealed in secrets)
+        token = self._sealer.unseal(secrets.auth_token_sealed)
+        account_secret = self._sealer.unseal(secrets.webhook_secret_sealed)
         received = await inbound_messages.get_inbound(
             conn,
             [e.message_id for e in events if e.type == MESSAGE_INBOUND_RECEIVED and e.message_id],

@@ -8,11 +8,14 @@ cannot be brute-forced and keeps authentication off the request's critical path
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 from opencomms.store.database import Conn
 from opencomms.store.records import AccountRecord, ApiKeyRecord
 
 __all__ = [
+    "Credential",
+    "SigningSecrets",
     "credential_hash",
     "delete_api_key",
     "find_credential",
@@ -65,12 +68,26 @@ async def set_auth_token(conn: Conn, sid: str, *, auth_token: str, auth_token_se
     return changed == 1
 
 
-async def signing_secrets(conn: Conn, sid: str) -> tuple[str, str] | None:
-    """(auth token, webhook secret) of an account, both sealed, to sign its callbacks."""
+class SigningSecrets(NamedTuple):
+    """What signs an account's callbacks, both sealed."""
+
+    auth_token_sealed: str
+    webhook_secret_sealed: str
+
+
+class Credential(NamedTuple):
+    """Whose a credential is, and the digest its secret must match."""
+
+    account_sid: str
+    secret_hash: str
+
+
+async def signing_secrets(conn: Conn, sid: str) -> SigningSecrets | None:
+    """The auth token and webhook secret of an account, sealed, to sign its callbacks."""
     row = await conn.fetchrow(
         "SELECT auth_token_sealed, webhook_secret_sealed FROM accounts WHERE sid = ?", sid
     )
-    return None if row is None else (row[0], row[1])
+    return None if row is None else SigningSecrets(row[0], row[1])
 
 
 async def get_account(conn: Conn, sid: str) -> AccountRecord | None:
@@ -84,8 +101,8 @@ async def list_account_sids(conn: Conn) -> list[str]:
     return [row[0] for row in await conn.fetch("SELECT sid FROM accounts ORDER BY sid")]
 
 
-async def find_credential(conn: Conn, username: str) -> tuple[str, str] | None:
-    """(account sid, secret hash) for an account sid or an API key sid."""
+async def find_credential(conn: Conn, username: str) -> Credential | None:
+    """The account and secret digest of an account sid or an API key sid."""
     if username.startswith("SK"):
         row = await conn.fetchrow(
             "SELECT account_sid, secret_hash FROM api_keys WHERE sid = ?", username
@@ -94,7 +111,7 @@ async def find_credential(conn: Conn, username: str) -> tuple[str, str] | None:
         row = await conn.fetchrow(
             "SELECT sid, auth_token_hash FROM accounts WHERE sid = ?", username
         )
-    return None if row is None else (row[0], row[1])
+    return None if row is None else Credential(row[0], row[1])
 
 
 async def insert_api_key(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from opencomms.domain.sender_addresses import address_key
 from opencomms.store import sender_addresses
@@ -14,6 +14,7 @@ from opencomms.store.messages import bounded_above
 from opencomms.store.records import SenderPoolRecord, SenderRecord
 
 __all__ = [
+    "PoolMember",
     "Registration",
     "add_pool_members",
     "change_sender",
@@ -276,10 +277,17 @@ async def add_pool_members(conn: Conn, pool_id: str, sender_ids: Sequence[str]) 
     )
 
 
+class PoolMember(NamedTuple):
+    """A sender at its place in a pool's order."""
+
+    position: int
+    sender: SenderRecord
+
+
 async def list_pool_members(
     conn: Conn, pool_id: str, *, after_position: int, limit: int
-) -> list[tuple[int, SenderRecord]]:
-    """A page of the pool's senders in the pool's order: (position, sender) after a position."""
+) -> list[PoolMember]:
+    """A page of the pool's senders in the pool's order, after a position."""
     rows = await conn.fetch(
         f"SELECT m.position, {_S_SENDER_COLUMNS} FROM sender_pool_members m"
         " JOIN senders s ON s.id = m.sender_id"
@@ -288,7 +296,7 @@ async def list_pool_members(
         after_position,
         limit,
     )
-    return [(row[0], _sender(row[1:])) for row in rows]
+    return [PoolMember(row[0], _sender(row[1:])) for row in rows]
 
 
 async def remove_pool_member(conn: Conn, pool_id: str, sender_id: str) -> bool:

@@ -13,6 +13,7 @@ from opencomms.store.jsoncol import dump, load
 
 __all__ = [
     "AttemptContext",
+    "Cursor",
     "PendingEvent",
     "Replay",
     "SinkRecord",
@@ -419,16 +420,23 @@ async def sink_by_id(conn: Conn, sink_id: str) -> SinkRecord | None:
     return None if row is None else SinkRecord(*row)
 
 
-async def current_position(conn: Conn) -> tuple[int, int]:
+class Cursor(NamedTuple):
+    """A place in the outbox's commit order."""
+
+    txid: int
+    seq: int
+
+
+async def current_position(conn: Conn) -> Cursor:
     """A cursor just past every event written so far: a new sink starts from here."""
     if conn.dialect == "postgresql":
         # every transaction below the horizon is over; later ones have larger ids
         row = await conn.fetchrow("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         assert row is not None
-        return int(row[0]) - 1, 2**62
+        return Cursor(int(row[0]) - 1, 2**62)
     row = await conn.fetchrow("SELECT COALESCE(MAX(seq), 0) FROM events")
     assert row is not None
-    return 0, int(row[0])
+    return Cursor(0, int(row[0]))
 
 
 class AttemptContext(NamedTuple):
