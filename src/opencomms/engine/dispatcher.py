@@ -38,6 +38,7 @@ from opencomms.engine.receipts import apply_early_receipts
 from opencomms.store import dispatch_state, operations, opt_outs, parts, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
+from opencomms.store.plans import in_index_order
 
 __all__ = [
     "Dispatcher",
@@ -115,7 +116,7 @@ class Dispatcher:
 
     async def _claim(self, conn: Conn) -> Claimed:
         now = now_ms()
-        async with dispatch_state.claiming_in_index_order(conn):
+        async with in_index_order(conn):
             due = await self._fair_share(conn, now)
         if not due:
             return Claimed()

@@ -6,8 +6,7 @@ the pure rules of `domain.lifecycle`, write every change back with executemany.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -23,7 +22,6 @@ __all__ = [
     "ATTEMPT_COLUMNS",
     "attempts_by_id",
     "attempts_by_provider_id",
-    "claiming_in_index_order",
     "insert_attempts",
     "message_states",
     "release_in_flight",
@@ -93,29 +91,6 @@ def _attempt_and_message(row: Row) -> AttemptAndMessage:
     attempt = _attempt_state(row[:_ATTEMPT_WIDTH])
     assert attempt is not None  # an inner join
     return AttemptAndMessage(attempt, _message_state(row[_ATTEMPT_WIDTH:]))
-
-
-@asynccontextmanager
-async def claiming_in_index_order(conn: Conn) -> AsyncIterator[None]:
-    """Inside, on PostgreSQL, claims are planned afresh for the tables as they are now,
-    and read due Messages in `due_at` order straight from the index, never by sorting.
-
-    Without fresh statistics (autovacuum off, or a burst of new Messages not analyzed
-    yet) two plans go wrong, and each makes the next claim slower as the backlog grows:
-    a prepared claim keeps the plan made when `attempts` was nearly empty (a nested loop
-    over all its rows: 300 ms a claim at 40,000 attempts), and a fresh plan guesses that
-    few Messages of an operation are due, sorting (and spilling to disk) all of them
-    instead of reading the first ones. A 100,000-Message run on PostgreSQL completed at
-    330 Messages a second instead of 2,700. So for these statements only (SET LOCAL, set
-    back after them; a failed transaction drops it with the rest) plans are not reused
-    and sorting is off.
-    """
-    if conn.dialect != "postgresql":
-        yield
-        return
-    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_sort = off")
-    yield
-    await conn.execute("SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL enable_sort TO DEFAULT")
 
 
 async def running_operations(conn: Conn, limit: int) -> list[str]:

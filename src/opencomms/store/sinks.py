@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from opencomms.store.database import Conn, placeholders
 from opencomms.store.jsoncol import dump, load
+from opencomms.store.plans import in_index_order
 
 __all__ = [
     "AttemptContext",
@@ -334,6 +335,13 @@ async def pending_events(
         args += type_args
     where = " AND ".join(clauses)
     select = f"SELECT {_EVENT} FROM events WHERE {where}"
+    async with in_index_order(conn):
+        return await _events_after(conn, select, args, txid, seq, limit)
+
+
+async def _events_after(
+    conn: Conn, select: str, args: list[Any], txid: int, seq: int, limit: int
+) -> list[PendingEvent]:
     rows = await conn.fetch(
         f"{select} AND txid = ? AND seq > ? ORDER BY seq LIMIT ?", *args, txid, seq, limit
     )
