@@ -20,9 +20,13 @@ __all__ = [
     "InboundHandler",
     "Receipt",
     "ReceiptHandler",
+    "Revoker",
     "Submission",
     "SubmitOutcome",
     "SubmitResult",
+    "WebhookAnswer",
+    "WebhookReceiver",
+    "WebhookRequest",
 ]
 
 
@@ -37,6 +41,10 @@ class Submission(msgspec.Struct, frozen=True):
     from_address: str
     to_address: str
     content: dict[str, Any]
+    # how long the provider may go on trying to deliver (RBM's ttl, Twilio's
+    # ValidityPeriod): the sender's fallback timeout when another candidate follows,
+    # 0 when none does (the provider's own limit then)
+    valid_for_ms: int = 0
 
 
 class SubmitOutcome(StrEnum):
@@ -112,3 +120,37 @@ class Connector(Protocol):
         (None: it cannot tell, and the engine must not risk a duplicate)."""
 
     async def close(self) -> None: ...
+
+
+class WebhookRequest(msgspec.Struct, frozen=True):
+    """A provider's HTTP call to `/webhooks/{connector name}`, as received."""
+
+    method: str  # GET (a subscription handshake) or POST (reports)
+    url: str  # the full URL the provider called, as `server.public_url` names it
+    query: dict[str, str]
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+
+class WebhookAnswer(msgspec.Struct, frozen=True):
+    status: int  # 200 only once every report in the request is stored
+    body: bytes = b""
+    content_type: str = "text/plain"
+
+
+class WebhookReceiver(Protocol):
+    """A connector whose provider reports over HTTP (RBM, WhatsApp, Twilio)."""
+
+    async def webhook(self, request: WebhookRequest) -> WebhookAnswer:
+        """Verify the provider's signature (401/403 and nothing changed when it does not
+        verify), hand each report to the handlers given to `start`, wait until every
+        one is stored, then answer."""
+
+
+class Revoker(Protocol):
+    """A connector whose provider keeps trying to deliver after we have moved on (RBM
+    queues for an offline phone for up to 30 days)."""
+
+    async def revoke(self, submissions: Sequence[Submission]) -> None:
+        """Take back these attempts, which the fallback has moved on from, where they
+        are not delivered yet; best effort (a receipt that still comes is recorded)."""
