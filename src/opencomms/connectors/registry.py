@@ -14,6 +14,7 @@ from opencomms.connectors.base import Connector
 from opencomms.connectors.simulator import Simulator, SimulatorConnectorConfig
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.connectors.smpp.connector import SmppConnector
+from opencomms.connectors.whatsapp import WhatsAppConfig, WhatsAppConnector
 from opencomms.settings import BUILTIN_CONNECTOR, ConnectorSettings, Settings
 
 __all__ = ["CONNECTOR_TYPES", "build_connectors"]
@@ -34,6 +35,7 @@ def _another_simulator(
 CONNECTOR_TYPES: dict[type[ConnectorSettings], Build] = {
     SimulatorConnectorConfig: _another_simulator,
     SmppConfig: lambda name, config, _: SmppConnector(name, config, password=config.password),
+    WhatsAppConfig: lambda name, config, _: WhatsAppConnector(name, config),
 }
 
 
