@@ -122,7 +122,10 @@ async def list_contents(request: AnyRequest) -> Response[bytes]:
     query = request.query_params
     paging = {
         ours: query[name]
-        for ours, names in (("pageSize", ("PageSize", "pageSize")), ("pageToken", ("PageToken",)))
+        for ours, names in (
+            ("pageSize", ("PageSize", "pageSize")),
+            ("pageToken", ("PageToken", "pageToken")),
+        )
         for name in names
         if name in query
     }
