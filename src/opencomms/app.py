@@ -14,9 +14,11 @@ from opencomms.api import (
     account,
     api_keys,
     cancel,
+    content,
     messages,
     operations,
     opt_outs,
+    provider_webhooks,
     sender_pools,
     senders,
     sinks,
@@ -59,6 +61,10 @@ RESOURCES = [
     opt_outs.fetch_opt_out,
     opt_outs.delete_opt_out,
     account.fetch_account,
+    content.create_content,
+    content.list_contents,
+    content.fetch_content,
+    content.delete_content,
     sinks.create_sink,
     sinks.list_sinks,
     sinks.fetch_sink,
@@ -100,6 +106,17 @@ def _api(prefix: str, settings: Settings) -> Router:
     return Router(prefix, route_handlers=[send, *RESOURCES])
 
 
+def _webhooks(runtime: Runtime) -> provider_webhooks.ProviderWebhooks:
+    """The connectors `/webhooks/{name}` reaches: the runtime's own (a mapping of its own,
+    so that a test may host a connector there without the engine running it)."""
+    settings = runtime.settings
+    return provider_webhooks.ProviderWebhooks(
+        connectors=dict(runtime.connectors),
+        public_url=settings.server.public_url,
+        retry_after=settings.faults.retry_after_header,
+    )
+
+
 def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None) -> Litestar:
     """The app for `settings`; `announce` is where a new account's auth token is shown,
     once (see Runtime)."""
@@ -116,6 +133,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     return Litestar(
         route_handlers=[
             healthz,
+            provider_webhooks.provider_webhook,
             _api("/v1", settings),
             _api("/preview", settings),
         ],
@@ -123,7 +141,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],
-        state=State({"runtime": runtime}),
+        state=State({"runtime": runtime, provider_webhooks.STATE_KEY: _webhooks(runtime)}),
         request_max_body_size=settings.http.max_body_bytes,
         openapi_config=None,
         debug=False,

@@ -10,6 +10,7 @@ from ulid import ULID
 __all__ = [
     "ACCOUNT_SID_RE",
     "API_KEY_SID_RE",
+    "CONTENT_SID_RE",
     "MESSAGE_ID_RE",
     "OPERATION_ID_RE",
     "SINK_ID_RE",
@@ -19,6 +20,7 @@ __all__ = [
     "new_api_key_sid",
     "new_attempt_id",
     "new_auth_token",
+    "new_content_sid",
     "new_inbound_id",
     "new_message_id",
     "new_operation_id",
@@ -39,6 +41,8 @@ ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-f]{32}\Z")
 API_KEY_SID_RE = re.compile(r"^SK[0-9a-f]{32}\Z")
 SINK_ID_RE = re.compile(r"^DG[0-9a-f]{32}\Z")
 SUBSCRIPTION_ID_RE = re.compile(r"^DF[0-9a-f]{32}\Z")
+# Twilio's Content SIDs are HX and 32 hex digits, of either case
+CONTENT_SID_RE = re.compile(r"^HX[0-9a-fA-F]{32}\Z")
 
 
 def _ulid() -> str:
@@ -81,6 +85,11 @@ def new_sink_id() -> str:
 
 def new_subscription_id() -> str:
     return "DF" + ULID().hex
+
+
+def new_content_sid() -> str:
+    """A content template's SID: `HX` and 32 hex digits (a ULID: sids sort by time)."""
+    return "HX" + ULID().hex
 
 
 def new_account_sid() -> str:

@@ -468,3 +468,19 @@ pruned_operations = sa.Table(
     sa.Index("ix_pruned_operations_messages", "account_sid", "first_message_id"),
     sa.Index("ix_pruned_operations_age", "cleared", "pruned_at"),
 )
+
+# Content templates (`/v1/Content`, as Twilio's Content API): turned into a send's channel
+# modules when the send is accepted, so deleting one never touches an accepted send.
+content_templates = sa.Table(
+    "content_templates",
+    metadata,
+    sa.Column("sid", Id, primary_key=True),  # HX + 32 hex (a ULID): sorts by creation
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("friendly_name", sa.Text, nullable=True),
+    sa.Column("language", sa.Text, nullable=False),
+    sa.Column("variables", Json, nullable=False),  # {"1": "default", ...}
+    sa.Column("types", Json, nullable=False),  # {"twilio/text": {...}, ...}
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_content_templates_account", "account_sid", "sid", unique=True),
+)

@@ -38,6 +38,7 @@ __all__ = [
     "Rig",
     "StartRig",
     "SubmitCase",
+    "WebhookPeer",
 ]
 
 ATTEMPT = "SM" + "c0" * 16  # the attempt id of every case's submission
@@ -64,6 +65,14 @@ class Kind(StrEnum):
     INBOUND = "inbound message"
     DUPLICATE_RECEIPT = "duplicated receipt"
     EARLY_RECEIPT = "early receipt"
+    # a report is acknowledged only once the engine has stored it (the harness stores slowly)
+    STORED_BEFORE_ACK = "acknowledged once stored"
+    # a provider's webhook subscription handshake (a GET challenge, a posted secret):
+    # answered as the provider expects, and the engine hears nothing
+    HANDSHAKE = "webhook handshake"
+    # a report whose signature does not verify (wrong, missing, a wrong verify token):
+    # refused with 401 or 403, and the engine hears nothing
+    FORGED_REPORT = "forged report refused"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,8 +98,8 @@ class SubmitCase(Case):
 
 @dataclass(frozen=True, kw_only=True)
 class ReportCase(Case):
-    """The provider reports (a status, a message from a handset), one report after the
-    other; each must be acknowledged."""
+    """The provider reports (a status, a message from a handset, a handshake), one report
+    after the other; each must be acknowledged (a FORGED_REPORT case: each refused)."""
 
     reports: tuple[object, ...]
 
@@ -138,6 +147,16 @@ class HoldingPeer(Peer, Protocol):
 
     def release(self) -> None:
         """Answer every request held, and stop holding."""
+
+
+@runtime_checkable
+class WebhookPeer(Peer, Protocol):
+    """A peer whose provider reports over HTTP, to the connector's `/webhooks/{name}`
+    route (hosted by `tests/support/webhook_host.py`): `push` is acknowledged when the
+    answer is 200, and the harness checks each answer's status."""
+
+    def answered(self) -> list[int]:
+        """The HTTP status of the answer to each push so far, in order."""
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@
 Every case runs against a fresh rig (connector and peer). It fails when what the
 engine hears differs from the case, when a declared answer of the peer was never asked
 for (or a request came that nothing was declared for), when a report is not
-acknowledged, when the connector opens a connection off loopback, and when one of the
-connector's secrets shows in a log line (DEBUG and up), a repr, or an error.
+acknowledged (a forged one: when it is not refused with 401/403), when a report is
+acknowledged before the engine stored it (a STORED_BEFORE_ACK case stores slowly), when
+a webhook peer's acknowledgement is not a 200, when the connector opens a connection
+off loopback, and when one of the connector's secrets shows in a log line (DEBUG and
+up), a repr, or an error.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tests.connectors.contract.cases import (
     ReportCase,
     Rig,
     SubmitCase,
+    WebhookPeer,
 )
 
 __all__ = ["check_declarations", "run_case"]
@@ -41,33 +45,50 @@ SHORTEST_SECRET = 6  # a shorter one would be found in innocent text
 
 
 class Heard:
-    """The engine's side: what the connector reported, each stored at once."""
+    """The engine's side: what the connector reported, each stored at once, or after
+    `store_delay_s` (to see that a report is acknowledged only once stored)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store_delay_s: float = 0.0) -> None:
         self.receipts: list[Receipt] = []
         self.inbound: list[Inbound] = []
+        self.storing: list[asyncio.Future[None]] = []
+        self.store_delay_s = store_delay_s
 
     def on_receipt(self, receipt: Receipt) -> asyncio.Future[None]:
         self.receipts.append(receipt)
-        return _stored()
+        return self._stored()
 
     def on_inbound(self, inbound: Inbound) -> asyncio.Future[None]:
         self.inbound.append(inbound)
-        return _stored()
+        return self._stored()
+
+    def _stored(self) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self.storing.append(future)
+        if self.store_delay_s:
+            loop.call_later(self.store_delay_s, _done, future)
+        else:
+            future.set_result(None)
+        return future
+
+    def all_stored(self) -> bool:
+        return all(future.done() for future in self.storing)
 
 
-def _stored() -> asyncio.Future[None]:
-    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    future.set_result(None)
-    return future
+def _done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 # --- running a case ----------------------------------------------------------------------
 
-Runner = Callable[[Any, Rig], Awaitable[list[SubmitResult]]]
+Runner = Callable[[Any, Rig, Heard], Awaitable[list[SubmitResult]]]
+SLOW_STORE_S = 0.2  # how long a STORED_BEFORE_ACK case takes to store each report
+REFUSALS = (401, 403)  # a forged webhook's answer
 
 
-async def run_submit(case: SubmitCase, rig: Rig) -> list[SubmitResult]:
+async def run_submit(case: SubmitCase, rig: Rig, heard: Heard) -> list[SubmitResult]:
     submission = rig.peer.expect(case.submission, case.answers)
     answered: list[SubmitResult] = []
     results = await rig.connector.submit([submission], answered.append)
@@ -79,13 +100,33 @@ async def run_submit(case: SubmitCase, rig: Rig) -> list[SubmitResult]:
     return results
 
 
-async def run_reports(case: ReportCase, rig: Rig) -> list[SubmitResult]:
-    acknowledged = [await rig.peer.push(report) for report in case.reports]
-    assert acknowledged == [True] * len(case.reports), "a report was not acknowledged"
+async def run_reports(case: ReportCase, rig: Rig, heard: Heard) -> list[SubmitResult]:
+    peer = rig.peer
+    before = len(peer.answered()) if isinstance(peer, WebhookPeer) else 0
+    for report in case.reports:
+        assert await peer.push(report), f"report not acknowledged: {report!r}"
+        if case.kind is Kind.STORED_BEFORE_ACK:
+            assert heard.storing, f"nothing reported to the engine of {report!r}"
+            assert heard.all_stored(), f"acknowledged before it was stored: {report!r}"
+    if isinstance(peer, WebhookPeer):
+        statuses = peer.answered()[before:]
+        assert statuses == [200] * len(case.reports), f"webhooks answered {statuses}"
     return []
 
 
-async def run_early_receipt(case: EarlyReceiptCase, rig: Rig) -> list[SubmitResult]:
+async def run_forged(case: ReportCase, rig: Rig, heard: Heard) -> list[SubmitResult]:
+    peer = rig.peer
+    assert isinstance(peer, WebhookPeer), "a forged report case needs a WebhookPeer"
+    before = len(peer.answered())
+    for report in case.reports:
+        assert not await peer.push(report), f"a forged report was acknowledged: {report!r}"
+    statuses = peer.answered()[before:]
+    assert len(statuses) == len(case.reports), f"forged reports answered {statuses}"
+    assert all(status in REFUSALS for status in statuses), f"forged reports answered {statuses}"
+    return []
+
+
+async def run_early_receipt(case: EarlyReceiptCase, rig: Rig, heard: Heard) -> list[SubmitResult]:
     peer = rig.peer
     assert isinstance(peer, HoldingPeer), "an early receipt needs a peer that holds answers"
     submission = peer.expect(case.submission, case.answers)
@@ -110,6 +151,9 @@ RUNNERS: dict[Kind, tuple[type[Case], Runner]] = {
     Kind.INBOUND: (ReportCase, run_reports),
     Kind.DUPLICATE_RECEIPT: (ReportCase, run_reports),
     Kind.EARLY_RECEIPT: (EarlyReceiptCase, run_early_receipt),
+    Kind.STORED_BEFORE_ACK: (ReportCase, run_reports),
+    Kind.HANDSHAKE: (ReportCase, run_reports),
+    Kind.FORGED_REPORT: (ReportCase, run_forged),
 }
 
 
@@ -122,11 +166,11 @@ async def run_case(
     assert isinstance(case, runs[0]), f"a {case.kind} case is a {runs[0].__name__}"
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="opencomms")  # whatever an app set before
-    heard = Heard()
+    heard = Heard(SLOW_STORE_S if case.kind is Kind.STORED_BEFORE_ACK else 0.0)
     async with contract.start(heard.on_receipt, heard.on_inbound) as rig:
         secrets = secrets_of(rig)
         try:
-            results = await runs[1](case, rig)
+            results = await runs[1](case, rig, heard)
             await _check_heard(case, rig, heard)
         except Exception as error:
             _assert_hidden(secrets, "an error", ["".join(traceback.format_exception(error))])
@@ -260,6 +304,13 @@ def _case_problems(case: Case) -> list[str]:
         problems.append("a status case names the provider status it maps")
     if case.kind is Kind.INBOUND and not case.inbound:
         problems.append("an inbound case expects an inbound message")
+    if case.kind in (Kind.FORGED_REPORT, Kind.HANDSHAKE) and (case.receipts or case.inbound):
+        problems.append(f"the engine hears nothing of a {case.kind} case")
+    webhook_kinds = (Kind.FORGED_REPORT, Kind.HANDSHAKE, Kind.STORED_BEFORE_ACK)
+    if isinstance(case, ReportCase) and case.kind in webhook_kinds and not case.reports:
+        problems.append(f"a {case.kind} case sends a report")
+    if case.kind is Kind.STORED_BEFORE_ACK and not (case.receipts or case.inbound):
+        problems.append("an acknowledged-once-stored case reports something to store")
     if isinstance(case, ReportCase) and case.kind is Kind.DUPLICATE_RECEIPT:
         reports = case.reports
         if not any(reports.count(report) > 1 for report in reports):

@@ -233,5 +233,9 @@ SIMULATOR = Contract(
         Kind.DUPLICATE_RECEIPT: "the simulator sends a receipt twice only after a restart, "
         "from its submit log (tests/connectors/test_simulator.py)",
         Kind.EARLY_RECEIPT: "the simulator schedules receipts once it has answered",
+        Kind.STORED_BEFORE_ACK: "the simulator is in the process: it has no provider to "
+        "acknowledge a report to",
+        Kind.HANDSHAKE: "the simulator is in the process: no webhook",
+        Kind.FORGED_REPORT: "the simulator is in the process: no signature to forge",
     },
 )

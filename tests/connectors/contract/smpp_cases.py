@@ -290,6 +290,13 @@ REPORTS = (
         reports=(SmscReceipt("M-1", "DELIVRD"),) * 2,
         receipts=(_receipt("M-1", "DELIVERED"),) * 2,
     ),
+    ReportCase(
+        kind=Kind.STORED_BEFORE_ACK,
+        label="deliver_sm_resp only once the receipt and the message are stored",
+        reports=(SmscReceipt("M-1", "DELIVRD"), SmscInbound(b"STOP")),
+        receipts=(_receipt("M-1", "DELIVERED"),),
+        inbound=(Inbound(NAME, "SMS", "+14155550123", "+14155550100", "STOP"),),
+    ),
     EarlyReceiptCase(
         label="the receipt before the submit_sm_resp",
         answers=(SmscAnswer(message_id="EARLY-1"),),
@@ -304,4 +311,9 @@ SMPP = Contract(
     start=start,
     cases=(*SUBMITS, *REPORTS),
     provider_statuses=frozenset(STATES),
+    not_applicable={
+        Kind.HANDSHAKE: "an SMSC reports over the bind the connector opened: no webhook",
+        Kind.FORGED_REPORT: "an SMSC reports over the bind the connector authenticated "
+        "(system_id and password): there is no signature to forge",
+    },
 )

@@ -4,14 +4,24 @@ declared for, a secret shown, a connection off loopback, a declaration with hole
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import httpx
 import pytest
 
-from opencomms.connectors.base import InboundHandler, ReceiptHandler
+from opencomms.connectors.base import (
+    InboundHandler,
+    Receipt,
+    ReceiptHandler,
+    Submission,
+    SubmitResult,
+    WebhookAnswer,
+    WebhookRequest,
+)
 from opencomms.connectors.simulator import Behaviour
 from tests.connectors.contract.cases import (
     Case,
@@ -20,6 +30,7 @@ from tests.connectors.contract.cases import (
     ReportCase,
     Rig,
     SubmitCase,
+    WebhookPeer,
 )
 from tests.connectors.contract.runner import (
     RUNNERS,
@@ -28,6 +39,7 @@ from tests.connectors.contract.runner import (
     run_case,
 )
 from tests.connectors.contract.simulator_cases import SIMULATOR, SimulatorReport
+from tests.support.webhook_host import hosting_webhooks
 
 TOKEN = "tok-7Hq2Lx9"
 
@@ -167,5 +179,199 @@ def test_a_declaration_with_holes_is_reported() -> None:
             "two different reports: a duplicated receipt case sends one report twice",
             "no status named: a status case names the provider status it maps",
             "inbound heard nothing: an inbound case expects an inbound message",
+        ]
+    )
+
+
+# --- a connector whose provider reports over webhooks ---------------------------------------
+# The smallest such connector and its peer, as a connector over HTTP declares them: the
+# connector hosted on the real `/webhooks/{name}` route (tests/support/webhook_host.py),
+# the peer posting signed reports to it. `careless` connectors show the harness failing.
+
+SIGNING_KEY = "whk-3Jd8Qz"
+GOOD = "signed-right"
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedReport:
+    """A report as the provider posts it: a status of one message, and a signature."""
+
+    message_id: str
+    status: str
+    signature: str = GOOD
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookSettings:
+    signing_key: str = dataclasses.field(default=SIGNING_KEY, repr=False)
+
+
+class TinyWebhookConnector:
+    """Verifies the signature header; `careless`: "trusts" = takes a bad signature,
+    "hasty" = answers 200 before the report is stored."""
+
+    name = "tiny"
+    channels = frozenset({"SMS"})
+
+    def __init__(self, careless: str = "") -> None:
+        self.careless = careless
+        self._receipts: ReceiptHandler | None = None
+
+    async def start(self, receipts: ReceiptHandler, inbound: InboundHandler) -> None:
+        self._receipts = receipts
+
+    async def submit(
+        self, submissions: Sequence[Submission], answered: object = None
+    ) -> list[SubmitResult]:
+        raise AssertionError("not submitted to in these cases")
+
+    async def was_submitted(self, attempt_ids: Sequence[str]) -> dict[str, bool | None]:
+        return dict.fromkeys(attempt_ids)
+
+    async def close(self) -> None:
+        pass
+
+    async def webhook(self, request: WebhookRequest) -> WebhookAnswer:
+        if request.headers.get("x-signature") != GOOD and self.careless != "trusts":
+            return WebhookAnswer(403, b"bad signature")
+        assert self._receipts is not None
+        report = json.loads(request.body)
+        stored = self._receipts(Receipt(report["status"], provider_message_id=report["id"]))
+        if self.careless != "hasty":
+            await stored
+        return WebhookAnswer(200)
+
+
+class TinyWebhookPeer:
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._statuses: list[int] = []
+
+    def expect(self, submission: Submission, answers: Sequence[object]) -> Submission:
+        assert not answers, "not submitted to in these cases"
+        return submission
+
+    async def push(self, report: object) -> bool:
+        assert isinstance(report, SignedReport)
+        body = json.dumps({"id": report.message_id, "status": report.status})
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                self._url, content=body, headers={"X-Signature": report.signature}
+            )
+        self._statuses.append(answer.status_code)
+        return answer.status_code == 200
+
+    async def settle(self) -> None:
+        """Every report is pushed by the harness: nothing under way."""
+
+    def unused(self) -> list[str]:
+        return []
+
+    def unexpected(self) -> list[str]:
+        return []
+
+    def answered(self) -> list[int]:
+        return list(self._statuses)
+
+
+def tiny_contract(careless: str = "") -> Contract:
+    @asynccontextmanager
+    async def start(receipts: ReceiptHandler, inbound: InboundHandler) -> AsyncIterator[Rig]:
+        connector = TinyWebhookConnector(careless)
+        await connector.start(receipts, inbound)
+        async with hosting_webhooks({connector.name: connector}) as base_url:
+            peer = TinyWebhookPeer(f"{base_url}/webhooks/{connector.name}")
+            yield Rig(connector, peer, WebhookSettings())  # type: ignore[arg-type]
+
+    return Contract("tiny", start, TINY_CASES, frozenset({"DELIVERED"}))
+
+
+DELIVERED = Receipt("DELIVERED", provider_message_id="M-1")
+FORGED = ReportCase(
+    kind=Kind.FORGED_REPORT,
+    label="forged: a wrong signature, and none",
+    reports=(SignedReport("M-1", "DELIVERED", "forged"), SignedReport("M-1", "DELIVERED", "")),
+)
+STORED_FIRST = ReportCase(
+    kind=Kind.STORED_BEFORE_ACK,
+    label="200 once stored",
+    reports=(SignedReport("M-1", "DELIVERED"),),
+    receipts=(DELIVERED,),
+)
+TINY_CASES: tuple[Case, ...] = (
+    ReportCase(
+        kind=Kind.STATUS_MAPPED,
+        label="delivered",
+        provider_status="DELIVERED",
+        reports=(SignedReport("M-1", "DELIVERED"),),
+        receipts=(DELIVERED,),
+    ),
+    FORGED,
+    STORED_FIRST,
+)
+
+
+def test_a_webhook_peer_is_a_webhook_peer() -> None:
+    assert isinstance(TinyWebhookPeer("http://127.0.0.1:1"), WebhookPeer)
+
+
+@pytest.mark.parametrize("case", TINY_CASES, ids=lambda case: case.label)
+async def test_a_careful_webhook_connector_passes(
+    case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
+    await run(case, caplog, tiny_contract())
+
+
+async def test_a_forged_report_taken_fails(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(AssertionError, match="a forged report was acknowledged"):
+        await run(FORGED, caplog, tiny_contract("trusts"))
+
+
+async def test_a_forged_report_refused_with_another_status_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @asynccontextmanager
+    async def start(receipts: ReceiptHandler, inbound: InboundHandler) -> AsyncIterator[Rig]:
+        async with tiny_contract().start(receipts, inbound) as rig:
+
+            async def broken(request: WebhookRequest) -> WebhookAnswer:
+                return WebhookAnswer(400)
+
+            rig.connector.webhook = broken  # type: ignore[attr-defined]
+            yield rig
+
+    with pytest.raises(AssertionError, match=r"forged reports answered \[400, 400\]"):
+        await run(FORGED, caplog, dataclasses.replace(tiny_contract(), start=start))
+
+
+async def test_an_acknowledgement_before_the_report_is_stored_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(AssertionError, match="acknowledged before it was stored"):
+        await run(STORED_FIRST, caplog, tiny_contract("hasty"))
+
+
+def test_a_webhook_case_that_hears_nothing_or_sends_nothing_is_reported() -> None:
+    holed = dataclasses.replace(
+        tiny_contract(),
+        cases=(
+            *TINY_CASES,
+            dataclasses.replace(FORGED, label="forged, yet heard", receipts=(DELIVERED,)),
+            dataclasses.replace(STORED_FIRST, label="nothing to store", receipts=()),
+            ReportCase(kind=Kind.HANDSHAKE, label="no handshake sent", reports=()),
+        ),
+    )
+    assert sorted(check_declarations(holed)) == sorted(
+        [
+            "no case for <Kind.SUBMIT_ACCEPTED: 'submit accepted'>, and no reason why",
+            "no case for <Kind.SUBMIT_REFUSED: 'submit refused'>, and no reason why",
+            "no case for <Kind.SUBMIT_THROTTLED: 'submit throttled'>, and no reason why",
+            "no case for <Kind.SUBMIT_LOST: 'submit lost in flight'>, and no reason why",
+            "no case for <Kind.INBOUND: 'inbound message'>, and no reason why",
+            "no case for <Kind.DUPLICATE_RECEIPT: 'duplicated receipt'>, and no reason why",
+            "no case for <Kind.EARLY_RECEIPT: 'early receipt'>, and no reason why",
+            "forged, yet heard: the engine hears nothing of a forged report refused case",
+            "nothing to store: an acknowledged-once-stored case reports something to store",
+            "no handshake sent: a webhook handshake case sends a report",
         ]
     )
