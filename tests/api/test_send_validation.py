@@ -432,7 +432,7 @@ def test_modules_are_accepted(api: httpx.Client) -> None:
 
 
 def test_unknown_content_fields_are_a_400(api: httpx.Client) -> None:
-    reject(api, request(content={"text": "Hi", "contentId": "HX123"}), "content.contentId")
+    reject(api, request(content={"text": "Hi", "templateId": "HX123"}), "content.templateId")
 
 
 # -- from -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "account_of",
+    "base_url_of",
     "decode_json",
     "json_body",
     "json_response",
@@ -44,6 +45,14 @@ def account_of(request: AnyRequest) -> str:
     """The authenticated account's SID (set by the authentication middleware)."""
     account: str = request.user
     return account
+
+
+def base_url_of(request: AnyRequest) -> str:
+    """Where clients reach this server: `[server] public_url`, else the request's Host."""
+    configured: str = runtime_of(request).settings.server.public_url
+    if configured:
+        return configured.rstrip("/")
+    return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
 
 
 def prefix_of(request: AnyRequest) -> str:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -16,12 +16,14 @@ from opencomms.api import idempotency
 from opencomms.api.callback_sinks import callback_url_problems, link_callback_sink
 from opencomms.api.common import (
     account_of,
+    base_url_of,
     json_response,
     page_of,
     prefix_of,
     raw_json_body,
     runtime_of,
 )
+from opencomms.api.content import template_content
 from opencomms.api.errors import FieldError, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.idempotency import Answer
@@ -38,6 +40,9 @@ from opencomms.settings import Settings
 from opencomms.store import messages, operations, senders
 from opencomms.store.database import Conn
 from opencomms.store.idempotency import Claim
+
+if TYPE_CHECKING:
+    from opencomms.engine.runtime import Runtime
 from opencomms.store.messages import MessageFilters
 
 __all__ = ["fetch_message", "list_messages", "send_messages"]
@@ -78,13 +83,6 @@ async def _resolve_senders(
     return [found.id]
 
 
-def _base_url(request: AnyRequest) -> str:
-    configured: str = runtime_of(request).settings.server.public_url
-    if configured:
-        return configured.rstrip("/")
-    return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
-
-
 @post("/Messages", status_code=202)
 async def send_messages(request: AnyRequest) -> Response[bytes]:
     """Accept one message to up to 10,000 recipients: 202 once it is durably stored."""
@@ -120,17 +118,38 @@ async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Respon
         resolved = await runtime.db.read(lambda conn: _resolve_senders(conn, account, send.sender))
     if isinstance(resolved, FieldError):
         problems.append(resolved)
+    if "contentId" in send.content and not any(p.field.startswith("content") for p in problems):
+        problems += await _from_template(runtime, account, send, resolved)
     if send.callbacks is not None and not any(p.field.startswith("callbacks") for p in problems):
         problems += await callback_url_problems(request, account, send.callbacks["url"])
     if problems or isinstance(resolved, FieldError):
         raise invalid(problems)
-    answer = partial(_answer, prefix_of(request), _base_url(request))
+    answer = partial(_answer, prefix_of(request), base_url_of(request))
     record = idempotency.record_step(claim, answer)
     operation_id = await _accept(
         runtime.db.write, account, send, resolved, record, runtime.settings.sinks.max_per_account
     )
     runtime.fanout_ready()
     return answer(operation_id).response()
+
+
+async def _from_template(
+    runtime: Runtime, account: str, send: SendRequest, resolved: list[str] | FieldError
+) -> list[FieldError]:
+    """`content.contentId` made into the send's channel modules (in `send.content`), or
+    the problem with it. `resolved`: the send's senders, whose channels that reach its
+    recipients it must cover."""
+    sender_ids = resolved if isinstance(resolved, list) else []
+    reached = {address[1] for recipient in send.recipients for address in recipient["addresses"]}
+    made = await runtime.db.read(
+        lambda conn: template_content(
+            conn, account, send.content, sender_ids, reached, runtime.settings
+        )
+    )
+    if isinstance(made, FieldError):
+        return [made]
+    send.content = made
+    return []
 
 
 def _answer(prefix: str, base_url: str, operation_id: str) -> Answer:

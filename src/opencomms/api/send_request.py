@@ -20,7 +20,7 @@ from opencomms.api.errors import FieldError, field_path, unknown_fields
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.clock import now_ms, parse_iso_ms
-from opencomms.domain.ids import SENDER_ID_RE, SENDER_POOL_ID_RE
+from opencomms.domain.ids import CONTENT_SID_RE, SENDER_ID_RE, SENDER_POOL_ID_RE
 from opencomms.domain.local_time import parse_local, window_ms
 from opencomms.domain.personalization import (
     DEFAULT_LIMITS,
@@ -255,6 +255,9 @@ def _content(check: _Checker, value: Any, request: SendRequest) -> None:
     content = check.object(value, "content")
     if content is None:
         return
+    if "contentId" in content:
+        request.content = _content_template(check, content)
+        return
     check.unknown(content, {"text", "media", "modules"}, "content")
     errors_before = len(check.errors)
     result: dict[str, Any] = {}
@@ -271,6 +274,22 @@ def _content(check: _Checker, value: Any, request: SendRequest) -> None:
     if not given and len(check.errors) == errors_before:
         check.fail("content", "must have text, media or modules")
     request.content = result
+
+
+def _content_template(check: _Checker, content: dict[str, Any]) -> dict[str, Any]:
+    """`{contentId, variables?}`: a content template (`/v1/Content`), with the values of
+    its placeholders where a recipient has none. The API makes it into channel modules
+    once it has read the template (api/content.py)."""
+    check.unknown(content, {"contentId", "variables"}, "content")
+    sid = content["contentId"]
+    result: dict[str, Any] = {}
+    if not isinstance(sid, str) or not CONTENT_SID_RE.match(sid):
+        check.fail("content.contentId", "must be a content template's SID (HX and 32 hex digits)")
+    else:
+        result["contentId"] = sid
+    if content.get("variables") is not None:
+        result["variables"] = _variables(check, content["variables"], "content.variables")
+    return result
 
 
 def _media(check: _Checker, value: Any, path: str) -> list[dict[str, str]]:

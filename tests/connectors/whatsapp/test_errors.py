@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from opencomms.connectors.whatsapp.errors import (
@@ -75,3 +77,18 @@ def test_a_failed_status_is_undelivered_when_the_recipients_side_refused(
     code: int | None, status: str
 ) -> None:
     assert receipt_status(code) == status
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "whatsapp.md"
+
+
+@pytest.mark.parametrize("code", sorted(ERRORS))
+def test_docs_whatsapp_md_lists_every_row_as_the_table_has_it(code: int) -> None:
+    row = ERRORS[code]
+    lines = [line for line in DOCS.read_text().splitlines() if line.startswith(f"| {code} |")]
+    assert len(lines) == 1, f"docs/whatsapp.md lists {code} {len(lines)} times"
+    cells = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    wait = f"{row.retry_after_ms // 1000} s" if row.retry_after_ms else "—"
+    outcome = "REJECTED" if row.kind is Kind.REFUSED else "THROTTLED"
+    assert cells[2].startswith(outcome)
+    assert (cells[3], cells[4]) == (wait, str(row.twilio_code))
