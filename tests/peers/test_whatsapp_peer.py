@@ -264,6 +264,11 @@ async def test_valid_media_and_template_sends_are_accepted(
     response = await api.post(send_path(peer), json=body)
     assert response.status_code == 200, response.text
     assert peer.accepted[0].type == fields["type"]
+    [message] = response.json()["messages"]
+    if fields["type"] == "template":
+        assert message["message_status"] == "accepted"
+    else:
+        assert set(message) == {"id"}
 
 
 async def test_known_templates_are_checked_by_name_language_and_parameter_count(

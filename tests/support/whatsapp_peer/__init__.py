@@ -45,7 +45,8 @@ Checked in this order; every refusal is Graph's error body `{"error": {"message"
    token bucket with bursts up to the rate), then the pair rate (131056 within
    `pair_interval_s` of the last message accepted for that user): HTTP 400.
 Accepted: HTTP 200 `{"messaging_product": "whatsapp", "contacts": [{"input", "wa_id"}],
-"messages": [{"id": "wamid.…"}]}`, then its statuses (below).
+"messages": [{"id": "wamid.…"}]}` (a template's message also has `"message_status":
+"accepted"`), then its statuses (below).
 
 Scripts (by number; "+1 555…" and "1555…" are the same user)
 -------------------------------------------------------------

@@ -392,10 +392,13 @@ class WhatsAppPeer(Scripts):
             self._due(accepted, 0)
         if hold_s:
             await asyncio.sleep(hold_s)
+        message: dict[str, str] = {"id": accepted.wamid}
+        if outgoing.type == "template":  # template pacing: accepted, held or paused
+            message["message_status"] = "accepted"
         body = {
             "messaging_product": "whatsapp",
             "contacts": [{"input": outgoing.to, "wa_id": outgoing.wa_id}],
-            "messages": [{"id": accepted.wamid}],
+            "messages": [message],
         }
         return Response(encode(body), status_code=200, media_type="application/json")
 
