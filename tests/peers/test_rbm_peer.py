@@ -1018,3 +1018,39 @@ async def test_the_link_reconnects_when_the_server_closed_it() -> None:
     assert connections == 3
     with pytest.raises(LinkError):
         await link.post(url, b"{}", {}, 1)  # nobody listens any more
+
+
+def test_a_revocation_may_race_the_delivery(peer: RbmPeer, api: Api, receiver: Receiver) -> None:
+    peer.options.revoke_race = True
+    peer.offline(PHONE)
+    message_id = str(uuid.uuid4())
+    api.send(text(), message_id=message_id)
+
+    revoked = api.revoke(message_id)
+
+    assert revoked.status_code == 200
+    peer.wait(receiver.events)
+    assert [(e["eventType"], e["messageId"]) for e in receiver.events()] == [
+        ("DELIVERED", message_id)
+    ]
+    assert peer.delivered_to(PHONE) == [message_id]
+
+
+def test_answers_can_be_slow(peer: RbmPeer, api: Api) -> None:
+    peer.options.answer_delay = 0.3
+    started = time.monotonic()
+
+    assert api.send(text()).status_code == 200
+
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/phone/+1222/agentMessages"), ("GET", f"/v1/phones/{PHONE}/agentMessages")],
+)
+def test_an_unknown_url_or_method_is_an_html_404(api: Api, method: str, path: str) -> None:
+    answer = api.client.request(method, path)
+
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")

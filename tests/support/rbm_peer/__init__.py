@@ -28,6 +28,8 @@ Steering (any time):
     peer.options.events_before_answer = True  # DELIVERED pushed before the 200 answer
     peer.options.expiry_events = True   # TTL_EXPIRATION_REVOKED for expired held messages
     peer.options.duplicate_status = 409 # a reused messageId: 409 ALREADY_EXISTS, or 200
+    peer.options.answer_delay = 0.0     # seconds before each send is answered
+    peer.options.revoke_race = True     # revoke answers 200, the message is delivered anyway
     peer.unreachable(*numbers)          # not RCS-capable: 404 NOT_FOUND
     peer.offline(*numbers); peer.come_online(number)   # held, then delivered if live
     peer.fail(number_or_None, 429|500|503|..., times=1, after_accept=False)
@@ -103,6 +105,8 @@ Assumptions (where the documentation is silent or unclear)
   invalid_grant "account not found"; iat/exp get 300 s of clock skew.
 - Pushes wait while no webhook is set (as a Pub/Sub backlog); order among concurrent
   pushes is not guaranteed; a duplicate is the same Pub/Sub message pushed again.
+- An unknown URL or method answers an HTML 404 page, as Google's front end does, not
+  the API's JSON NOT_FOUND.
 - A message posted to an online phone is delivered `delivery_delay` after it is
   accepted; the capability check (`GET /v1/phones/{E.164}/capabilities?requestId=`)
   answers a fixed feature list.
