@@ -5,6 +5,7 @@ request. No opencomms code is involved, so the peer cannot be shaped to a connec
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -24,6 +25,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests.support.rbm_peer import FORGED, RBM_SCOPE, UNSIGNED, RbmPeer, sign_jwt
+from tests.support.rbm_peer.link import HttpLink, LinkError
 
 PHONE = "+12223334444"
 
@@ -899,3 +901,120 @@ def test_a_thousand_messages_are_accepted_and_acknowledged(
 
     assert peer.delivered_twice() == []
     assert time.monotonic() - started < 60
+
+
+def test_an_expire_time_already_past_means_no_delivery(
+    peer: RbmPeer, api: Api, receiver: Receiver
+) -> None:
+    message_id = str(uuid.uuid4())
+
+    answer = api.send({**text(), "expireTime": "2020-01-01T00:00:00Z"}, message_id=message_id)
+
+    assert answer.status_code == 200
+    assert answer.json()["expireTime"].startswith("2020-01-01T00:00:00")
+    peer.wait(receiver.events)
+    assert [e["eventType"] for e in receiver.events()] == ["TTL_EXPIRATION_REVOKED"]
+    assert peer.delivered_to(PHONE) == []
+
+
+def test_raw_data_is_pushed_signed(peer: RbmPeer, receiver: Receiver) -> None:
+    peer.push_raw(b"not json at all")
+
+    peer.wait(receiver.pushes)
+
+    [(headers, _, data)] = receiver.pushes()
+    assert data == b"not json at all"
+    signature = hmac.new(peer.client_token.encode(), data, hashlib.sha512).digest()
+    assert headers["X-Goog-Signature"] == base64.b64encode(signature).decode()
+
+
+def test_a_push_is_given_up_after_the_retention_period(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    hook = Receiver(httpserver, statuses=[500] * 1000)
+    with RbmPeer(tmp_path, min_backoff=0.02, max_backoff=0.05, retry_for=0.3) as peer:
+        peer.set_webhook(hook.url)
+        peer.push_user_message(PHONE, "hello")
+
+        peer.wait(lambda: peer.pending_events() == 0)
+
+        attempts = len(hook.pushes())
+        time.sleep(0.2)
+        assert len(hook.pushes()) == attempts > 2
+
+
+def test_the_capability_check_wants_a_request_id(peer: RbmPeer, api: Api) -> None:
+    answer = api.client.get(
+        f"/v1/phones/{PHONE}/capabilities", params={"requestId": "x", "agentId": peer.agent_id}
+    )
+
+    assert answer.status_code == 400
+
+
+# the pushes' HTTP link
+
+
+async def serve_answers(answers: list[bytes]) -> tuple[asyncio.Server, str, list[bytes]]:
+    """A raw HTTP server answering each request with the next of `answers` (then closing
+    the connection when the answer says so)."""
+    requests: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while answers:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            requests.append(head + await reader.readexactly(length))
+            answer = answers.pop(0)
+            writer.write(answer)
+            await writer.drain()
+            if b"close" in answer.lower():
+                break
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/hook?x=1", requests
+
+
+async def test_the_link_reads_sized_chunked_and_close_delimited_answers() -> None:
+    server, url, requests = await serve_answers(
+        [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+        ]
+    )
+    link = HttpLink()
+    async with server:
+        answers = [
+            await link.post(url, b'{"a": 1}', {"X-Goog-Signature": "s"}, 5) for _ in range(3)
+        ]
+
+    assert answers == [(200, b"ok"), (500, b"abcde"), (204, b"")]
+    assert requests[0].startswith(b"POST /hook?x=1 HTTP/1.1\r\n")
+    assert b"X-Goog-Signature: s\r\n" in requests[0] and requests[0].endswith(b'{"a": 1}')
+
+
+async def test_the_link_reconnects_when_the_server_closed_it() -> None:
+    connections = 0
+
+    async def one_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()  # as a server closing an idle keep-alive connection
+
+    server = await asyncio.start_server(one_answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+    link = HttpLink()
+    async with server:
+        answers = [await link.post(url, b"{}", {}, 5) for _ in range(3)]
+
+    assert answers == [(200, b"")] * 3
+    assert connections == 3
+    with pytest.raises(LinkError):
+        await link.post(url, b"{}", {}, 1)  # nobody listens any more
