@@ -645,3 +645,25 @@ async def test_an_unknown_error_is_a_500(api: httpx.AsyncClient, peer: WhatsAppP
     peer.refuse("15551230001", 131000)
     assert_graph_error(await api.post(send_path(peer), json=text()), 500, 131000)
     assert peer.accepted == []
+
+
+async def test_other_paths_and_methods_get_graph_errors(
+    api: httpx.AsyncClient, peer: WhatsAppPeer
+) -> None:
+    assert_graph_error(await api.get(send_path(peer)), 400, 100)
+    assert_graph_error(await api.post(f"/{peer.phone_number_id}/media", json={}), 400, 100)
+    assert_graph_error(await api.post("/v21.0/nothing/here/at/all", json=text()), 400, 100)
+
+
+async def test_reset_forgets_records_and_scripts(
+    api: httpx.AsyncClient, peer: WhatsAppPeer, receiver: Receiver
+) -> None:
+    peer.refuse("15551230001", 130429, times=5)
+    peer.add_template("only_this", "en")
+    assert (await api.post(send_path(peer), json=text())).status_code == 400
+    peer.reset()
+    assert (peer.sends, peer.accepted, peer.posted_by_body) == ([], [], {})
+    assert (
+        await api.post(send_path(peer), json=text(biz_opaque_callback_data="x"))
+    ).status_code == 200
+    assert peer.accepted_count("x") == 1
