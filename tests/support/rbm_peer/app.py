@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
 from typing import Any
 
@@ -80,7 +81,7 @@ async def _body(request: Request[Any, Any, State]) -> tuple[Any, AnyResponse | N
     except ValueError:
         return None, invalid_argument("Invalid JSON payload received. Unexpected token.")
     try:
-        validate_agent_message(body)
+        validate_agent_message(body, time.time())
     except Invalid as invalid:
         return None, invalid_argument(invalid.description, invalid.field)
     return body, None

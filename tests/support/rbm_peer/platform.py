@@ -38,6 +38,7 @@ CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 # a token call the RBM API
 KNOWN_SCOPES = {RBM_SCOPE, CLOUD_SCOPE, "https://www.googleapis.com/auth/userinfo.email"}
 FEATURES = [
+    "REVOCATION",
     "RICHCARD_STANDALONE",
     "RICHCARD_CAROUSEL",
     "ACTION_CREATE_CALENDAR_EVENT",
