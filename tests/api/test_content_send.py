@@ -239,15 +239,18 @@ def test_a_whatsapp_only_template_needs_whatsapp_senders(api: httpx.Client) -> N
 
     (sender,) = api.get("/Senders", params={"channel": "WHATSAPP"}).json()["senders"]
     body = {"to": to, "from": {"senderId": sender["id"]}, "content": {"contentId": sid}}
-    operation_id = send(api, body)
-    wait_completed(api, operation_id)
-    (message,) = fetched(api, operation_id).values()
-    assert channels(message) == [("WHATSAPP", "DELIVERED")]
-    assert message["content"]["modules"] == {"whatsapp": {"template": {
-        "name": "hello_world",
-        "language": "en",
-        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ada"}]}],
-    }}}  # fmt: skip
+    # a WHATSAPP recipient: of the default pool, only its WhatsApp sender reaches it
+    only_whatsapp = [{**to[0], "address": number("0100"), "channel": "WHATSAPP"}]
+    for accepted in (body, {"to": only_whatsapp, "content": {"contentId": sid}}):
+        operation_id = send(api, accepted)
+        wait_completed(api, operation_id)
+        (message,) = fetched(api, operation_id).values()
+        assert channels(message) == [("WHATSAPP", "DELIVERED")]
+        assert message["content"]["modules"] == {"whatsapp": {"template": {
+            "name": "hello_world",
+            "language": "en",
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ada"}]}],
+        }}}  # fmt: skip
 
 
 def test_deleting_a_template_leaves_accepted_sends_as_they_were(api: httpx.Client) -> None:

@@ -34,6 +34,11 @@ from tests.support.server import ThreadServer
 REQUESTS = 10_000
 WORKERS = 4
 SEND = {"to": [{"address": "+14155550100", "channel": "PHONE"}], "content": {"text": "Hi"}}
+CONTENT = {
+    "language": "en",
+    "variables": {"1": "there"},
+    "types": {"twilio/text": {"body": "Hi {{1}}"}, "twilio/card": {"title": "Hi {{1}}"}},
+}
 LISTS = [
     "/Messages",
     "/Messages/Operations",
@@ -44,6 +49,7 @@ LISTS = [
     "/Sinks",
     "/Subscriptions",
     "/Account",
+    "/Content",
 ]
 
 
@@ -100,6 +106,7 @@ def _prepare(server: ThreadServer, n: int, receiver: str) -> Account:
         for address in opt_outs:
             _created(api, "/OptOuts", {"address": address})
         keys = [_created(api, "/ApiKeys", {"friendlyName": "fuzz"}) for _ in range(3)]
+        contents = [_created(api, "/Content", CONTENT)["sid"] for _ in range(3)]
     return Account(
         sid=sid,
         token=token,
@@ -113,6 +120,7 @@ def _prepare(server: ThreadServer, n: int, receiver: str) -> Account:
             "subscription": subscriptions[:2],
             "optout": opt_outs[:1],
             "apikey": [keys[0]["sid"]],
+            "content": contents[:2],
         },
         expendable={
             "sender": senders[3:],
@@ -121,6 +129,7 @@ def _prepare(server: ThreadServer, n: int, receiver: str) -> Account:
             "subscription": subscriptions[2:],
             "optout": opt_outs[1:],
             "apikey": [key["sid"] for key in keys[1:]],
+            "content": contents[2:],
         },
     )
 

@@ -24,12 +24,14 @@ from tests.support.fuzz_shapes import (
     REFUSED_URLS,
     Ids,
     Targets,
+    contents_query,
     messages_query,
     no_body,
     operations_query,
     paging_query,
     senders_query,
     valid_api_key,
+    valid_content,
     valid_opt_out,
     valid_pool,
     valid_pool_members,
@@ -151,6 +153,10 @@ ROUTES = [
     Route("GET", "/Subscriptions", query=paging_query),
     Route("GET", "/Subscriptions/{subscription}"),
     Route("DELETE", "/Subscriptions/{subscription}", deletes=True),
+    Route("POST", "/Content", body=valid_content, weight=3),
+    Route("GET", "/Content", query=contents_query),
+    Route("GET", "/Content/{content}"),
+    Route("DELETE", "/Content/{content}", deletes=True),
 ]
 
 

@@ -20,12 +20,14 @@ __all__ = [
     "REFUSED_URLS",
     "Ids",
     "Targets",
+    "contents_query",
     "messages_query",
     "no_body",
     "operations_query",
     "paging_query",
     "senders_query",
     "valid_api_key",
+    "valid_content",
     "valid_opt_out",
     "valid_pool",
     "valid_pool_members",
@@ -125,7 +127,7 @@ def _recipient() -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(phone, phone, email, whatsapp, several)
 
 
-def _content() -> st.SearchStrategy[dict[str, Any]]:
+def _content(to: Targets) -> st.SearchStrategy[dict[str, Any]]:
     text = st.sampled_from(TEXTS)
     item = st.fixed_dictionaries({"url": st.sampled_from(MEDIA_URLS)})
     media = st.lists(item, max_size=2)
@@ -137,6 +139,10 @@ def _content() -> st.SearchStrategy[dict[str, Any]]:
         st.fixed_dictionaries({"text": text, "media": media}),
         st.fixed_dictionaries({"media": st.lists(item, min_size=1, max_size=2)}),
         st.fixed_dictionaries({"modules": modules}),
+        st.fixed_dictionaries(
+            {"contentId": to.ids("content")},
+            optional={"variables": st.sampled_from([{}, {"1": "Ada"}, {"2": "x" * 1000}])},
+        ),
     )
 
 
@@ -152,13 +158,64 @@ def valid_send(to: Targets) -> st.SearchStrategy[dict[str, Any]]:
         ),
     )
     return st.fixed_dictionaries(
-        {"to": st.lists(_recipient(), min_size=1, max_size=4), "content": _content()},
+        {"to": st.lists(_recipient(), min_size=1, max_size=4), "content": _content(to)},
         optional={
             "from": _maybe(sender),
             "schedule": _maybe(st.fixed_dictionaries({"sendAt": st.lists(
                 st.sampled_from(SEND_DATES), min_size=1, max_size=2)})),
             "callbacks": _maybe(st.fixed_dictionaries({"url": st.sampled_from(to.callback_urls)})),
             "tags": _tags(liquid=True),
+        },
+    )  # fmt: skip
+
+
+def valid_content(_: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """A content template of Twilio's Content API (snake_case), with the nulls
+    twilio-python sends for what it does not set."""
+    body = st.sampled_from(["Hi {{1}}", "{{1}} {{ 2 }} {{name}}", "{% if %}{{", "Ünï ✓ 👍"])
+    action = st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["URL", "PHONE_NUMBER", "QUICK_REPLY", "quick_reply"]),
+            "title": st.sampled_from(["Open", "Call {{1}}"]),
+        },
+        optional={
+            "url": st.sampled_from([*MEDIA_URLS, "https://e.com/{{1}}"]),
+            "phone": st.sampled_from(["+14155550100", "+1{{1}}"]),
+            "id": st.sampled_from(["yes", None]),
+            "code": st.none(),
+        },
+    )
+    card = st.fixed_dictionaries(
+        {},
+        optional={
+            "title": body,
+            "body": body,
+            "subtitle": st.sampled_from(["s", None]),
+            "media": st.lists(st.sampled_from(MEDIA_URLS), max_size=1),
+            "actions": st.lists(action, max_size=5),
+        },
+    )
+    types = st.fixed_dictionaries(
+        {},
+        optional={
+            "twilio/text": st.fixed_dictionaries({"body": body}),
+            "twilio/media": st.fixed_dictionaries(
+                {"media": st.lists(st.sampled_from(MEDIA_URLS), min_size=1, max_size=3)},
+                optional={"body": body},
+            ),
+            "twilio/card": card,
+            "whatsapp/template": st.fixed_dictionaries(
+                {"name": st.sampled_from(["hello_world", "order_1"])},
+                optional={"language": st.sampled_from(["en_US", "pt-BR"])},
+            ),
+            "twilio/location": st.none(),
+        },
+    )
+    return st.fixed_dictionaries(
+        {"language": st.sampled_from(["en", "pt_BR", "en-US"]), "types": types},
+        optional={
+            "friendly_name": st.sampled_from(["welcome", None, "Ünï"]),
+            "variables": st.sampled_from([None, {}, {"1": "there"}, {"1": "a", "name": "b"}]),
         },
     )  # fmt: skip
 
@@ -301,6 +358,18 @@ def messages_query(to: Targets) -> st.SearchStrategy[dict[str, str]]:
             "operationId": to.ids("operation"),
             "operation_id": to.ids("operation"),
             "tags": st.sampled_from(["campaign:spring", "k:v;k2:v2;", "a:{{x}}", ";;", ":"]),
+        }
+    )
+
+
+def contents_query(_: Targets) -> st.SearchStrategy[dict[str, str]]:
+    """Twilio's paging: PageSize, Page, PageToken."""
+    paging = _paging()
+    return _query(
+        {
+            "PageSize": paging["pageSize"],
+            "PageToken": paging["pageToken"],
+            "Page": st.sampled_from(["0", "1", "-1", "999999999", "1e3"]),
         }
     )
 

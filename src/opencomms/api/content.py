@@ -9,7 +9,7 @@ its base URL pointed here. Dates are `YYYY-MM-DDTHH:MM:SSZ`, the form twilio-pyt
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +28,7 @@ from opencomms.api.common import (
 )
 from opencomms.api.content_request import parse_content_request
 from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.domain.channels import reaches
 from opencomms.domain.clock import now_ms, rfc3339
 from opencomms.domain.content_templates import channel_modules, fallback_text, to_liquid
 from opencomms.domain.ids import CONTENT_SID_RE, new_content_sid
@@ -122,7 +123,10 @@ async def list_contents(request: AnyRequest) -> Response[bytes]:
     query = request.query_params
     paging = {
         ours: query[name]
-        for ours, names in (("pageSize", ("PageSize", "pageSize")), ("pageToken", ("PageToken",)))
+        for ours, names in (
+            ("pageSize", ("PageSize", "pageSize")),
+            ("pageToken", ("PageToken", "pageToken")),
+        )
         for name in names
         if name in query
     }
@@ -187,12 +191,14 @@ async def template_content(
     account: str,
     content: dict[str, Any],
     sender_ids: Sequence[str],
+    recipient_channels: Collection[str],
     settings: Settings,
 ) -> dict[str, Any] | FieldError:
     """A send's `{contentId, variables?}` as the content it stores: the template's module
     for each channel (domain/content_templates.py) and its text, or the problem with
-    `content.contentId`: no such template, one with nothing for a channel of the send's
-    senders (`sender_ids`), or one too large with these variables."""
+    `content.contentId`: no such template, one with nothing for the channel of a sender
+    (of `sender_ids`) that can reach one of the `recipient_channels`, or one too large
+    with these variables."""
     sid = content["contentId"]
     record = await content_store.get_content(conn, account, _canonical(sid))
     if record is None:
@@ -200,7 +206,12 @@ async def template_content(
     defaults = {**record.variables, **content.get("variables", {})}
     modules = channel_modules(record.types, record.language, list(record.variables), defaults)
     used = await senders.get_senders(conn, sender_ids)
-    missing = sorted({sender.channel for sender in used.values()} - {c.upper() for c in modules})
+    reaching = {
+        sender.channel
+        for sender in used.values()
+        if any(reaches(sender.channel, channel) for channel in recipient_channels)
+    }
+    missing = sorted(reaching - {channel.upper() for channel in modules})
     if missing:
         return FieldError(
             CONTENT_ID,

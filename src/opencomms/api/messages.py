@@ -137,10 +137,14 @@ async def _from_template(
     runtime: Runtime, account: str, send: SendRequest, resolved: list[str] | FieldError
 ) -> list[FieldError]:
     """`content.contentId` made into the send's channel modules (in `send.content`), or
-    the problem with it. `resolved`: the send's senders, whose channels it must cover."""
+    the problem with it. `resolved`: the send's senders, whose channels that reach its
+    recipients it must cover."""
     sender_ids = resolved if isinstance(resolved, list) else []
+    reached = {address[1] for recipient in send.recipients for address in recipient["addresses"]}
     made = await runtime.db.read(
-        lambda conn: template_content(conn, account, send.content, sender_ids, runtime.settings)
+        lambda conn: template_content(
+            conn, account, send.content, sender_ids, reached, runtime.settings
+        )
     )
     if isinstance(made, FieldError):
         return [made]
