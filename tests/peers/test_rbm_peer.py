@@ -123,6 +123,13 @@ def receiver(httpserver: HTTPServer, peer: RbmPeer) -> Receiver:
     return hook
 
 
+def in_days(days: int, fraction: str = "Z") -> str:
+    """An RFC 3339 timestamp `days` from now (`fraction` ends it: "Z" or "123456789Z")."""
+    moment = time.gmtime(time.time() + days * 86400)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", moment)
+    return stamp + ("." + fraction if fraction != "Z" else "Z")
+
+
 def text(message: str = "Hello") -> dict[str, Any]:
     return {"contentMessage": {"text": message}}
 
@@ -436,8 +443,13 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     "ttl-zero": ({**text(), "ttl": "0s"}, "agent_message.ttl"),
     "ttl-words": ({**text(), "ttl": "ten seconds"}, "agent_message.ttl"),
     "ttl-number": ({**text(), "ttl": 10}, "agent_message.ttl"),
+    "ttl-over-15-days": ({**text(), "ttl": "1296001s"}, "agent_message.ttl"),
+    "expire-time-over-15-days": (
+        {**text(), "expireTime": "2099-01-01T00:00:00Z"},
+        "agent_message.expireTime",
+    ),
     "ttl-and-expire-time": (
-        {**text(), "ttl": "10s", "expireTime": "2030-01-01T00:00:00Z"},
+        {**text(), "ttl": "10s", "expireTime": in_days(1)},
         "agent_message",
     ),
     "expire-time-not-rfc3339": ({**text(), "expireTime": "tomorrow"}, "agent_message.expireTime"),
@@ -535,7 +547,8 @@ WELL_FORMED: dict[str, Any] = {
         }
     },
     "ttl": {**text(), "ttl": "3.5s"},
-    "expire-time": {**text(), "expireTime": "2030-01-02T03:04:05.123456789Z"},
+    "ttl-15-days": {**text(), "ttl": "1296000s"},
+    "expire-time": {**text(), "expireTime": in_days(14, "123456789Z")},
     "traffic-type": {**text(), "messageTrafficType": "TRANSACTION"},
 }
 
@@ -1018,3 +1031,39 @@ async def test_the_link_reconnects_when_the_server_closed_it() -> None:
     assert connections == 3
     with pytest.raises(LinkError):
         await link.post(url, b"{}", {}, 1)  # nobody listens any more
+
+
+def test_a_revocation_may_race_the_delivery(peer: RbmPeer, api: Api, receiver: Receiver) -> None:
+    peer.options.revoke_race = True
+    peer.offline(PHONE)
+    message_id = str(uuid.uuid4())
+    api.send(text(), message_id=message_id)
+
+    revoked = api.revoke(message_id)
+
+    assert revoked.status_code == 200
+    peer.wait(receiver.events)
+    assert [(e["eventType"], e["messageId"]) for e in receiver.events()] == [
+        ("DELIVERED", message_id)
+    ]
+    assert peer.delivered_to(PHONE) == [message_id]
+
+
+def test_answers_can_be_slow(peer: RbmPeer, api: Api) -> None:
+    peer.options.answer_delay = 0.3
+    started = time.monotonic()
+
+    assert api.send(text()).status_code == 200
+
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/phone/+1222/agentMessages"), ("GET", f"/v1/phones/{PHONE}/agentMessages")],
+)
+def test_an_unknown_url_or_method_is_an_html_404(api: Api, method: str, path: str) -> None:
+    answer = api.client.request(method, path)
+
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")

@@ -4,13 +4,16 @@ under `/v1`, each refusing what Google's API refuses, with Google's error bodies
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 import uuid
 from typing import Any
 
 from litestar import Litestar, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
 from tests.support.rbm_peer.errors import google_error, invalid_argument, oauth_error
 from tests.support.rbm_peer.keys import GrantError
@@ -78,7 +81,7 @@ async def _body(request: Request[Any, Any, State]) -> tuple[Any, AnyResponse | N
     except ValueError:
         return None, invalid_argument("Invalid JSON payload received. Unexpected token.")
     try:
-        validate_agent_message(body)
+        validate_agent_message(body, time.time())
     except Invalid as invalid:
         return None, invalid_argument(invalid.description, invalid.field)
     return body, None
@@ -124,6 +127,8 @@ async def create_agent_message(request: Request[Any, Any, State], state: State) 
     with platform.lock:
         platform.records.posts[message_id] += 1
     answer = await _create(platform, request, phone, message_id)
+    if platform.options.answer_delay:
+        await asyncio.sleep(platform.options.answer_delay)
     with platform.lock:
         platform.records.answers.append((message_id, phone, answer.status_code or 200))
     return answer
@@ -158,10 +163,22 @@ async def capabilities(request: Request[Any, Any, State], state: State) -> AnyRe
     return Response({"features": list(FEATURES)}, status_code=200)
 
 
+def _no_route(request: Request[Any, Any, State], _: Exception) -> Response[str]:
+    """Google's front end answers an unknown URL or method with an HTML 404 page, not
+    with the API's JSON NOT_FOUND: a mistaken URL is not "not RCS-capable"."""
+    page = (
+        "<!DOCTYPE html><html lang=en><title>Error 404 (Not Found)!!1</title>"
+        f"<p><b>404.</b> <ins>That's an error.</ins><p>The requested URL "
+        f"<code>{request.url.path}</code> was not found on this server."
+    )
+    return Response(page, status_code=404, media_type="text/html")
+
+
 def build_app(platform: Platform) -> Litestar:
     return Litestar(
         route_handlers=[token, create_agent_message, revoke_agent_message, capabilities],
         state=State({"platform": platform}),
+        exception_handlers={NotFoundException: _no_route, MethodNotAllowedException: _no_route},
         debug=False,
         logging_config=None,
     )
