@@ -10,6 +10,8 @@ import base64
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -1067,3 +1069,58 @@ def test_an_unknown_url_or_method_is_an_html_404(api: Api, method: str, path: st
 
     assert answer.status_code == 404
     assert answer.headers["content-type"].startswith("text/html")
+
+
+# the ways a test uses the peer
+
+
+async def test_an_async_test_serves_the_webhook_on_its_own_loop(peer: RbmPeer) -> None:
+    received: list[bytes] = []
+
+    async def webhook(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            body = json.loads(await reader.readexactly(length))
+            answer = body.get("secret", "").encode()
+            if "message" in body:
+                received.append(base64.b64decode(body["message"]["data"]))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(webhook, "127.0.0.1", 0)
+    async with server:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/webhooks/rbm"
+        assert (await peer.aregister_webhook(url)).ok
+        peer.push_user_message(PHONE, "START")
+
+        await peer.until(lambda: received)
+
+    assert json.loads(received[0])["text"] == "START"
+
+
+def test_another_process_gets_a_token_and_sends(peer: RbmPeer) -> None:
+    script = f"""
+import json, uuid, httpx
+from google.oauth2 import service_account
+from google.auth.transport.requests import Request
+credentials = service_account.Credentials.from_service_account_file(
+    {str(peer.key_file)!r}, scopes=[{RBM_SCOPE!r}])
+credentials.refresh(Request())
+answer = httpx.post({peer.url!r} + "/v1/phones/{PHONE}/agentMessages",
+    params={{"messageId": str(uuid.uuid4()), "agentId": {peer.agent_id!r}}},
+    json={{"contentMessage": {{"text": "from afar"}}}},
+    headers={{"Authorization": "Bearer " + credentials.token}})
+print(answer.status_code)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert done.stdout.strip() == "200", done.stderr
+    [message] = peer.messages()
+    assert message.body == text("from afar")
