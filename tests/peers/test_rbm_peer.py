@@ -332,6 +332,16 @@ def test_a_wrong_or_missing_agent_id_is_refused(peer: RbmPeer, api: Api) -> None
     assert peer.messages() == []
 
 
+def test_an_unknown_query_parameter_is_refused(peer: RbmPeer, api: Api) -> None:
+    answer = api.send(text(), requestId=str(uuid.uuid4()))
+    fields = api.send(text(), fields="name")
+
+    assert answer.status_code == 400
+    assert "Cannot bind query parameter" in error_of(answer)["message"]
+    assert fields.status_code == 200
+    assert len(peer.messages()) == 1
+
+
 @pytest.mark.parametrize("phone", ["12223334444", "+0123456", "+1222333444455556", "+1-222-333"])
 def test_a_number_not_in_e164_is_refused(peer: RbmPeer, api: Api, phone: str) -> None:
     answer = api.send(text(), phone=phone)

@@ -467,9 +467,14 @@ async def test_a_status_can_arrive_before_the_send_is_answered(
 ) -> None:
     peer.statuses("15551230001", "sent", "delivered", before_answer=True)
     response = await api.post(send_path(peer), json=text())
+    answered_at = time.monotonic()
     assert response.status_code == 200
-    assert [s["status"] for s in receiver.statuses()] == ["sent"]  # posted and answered
-    assert receiver.statuses()[0]["id"] == response.json()["messages"][0]["id"]
+    await peer.settled()
+    (_, _, sent_at), _ = receiver.posts
+    assert sent_at < answered_at  # posted and answered before the send's answer came
+    sent, delivered = receiver.statuses()
+    assert (sent["status"], delivered["status"]) == ("sent", "delivered")
+    assert sent["id"] == response.json()["messages"][0]["id"]
 
 
 # -- webhook delivery ----------------------------------------------------------------------

@@ -92,8 +92,10 @@ Assumptions (where the documentation is silent or unclear)
   first message's resource instead); the POST is counted either way.
 - A wrong agentId answers 403 PERMISSION_DENIED; a missing one 400. A non-E.164 phone
   and a non-UUID messageId answer 400 INVALID_ARGUMENT.
-- Checks run in this order: auth, agentId, phone, messageId, body, scripted failure,
-  reused messageId, capability (404), accept.
+- Checks run in this order: auth, query parameters (one the method does not have is
+  refused with 400, as Google's front end does; the token must come in the header),
+  agentId, phone, messageId, body, scripted failure, reused messageId, capability
+  (404), accept.
 - Only lowerCamelCase JSON names and enum names are accepted (Google's parser also takes
   snake_case names and enum numbers); output-only fields (name, sendTime, ...) in a
   request are ignored. messageTrafficType is checked against AUTHENTICATION,

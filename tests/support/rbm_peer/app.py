@@ -24,6 +24,8 @@ from tests.support.rbm_peer.schema import E164, Invalid, validate_agent_message
 __all__ = ["build_app"]
 
 AnyResponse = Response[Any]
+# the standard parameters every Google API takes besides its own
+SYSTEM_PARAMETERS = {"$.xgafv", "alt", "callback", "fields", "key", "prettyPrint", "quotaUser"}
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -45,12 +47,28 @@ async def token(request: Request[Any, Any, State], state: State) -> AnyResponse:
         return oauth_error(refused.error, refused.description)
 
 
-def _refusal(platform: Platform, request: Request[Any, Any, State]) -> AnyResponse | None:
+def _query_refusal(request: Request[Any, Any, State], allowed: set[str]) -> AnyResponse | None:
+    """Google's front end refuses a query parameter the method does not have."""
+    for name in request.query_params:
+        if name not in allowed and name not in SYSTEM_PARAMETERS:
+            return invalid_argument(
+                f'Invalid JSON payload received. Unknown name "{name}": Cannot bind query '
+                f"parameter. Field '{name}' could not be found in request message."
+            )
+    return None
+
+
+def _refusal(
+    platform: Platform, request: Request[Any, Any, State], allowed: set[str]
+) -> AnyResponse | None:
     refused = platform.authorize(request.headers.get("authorization"))
     if refused is not None:
         code, message = refused
         headers = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'}
         return google_error(code, message, headers=headers if code == 401 else None)
+    refused_query = _query_refusal(request, allowed | {"agentId"})
+    if refused_query is not None:
+        return refused_query
     agent_id = request.query_params.get("agentId")
     if not agent_id:
         return invalid_argument("agentId is required.", "agent_id")
@@ -90,7 +108,11 @@ async def _body(request: Request[Any, Any, State]) -> tuple[Any, AnyResponse | N
 async def _create(
     platform: Platform, request: Request[Any, Any, State], phone: str, message_id: str
 ) -> AnyResponse:
-    refused = _refusal(platform, request) or _phone_refusal(phone) or _id_refusal(message_id)
+    refused = (
+        _refusal(platform, request, {"messageId"})
+        or _phone_refusal(phone)
+        or _id_refusal(message_id)
+    )
     if refused is not None:
         return refused
     body, refused = await _body(request)
@@ -138,7 +160,7 @@ async def create_agent_message(request: Request[Any, Any, State], state: State) 
 async def revoke_agent_message(request: Request[Any, Any, State], state: State) -> AnyResponse:
     platform = _platform(state)
     phone, message_id = request.path_params["phone"], request.path_params["message_id"]
-    refused = _refusal(platform, request) or _phone_refusal(phone)
+    refused = _refusal(platform, request, set()) or _phone_refusal(phone)
     if refused is not None:
         return refused
     if platform.revoke(phone, message_id) == 404:
@@ -150,7 +172,7 @@ async def revoke_agent_message(request: Request[Any, Any, State], state: State) 
 async def capabilities(request: Request[Any, Any, State], state: State) -> AnyResponse:
     platform = _platform(state)
     phone = request.path_params["phone"]
-    refused = _refusal(platform, request) or _phone_refusal(phone)
+    refused = _refusal(platform, request, {"requestId"}) or _phone_refusal(phone)
     if refused is not None:
         return refused
     request_id = request.query_params.get("requestId", "")

@@ -223,6 +223,8 @@ class Pusher:
         """Push `events` in order from the caller's task (the first attempt before it
         returns); queued instead while held or while no webhook is set."""
         items = [self._item(event, "") for event in events]
+        for _ in range(self.copies - 1):
+            self._enqueue(list(items))
         if self.holding or self.url is None:
             self._enqueue(items)
             return
