@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from opencomms.connectors.base import Connector
+from opencomms.connectors.rbm import RbmConfig, RbmConnector
 from opencomms.connectors.simulator import Simulator, SimulatorConnectorConfig
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.connectors.smpp.connector import SmppConnector
@@ -34,6 +35,7 @@ def _another_simulator(
 CONNECTOR_TYPES: dict[type[ConnectorSettings], Build] = {
     SimulatorConnectorConfig: _another_simulator,
     SmppConfig: lambda name, config, _: SmppConnector(name, config, password=config.password),
+    RbmConfig: lambda name, config, _: RbmConnector(name, config),
 }
 
 

@@ -4,7 +4,8 @@ Its story: `run` loops `claim` → `submit` → `record`. No transaction is held
 connector call: the claim commits (attempts in flight, Messages leased), the connector is
 called, and its answers are recorded in other transactions, as they come. An attempt
 still in flight after a crash is never blindly resubmitted: its connector is asked
-whether it got it.
+whether it got it. A SENT attempt the fallback moved on from is handed back to its
+connector, when that connector can take attempts back (`Revoker`), in the background.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -84,6 +85,7 @@ class Dispatcher:
         self._wakeup = Wakeup(IDLE_POLL_S)
         self._slots = asyncio.Semaphore(IN_FLIGHT_BATCHES)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._revoking: set[asyncio.Task[None]] = set()
         self._turn = 0
         # the next claim's size, between MIN_BATCH and `batch`; it starts small, as how
         # quick the connectors are is not known yet, and doubles while they are quick
@@ -101,6 +103,7 @@ class Dispatcher:
             except Exception:
                 self._slots.release()
                 raise
+            self._revoke(claimed.revoke)
             if not claimed:
                 self._slots.release()
                 await self._wakeup.wait()
@@ -110,9 +113,20 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
-        """Wait for every batch already handed to connectors to be recorded."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Wait for every batch already handed to connectors to be recorded, and for the
+        revokes under way (cancelled with it, when the caller gives up waiting)."""
+        if self._tasks or self._revoking:
+            await asyncio.gather(*self._tasks, *self._revoking, return_exceptions=True)
+
+    def _revoke(self, abandoned: Mapping[str, list[Submission]]) -> None:
+        """Hand the attempts the fallback moved on from (their claim is committed) to
+        the connectors that take attempts back, in the background: no submit waits."""
+        for name, submissions in abandoned.items():
+            revoke = getattr(self._connectors.get(name), "revoke", None)
+            if callable(revoke):
+                task = asyncio.create_task(_revoked(name, revoke, submissions))
+                self._revoking.add(task)
+                task.add_done_callback(self._revoking.discard)
 
     async def _claim(self, conn: Conn) -> Claimed:
         now = now_ms()
@@ -244,6 +258,19 @@ class Dispatcher:
             batch.update_message(replace(message, due_at=now + UNKNOWN_RETRY_MS))
         completed = await batch.save(conn)
         return completed + await _record_provider_ids(conn, results)
+
+
+async def _revoked(
+    name: str,
+    revoke: Callable[[Sequence[Submission]], Awaitable[None]],
+    submissions: Sequence[Submission],
+) -> None:
+    """One connector's revoke, best effort: a failure is logged (a receipt that still
+    comes is recorded as any other)."""
+    try:
+        await revoke(submissions)
+    except Exception:
+        log.exception("connector %s failed to revoke %d attempts", name, len(submissions))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@
 A due Message is one of: new or scheduled (make its first attempt), SENT past its wait
 (fall back to the next candidate, or settle as SENT), throttled (submit the same attempt
 again), or found in flight after a restart (ask the connector before anything else).
+
+Each submission says how long its provider may go on trying to deliver it (RBM's ttl):
+the sender's fallback timeout when another candidate follows, else 0 (the provider's own
+limit). A SENT attempt the fallback moves on from is handed back as well (`revoke`), so
+that a connector whose provider keeps trying (RBM) takes it back.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class Claimed:
     recover: dict[str, list[Submission]] = field(default_factory=dict)
     completed: list[str] = field(default_factory=list)
     scheduled_started: list[str] = field(default_factory=list)
+    # SENT attempts the fallback moved on from, undelivered: to take back where possible
+    revoke: dict[str, list[Submission]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.submit or self.recover)
@@ -56,7 +63,15 @@ def content_for_channel(content: dict[str, Any], channel: str) -> dict[str, Any]
     return content
 
 
-def _submission(due: DueMessage, attempt: AttemptState) -> Submission:
+def _valid_for_ms(sender: SenderRecord | None, message: MessageState) -> int:
+    """How long the provider may try to deliver the Message's current attempt: as long
+    as the fallback waits for it when another candidate follows (the same rule as
+    OutcomeBatch.wait_ms), else 0 (the provider's own limit)."""
+    follows = message.next_candidate < message.candidate_count
+    return sender.fallback_timeout_ms if sender is not None and follows else 0
+
+
+def _submission(due: DueMessage, attempt: AttemptState, valid_for_ms: int) -> Submission:
     return Submission(
         attempt_id=attempt.id,
         message_id=attempt.message_id,
@@ -66,6 +81,7 @@ def _submission(due: DueMessage, attempt: AttemptState) -> Submission:
         from_address=attempt.from_address,
         to_address=attempt.to_address,
         content=content_for_channel(due.content, attempt.channel),
+        valid_for_ms=valid_for_ms,
     )
 
 
@@ -94,16 +110,39 @@ def _new_attempt(
     lease_until: int,
     claimed: Claimed,
     opted_out: OptedOut,
-) -> None:
+) -> bool:
+    """Make the Message's next attempt; False when no usable candidate is left."""
     message = due.state
     found = _next_sender(due, senders, opted_out)
     if isinstance(found, bool):
         _exhausted(batch, due, unsubscribed=found)
-        return
+        return False
     index, candidate, sender = found
-    media = bool(due.content.get("media"))
-    attempt = AttemptState(
-        id=new_attempt_id(media=media),
+    attempt = _attempt(batch, due, candidate, sender)
+    batch.add_attempt(attempt)
+    planned = replace(
+        message,
+        status=S.QUEUED,
+        attempt_count=attempt.number,
+        next_candidate=index + 1,
+        current_attempt_id=attempt.id,
+        channel=sender.channel,
+        sender={"address": sender.address, "channel": sender.channel, "senderId": sender.id},
+        due_at=lease_until,
+    )
+    batch.update_message(planned)
+    submission = _submission(due, attempt, _valid_for_ms(sender, planned))
+    claimed.submit.setdefault(sender.connector, []).append(submission)
+    return True
+
+
+def _attempt(
+    batch: OutcomeBatch, due: DueMessage, candidate: Candidate, sender: SenderRecord
+) -> AttemptState:
+    """The Message's next attempt, to `candidate` through `sender`: QUEUED, in flight."""
+    message = due.state
+    return AttemptState(
+        id=new_attempt_id(media=bool(due.content.get("media"))),
         message_id=message.id,
         operation_id=message.operation_id,
         account_sid=due.account_sid,
@@ -123,20 +162,6 @@ def _new_attempt(
         attempted_at=batch.now,
         updated_at=batch.now,
     )
-    batch.add_attempt(attempt)
-    batch.update_message(
-        replace(
-            message,
-            status=S.QUEUED,
-            attempt_count=attempt.number,
-            next_candidate=index + 1,
-            current_attempt_id=attempt.id,
-            channel=sender.channel,
-            sender={"address": sender.address, "channel": sender.channel, "senderId": sender.id},
-            due_at=lease_until,
-        )
-    )
-    claimed.submit.setdefault(sender.connector, []).append(_submission(due, attempt))
 
 
 def _exhausted(batch: OutcomeBatch, due: DueMessage, *, unsubscribed: bool) -> None:
@@ -187,20 +212,54 @@ def plan_due(
         if message.status == S.CANCELED or message.settled:
             batch.update_message(replace(message, due_at=None))
         elif current is not None and current.in_flight:
-            claimed.recover.setdefault(current.connector, []).append(_submission(due, current))
+            submission = _submission(
+                due, current, _valid_for_ms(senders.get(current.sender_id), message)
+            )
+            claimed.recover.setdefault(current.connector, []).append(submission)
         elif current is not None and current.status == S.QUEUED and current.submitted_at is None:
-            batch.update_attempt(replace(current, in_flight=True, updated_at=batch.now))
-            batch.update_message(replace(message, due_at=lease_until))
-            claimed.submit.setdefault(current.connector, []).append(_submission(due, current))
+            _submit_again(batch, due, current, senders, lease_until, claimed)
         elif message.status == S.SENT and message.next_candidate >= message.candidate_count:
             _settle_sent(batch, message)
         elif message.status in (S.SENT, S.QUEUED, S.SCHEDULED):
-            if message.status == S.SCHEDULED:
-                claimed.scheduled_started.append(message.operation_id)
-            _new_attempt(batch, due, senders, lease_until, claimed, opted_out)
+            _move_on(batch, due, senders, lease_until, claimed, opted_out)
         else:
             batch.update_message(replace(message, due_at=None))
     return claimed
+
+
+def _submit_again(
+    batch: OutcomeBatch,
+    due: DueMessage,
+    current: AttemptState,
+    senders: Mapping[str, SenderRecord],
+    lease_until: int,
+    claimed: Claimed,
+) -> None:
+    """A throttled attempt: the same attempt goes to its connector again."""
+    message = due.state
+    batch.update_attempt(replace(current, in_flight=True, updated_at=batch.now))
+    batch.update_message(replace(message, due_at=lease_until))
+    valid_for_ms = _valid_for_ms(senders.get(current.sender_id), message)
+    claimed.submit.setdefault(current.connector, []).append(_submission(due, current, valid_for_ms))
+
+
+def _move_on(
+    batch: OutcomeBatch,
+    due: DueMessage,
+    senders: Mapping[str, SenderRecord],
+    lease_until: int,
+    claimed: Claimed,
+    opted_out: OptedOut,
+) -> None:
+    """The Message's next attempt: its first, or the fallback's after a FAILED attempt or
+    a SENT one whose fallback timeout ran out (that one is then to be revoked)."""
+    message, current = due.state, due.current
+    if message.status == S.SCHEDULED:
+        claimed.scheduled_started.append(message.operation_id)
+    made = _new_attempt(batch, due, senders, lease_until, claimed, opted_out)
+    if made and current is not None and current.status == S.SENT:
+        abandoned = _submission(due, current, 0)
+        claimed.revoke.setdefault(current.connector, []).append(abandoned)
 
 
 def _settle_sent(batch: OutcomeBatch, message: MessageState) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from opencomms.connectors.registry import CONNECTOR_TYPES
 from tests.connectors.contract.cases import Case, Contract
+from tests.connectors.contract.rbm_cases import RBM
 from tests.connectors.contract.runner import (
     check_declarations,
     refuse_remote_connections,
@@ -15,7 +16,7 @@ from tests.connectors.contract.simulator_cases import SIMULATOR
 from tests.connectors.contract.smpp_cases import SMPP
 
 # a new connector: its declaration module, and one line here
-CONTRACTS = (SIMULATOR, SMPP)
+CONTRACTS = (SIMULATOR, SMPP, RBM)
 
 
 def test_every_connector_type_has_a_contract() -> None:

@@ -386,3 +386,17 @@ async def test_an_event_not_stored_is_not_acknowledged_and_heard_again(
 async def test_only_posts(connector: RbmConnector) -> None:
     answer = await connector.webhook(WebhookRequest("GET", "https://x/w", {}, {}, b""))
     assert answer.status == 405
+
+
+async def test_a_repeat_while_the_first_is_being_stored_waits_for_it(
+    connector: RbmConnector, heard: Heard
+) -> None:
+    heard.store = asyncio.get_running_loop().create_future()
+    first = asyncio.create_task(connector.webhook(push(event("DELIVERED"))))
+    await asyncio.sleep(0.02)
+    repeat = asyncio.create_task(connector.webhook(push(event("DELIVERED"))))
+    await asyncio.sleep(0.02)
+    assert not first.done() and not repeat.done()
+    heard.store.set_result(None)
+    assert [(await first).status, (await repeat).status] == [200, 200]
+    assert heard.receipts == [Receipt("DELIVERED", provider_message_id="m-1")]

@@ -90,7 +90,8 @@ class RbmConnector:
         self._pacer = FairPacer(config.throughput)
         self._slots = asyncio.Semaphore(config.concurrency)
         self._throttled = 0  # throttled answers in a row
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: OrderedDict[str, None] = OrderedDict()  # events stored lately
+        self._storing: dict[str, asyncio.Future[None]] = {}  # events being stored
         self._receipts: ReceiptHandler | None = None
         self._inbound: InboundHandler | None = None
 
@@ -237,36 +238,44 @@ class RbmConnector:
         return WebhookAnswer(200, handshake.secret.encode())
 
     async def _hand_over(self, event: dict[str, Any]) -> None:
-        """Hand the event to the engine and wait until it is stored; forget nothing
-        before (a failure to store is an error, answered 500, and RBM posts again)."""
-        key, stored = self._report(event)
-        if key is None or key in self._seen:
-            return
+        """Hand the event to the engine and wait until it is stored; only then is it
+        remembered (a failure to store answers 503, and RBM posts it again). A repeat of
+        an event being stored waits for that one."""
+        key = _event_key(event)
+        if key is not None:
+            if key in self._seen:
+                return
+            if (storing := self._storing.get(key)) is not None:
+                await asyncio.shield(storing)
+                return
+        stored = self._report(event)
         if stored is not None:
-            await stored
-        self._seen[key] = None
-        while len(self._seen) > self.recent_ids:
-            self._seen.popitem(last=False)
+            if key is not None:
+                self._storing[key] = stored
+            try:
+                await stored
+            finally:
+                if key is not None:
+                    self._storing.pop(key, None)
+        if key is not None:
+            self._seen[key] = None
+            while len(self._seen) > self.recent_ids:
+                self._seen.popitem(last=False)
 
-    def _report(self, event: dict[str, Any]) -> tuple[str | None, asyncio.Future[None] | None]:
-        """The event's key for duplicates, and the engine's future for what it reports
-        (None when it reports nothing). A repeat is not handed over."""
+    def _report(self, event: dict[str, Any]) -> asyncio.Future[None] | None:
+        """The engine's future for the receipt or message the event reports, if any."""
         event_type, message_id = event.get("eventType"), event.get("messageId")
-        if isinstance(event_type, str) and isinstance(message_id, str):
-            key = f"event:{event.get('eventId') or event_type + ':' + message_id}"
-            receipt = errors.receipt_for(event_type, message_id)
-            if key in self._seen or receipt is None or self._receipts is None:
-                return key, None
-            return key, self._receipts(receipt)
         if not isinstance(message_id, str):
-            return None, None
+            return None
+        if isinstance(event_type, str):
+            receipt = errors.receipt_for(event_type, message_id)
+            if receipt is None or self._receipts is None:
+                return None
+            return self._receipts(receipt)
         inbound = self._inbound_message(event, message_id)
-        if inbound is None:
-            return None, None
-        key = f"message:{message_id}"
-        if key in self._seen or self._inbound is None:
-            return key, None
-        return key, self._inbound(inbound)
+        if inbound is None or self._inbound is None:
+            return None
+        return self._inbound(inbound)
 
     def _inbound_message(self, event: dict[str, Any], message_id: str) -> Inbound | None:
         """A user's text or tapped suggestion; other user messages (location, file) are
@@ -285,6 +294,16 @@ class RbmConnector:
             text=text,
             provider_message_id=message_id,
         )
+
+
+def _event_key(event: dict[str, Any]) -> str | None:
+    """What tells a repeat: an event's eventId, a user message's messageId."""
+    event_type, message_id = event.get("eventType"), event.get("messageId")
+    if not isinstance(message_id, str):
+        return None
+    if isinstance(event_type, str):
+        return f"event:{event.get('eventId') or event_type + ':' + message_id}"
+    return f"message:{message_id}"
 
 
 def _rejected(attempt_id: str, code: int, message: str) -> SubmitResult:
