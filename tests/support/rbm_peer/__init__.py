@@ -29,11 +29,13 @@ Steering (any time):
     peer.options.expiry_events = True   # TTL_EXPIRATION_REVOKED for expired held messages
     peer.options.duplicate_status = 409 # a reused messageId: 409 ALREADY_EXISTS, or 200
     peer.options.answer_delay = 0.0     # seconds before each send is answered
-    peer.options.revoke_race = True     # revoke answers 200, the message is delivered anyway
+    peer.options.revoke_race = True     # revoke answers 200 and the message is delivered
+                                        # anyway; expiry: TTL_EXPIRATION_REVOKE_FAILED
     peer.unreachable(*numbers)          # not RCS-capable: 404 NOT_FOUND
     peer.offline(*numbers); peer.come_online(number)   # held, then delivered if live
     peer.fail(number_or_None, 429|500|503|..., times=1, after_accept=False)
     peer.fail_token_requests(status=500, times=1); peer.expire_tokens()
+    peer.clear_failures()               # forget the scripted failures not yet used
     peer.stranger()                     # a ServiceAccount the peer does not know
     peer.hold_events(); peer.release_events(reverse=False)   # late / out of order
     peer.duplicate_events(copies=2)     # each event pushed again (same Pub/Sub id)
