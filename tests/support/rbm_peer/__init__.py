@@ -48,7 +48,8 @@ Records:
         queued|delivered|revoked|expired, deliveries, expires_at, send_time)
     peer.posts(id)          # POSTs of a messageId, whatever the answer
     peer.answers(id=None)   # (messageId, phone, status) of every POST
-    peer.delivered_to(number); peer.delivered_twice()  # the latter must stay []
+    peer.delivered_to(number); peer.delivered_by_phone()  # {phone: [messageId, ...]}
+    peer.delivered_twice()  # messageIds that reached a phone twice: must stay []
     peer.revocations(); peer.tokens(); peer.pushes(event_type=None) (each attempt and
         the webhook's answer); peer.pending_events(); peer.records (raw)
     peer.wait(check, timeout) / await peer.until(check, timeout)
