@@ -467,9 +467,14 @@ async def test_a_status_can_arrive_before_the_send_is_answered(
 ) -> None:
     peer.statuses("15551230001", "sent", "delivered", before_answer=True)
     response = await api.post(send_path(peer), json=text())
+    answered_at = time.monotonic()
     assert response.status_code == 200
-    assert [s["status"] for s in receiver.statuses()] == ["sent"]  # posted and answered
-    assert receiver.statuses()[0]["id"] == response.json()["messages"][0]["id"]
+    await peer.settled()
+    (_, _, sent_at), _ = receiver.posts
+    assert sent_at < answered_at  # posted and answered before the send's answer came
+    sent, delivered = receiver.statuses()
+    assert (sent["status"], delivered["status"]) == ("sent", "delivered")
+    assert sent["id"] == response.json()["messages"][0]["id"]
 
 
 # -- webhook delivery ----------------------------------------------------------------------
@@ -645,3 +650,25 @@ async def test_an_unknown_error_is_a_500(api: httpx.AsyncClient, peer: WhatsAppP
     peer.refuse("15551230001", 131000)
     assert_graph_error(await api.post(send_path(peer), json=text()), 500, 131000)
     assert peer.accepted == []
+
+
+async def test_other_paths_and_methods_get_graph_errors(
+    api: httpx.AsyncClient, peer: WhatsAppPeer
+) -> None:
+    assert_graph_error(await api.get(send_path(peer)), 400, 100)
+    assert_graph_error(await api.post(f"/{peer.phone_number_id}/media", json={}), 400, 100)
+    assert_graph_error(await api.post("/v21.0/nothing/here/at/all", json=text()), 400, 100)
+
+
+async def test_reset_forgets_records_and_scripts(
+    api: httpx.AsyncClient, peer: WhatsAppPeer, receiver: Receiver
+) -> None:
+    peer.refuse("15551230001", 130429, times=5)
+    peer.add_template("only_this", "en")
+    assert (await api.post(send_path(peer), json=text())).status_code == 400
+    peer.reset()
+    assert (peer.sends, peer.accepted, peer.posted_by_body) == ([], [], {})
+    assert (
+        await api.post(send_path(peer), json=text(biz_opaque_callback_data="x"))
+    ).status_code == 200
+    assert peer.accepted_count("x") == 1

@@ -202,6 +202,16 @@ class RbmPeer:
         else:
             self._platform.phones[number].scripts.append(script)
 
+    def clear_failures(self) -> None:
+        """Forget every scripted failure not yet used."""
+        self._call(self._clear_failures)
+
+    def _clear_failures(self) -> None:
+        self._platform.any_number.clear()
+        self._platform.token_scripts.clear()
+        for phone in self._platform.phones.values():
+            phone.scripts.clear()
+
     def fail_token_requests(self, status: int = 500, times: int = 1) -> None:
         self._platform.token_scripts.append(Script(status, times))
 

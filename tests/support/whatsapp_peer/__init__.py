@@ -44,6 +44,7 @@ Checked in this order; every refusal is Graph's error body `{"error": {"message"
 4. scripted refusals (`refuse`), then throughput (130429 beyond `throughput_per_s`, a
    token bucket with bursts up to the rate), then the pair rate (131056 within
    `pair_interval_s` of the last message accepted for that user): HTTP 400.
+Any other path or method: 100, HTTP 400 ("Unsupported … request").
 Accepted: HTTP 200 `{"messaging_product": "whatsapp", "contacts": [{"input", "wa_id"}],
 "messages": [{"id": "wamid.…"}]}` (a template's message also has `"message_status":
 "accepted"`), then its statuses (below).
@@ -106,6 +107,7 @@ Records
                           # link, "template name | param | ...")
     peer.deliveries / peer.pending() / peer.unsettled()
     peer.wait_settled(timeout) / await peer.settled(within_s)  # all webhooks settled
+    peer.reset()          # records, scripts and templates forgotten (a shared peer)
 
 Assumptions (where the public documentation did not say)
 --------------------------------------------------------

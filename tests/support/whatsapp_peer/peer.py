@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import uvicorn
 from litestar import Litestar, Request, Response, post
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
 from tests.support.whatsapp_peer.graph import GraphError, Outgoing, Template, invalid, validate
 from tests.support.whatsapp_peer.scripts import Scripts, Step, StepLike, steps, wa_id
@@ -106,6 +107,8 @@ class WhatsAppPeer(Scripts):
         self.statuses_per_post = statuses_per_post
         self.callback_data_on_failed = callback_data_on_failed
         self.templates: dict[tuple[str, str], Template] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
         self._records()
         self._deliverer = Deliverer(
             lambda: self.webhook_url, retry_delays_s, webhook_concurrency, webhook_timeout_s
@@ -115,6 +118,14 @@ class WhatsAppPeer(Scripts):
         self._waiting = 0  # statuses due but not yet in a delivery (delayed or batched)
         self._listen()
 
+    def reset(self) -> None:
+        """Forget records and scripts (for a peer shared by several tests); webhooks
+        still pending are kept going."""
+        self.forget_scripts()
+        self.templates.clear()
+        with self._lock:
+            self._records()
+
     def _records(self) -> None:
         self.sends: list[Send] = []
         self.accepted: list[Accepted] = []
@@ -123,8 +134,6 @@ class WhatsAppPeer(Scripts):
         self.posted_by_body: Counter[str] = Counter()
         self.accepted_by_callback_data: Counter[str] = Counter()
         self.accepted_by_body: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -341,7 +350,19 @@ class WhatsAppPeer(Scripts):
                     encode(error.body()), status_code=error.status, media_type="application/json"
                 )
 
-        return Litestar([send], debug=False, logging_config=None)
+        def unsupported(request: Request[Any, Any, Any], _: Exception) -> Response[bytes]:
+            error = GraphError(100, f"Unsupported {request.method.lower()} request.")
+            return Response(encode(error.body()), status_code=400, media_type="application/json")
+
+        return Litestar(
+            [send],
+            debug=False,
+            logging_config=None,
+            exception_handlers={
+                NotFoundException: unsupported,
+                MethodNotAllowedException: unsupported,
+            },
+        )
 
     def _authorize(self, request: Request[Any, Any, Any]) -> None:
         header = request.headers.get("authorization", "")

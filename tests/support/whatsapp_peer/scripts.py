@@ -146,6 +146,13 @@ class Scripts:
         service window runs 24 h from then."""
         self._windows[wa_id(number)] = time.time() if at is None else at
 
+    def forget_scripts(self) -> None:
+        """Drop every per-user script, window and pair-rate memory."""
+        with self._script_lock:
+            self._scripts.clear()
+            self._windows.clear()
+            self._last_accepted.clear()
+
     def _script(self, number: str) -> _Script:
         return self._scripts.setdefault(wa_id(number), _Script())
 
