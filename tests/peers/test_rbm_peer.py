@@ -925,6 +925,9 @@ def test_a_thousand_messages_are_accepted_and_acknowledged(
     peer.wait(lambda: peer.pending_events() == 0 and len(receiver.events()) == 1000)
 
     assert peer.delivered_twice() == []
+    by_phone = peer.delivered_by_phone()
+    assert len(by_phone) == 1000
+    assert all(len(ids) == 1 for ids in by_phone.values())
     assert time.monotonic() - started < 60
 
 

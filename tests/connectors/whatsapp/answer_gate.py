@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections.abc import Iterator
 
-__all__ = ["AnswerGate"]
+__all__ = ["AnswerGate", "gate_in_thread"]
 
 
 class AnswerGate:
@@ -81,3 +83,20 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
             sink.write(data)
             await sink.drain()
     sink.transport.abort()
+
+
+@contextlib.contextmanager
+def gate_in_thread(target_port: int) -> Iterator[AnswerGate]:
+    """An AnswerGate on an event loop of its own, for a test whose connector runs in a
+    server thread; only `lose_next` is for use from other threads."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="answer gate", daemon=True)
+    thread.start()
+    gate = asyncio.run_coroutine_threadsafe(AnswerGate(target_port).start(), loop).result(10)
+    try:
+        yield gate
+    finally:
+        asyncio.run_coroutine_threadsafe(gate.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

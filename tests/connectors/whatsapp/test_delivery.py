@@ -6,6 +6,7 @@ WhatsApp, then SMS on the simulator, so a failure on WhatsApp shows as a fallbac
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from opencomms.settings import load_settings
+from tests.connectors.whatsapp.answer_gate import AnswerGate, gate_in_thread
 from tests.support.databases import database_url
 from tests.support.polling import all_messages, send, wait_completed, wait_until
 from tests.support.server import ThreadServer
@@ -31,7 +33,7 @@ access_token_env = "WA_ACCESS_TOKEN"
 app_secret_env = "WA_APP_SECRET"
 verify_token_env = "WA_VERIFY_TOKEN"
 base_url = "{base_url}"
-fallback_timeout = "30s"
+fallback_timeout = "{fallback_timeout}"
 
 [[senders]]
 address = "{sender}"
@@ -50,9 +52,10 @@ senders = ["WHATSAPP:{sender}", "SMS:+15005550006"]
 
 
 class Setup:
-    def __init__(self, peer: WhatsAppPeer, api: httpx.Client) -> None:
+    def __init__(self, peer: WhatsAppPeer, api: httpx.Client, gate: AnswerGate) -> None:
         self.peer = peer
         self.api = api
+        self.gate = gate
 
     def send_to(self, number: str, **content: Any) -> str:
         body = {
@@ -69,22 +72,25 @@ class Setup:
         return message
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+@contextmanager
+def running(backend: str, tmp_path: Path, fallback_timeout: str = "30s") -> Iterator[Setup]:
+    """The peer, a server whose `wa` connector reaches it through an answer gate (which
+    can lose an answer on its way back), and an API client."""
     peer = WhatsAppPeer(
         access_token=TOKEN, app_secret=SECRET, verify_token=VERIFY, phone_number_id=NUMBER_ID,
         display_phone_number=SENDER.removeprefix("+"),
     )  # fmt: skip
-    path = tmp_path / "opencomms.toml"
-    path.write_text(
-        CONFIG.format(
-            number_id=NUMBER_ID,
-            base_url=peer.base_url,
-            sender=SENDER,
-        )
-    )
     account = (new_account_sid(), new_auth_token())
-    with peer, database_url(request.param, str(tmp_path)) as url:
+    with peer, gate_in_thread(peer.port) as gate, database_url(backend, str(tmp_path)) as url:
+        path = tmp_path / "opencomms.toml"
+        path.write_text(
+            CONFIG.format(
+                number_id=NUMBER_ID,
+                base_url=f"http://127.0.0.1:{gate.port}/v21.0",
+                sender=SENDER,
+                fallback_timeout=fallback_timeout,
+            )
+        )
         environ = {
             "WA_ACCESS_TOKEN": TOKEN,
             "WA_APP_SECRET": SECRET,
@@ -100,9 +106,22 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
         peer.webhook_url = f"{server.url}/webhooks/wa"
         try:
             with httpx.Client(base_url=server.url + "/v1", auth=account, timeout=30) as api:
-                yield Setup(peer, api)
+                yield Setup(peer, api, gate)
         finally:
             server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    with running(request.param, tmp_path) as started:
+        yield started
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def quick_fallback(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    """A server whose WhatsApp sender falls back after 2 s without a delivered status."""
+    with running(request.param, tmp_path, "2s") as started:
+        yield started
 
 
 def attempts(message: dict[str, Any]) -> list[tuple[str, str, int | None]]:
@@ -174,3 +193,29 @@ def test_a_stop_reply_puts_the_user_on_the_opt_out_list(setup: Setup) -> None:
     assert delivery.delivered
     opted = wait_until(lambda: setup.api.get("/OptOuts").json().get("optOuts"))
     assert [entry["address"] for entry in opted] == ["+14155550107"]
+
+
+def test_a_send_whose_answer_was_lost_is_never_sent_again_and_its_statuses_find_it(
+    setup: Setup,
+) -> None:
+    """Meta took it, the answer never came back: the attempt is in doubt, so it is
+    recovered as SENT (never resent), and its statuses, carrying the attempt id, move it."""
+    setup.gate.lose_next()
+    message = setup.settled(setup.send_to("+14155550108"))
+    assert attempts(message) == [("WHATSAPP", "DELIVERED", None)]
+    attempt_id = message["attempts"][0]["id"]
+    assert setup.peer.posted_count(attempt_id) == 1
+
+
+def test_a_lost_answer_without_statuses_falls_back_after_the_fallback_timeout(
+    quick_fallback: Setup,
+) -> None:
+    setup = quick_fallback
+    setup.peer.statuses("+14155550109")  # Meta took it, and says nothing more
+    setup.gate.lose_next()
+    message = setup.settled(setup.send_to("+14155550109"))
+    assert [(channel, status) for channel, status, _ in attempts(message)] == [
+        ("WHATSAPP", "SENT"),
+        ("SMS", "DELIVERED"),
+    ]
+    assert setup.peer.posted_count(message["attempts"][0]["id"]) == 1
