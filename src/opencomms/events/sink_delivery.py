@@ -7,6 +7,14 @@ batch after the sink's cursor, POSTs it (bounded: events/posting.py), and record
 outcome: 2xx moves the cursor; 410 disables the sink; anything else (a timeout, a
 redirect, a 5xx, a refused address) schedules a retry with backoff, for up to
 `max_retry` (72 h), after which the batch is given up and logged.
+
+One process at a time delivers a sink: it holds the sink's ownership lease
+(`sink:<id>`, background/ownership.py) and keeps it while it runs; the others leave the
+sink alone, and take it over when the lease runs out (its owner died). A batch's outcome
+is recorded only while the lease is still held (fenced in the same transaction): a
+process that lost it sends nothing more, and its last batch, unrecorded, is sent again
+by the new owner. Each event is delivered once, in order, absent failures; at least
+once across a takeover.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from functools import partial
 import httpx
 
 from opencomms.background.backoff import until_stored
+from opencomms.background.ownership import Ownership
 from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
 from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED, OPERATION_COMPLETED
@@ -71,8 +80,12 @@ class EventDelivery:
         sealer: Sealer,
         callbacks: CallbackPolicy,
         policy: DeliveryPolicy = DeliveryPolicy(),
+        ownership: Ownership | None = None,
     ) -> None:
+        """`ownership`: this process's leases (the runtime's, renewed in the background);
+        without it, the worker takes its own (renewed as it delivers)."""
         self._db = db
+        self._ownership = ownership or Ownership(db)
         self._sealer = sealer
         self._policy = policy
         self._client = httpx.AsyncClient(
@@ -84,6 +97,8 @@ class EventDelivery:
         self._busy: set[str] = set()
         self._again: set[str] = set()  # busy sinks found due again: one more round each
         self._woken: set[str] = set()  # sinks to look at whether their account has news
+        # sinks another process delivers: looked at again when their lease may run out
+        self._elsewhere: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(policy.concurrency)
         self._wakeup = Wakeup(IDLE_POLL_S)
@@ -106,8 +121,10 @@ class EventDelivery:
                 self._watch = OutboxWatch()  # its news were not acted on: look at all again
                 self._woken |= woken
                 raise
-            for sink_id in sorted(due | woken):
-                self._start(sink_id)
+            for sink_id in sorted(due | woken | self._elsewhere):
+                if self._ownership.may_take(_lease(sink_id)):
+                    self._elsewhere.discard(sink_id)
+                    self._start(sink_id)
             await self._wakeup.wait()
 
     async def _due_sinks(self, conn: Conn) -> set[str]:
@@ -149,7 +166,11 @@ class EventDelivery:
 
     async def deliver_once(self, sink_id: str) -> bool:
         """Send the next batch of this sink; True when its cursor moved past it
-        (delivered, or given up on after `max_retry`)."""
+        (delivered, or given up on after `max_retry`). Only while this process holds the
+        sink's lease (it takes it if it can)."""
+        if not await self._ownership.take(_lease(sink_id)):
+            self._elsewhere.add(sink_id)
+            return False
         batch = await self._db.read(lambda conn: self._next_batch(conn, sink_id))
         if batch is None:
             return False
@@ -179,6 +200,22 @@ class EventDelivery:
             self._policy.max_backoff_s,
         )
         return outcome in ("DELIVERED", "ABANDONED")
+
+    async def _record(
+        self,
+        conn: Conn,
+        batch: _Batch,
+        status_code: int | None,
+        error: str | None,
+        retry_after: str | None,
+        elapsed_ms: int,
+    ) -> str:
+        """Record the outcome of a batch's POST, and return it; LOST (nothing recorded:
+        the new owner sends the batch again) when another process took the sink over."""
+        if not await self._ownership.confirm(conn, _lease(batch.sink.id)):
+            log.warning("sink %s was taken over by another process", batch.sink.id)
+            return "LOST"
+        return await self._record_owned(conn, batch, status_code, error, retry_after, elapsed_ms)
 
     async def _next_batch(self, conn: Conn, sink_id: str) -> _Batch | None:
         sink = await sinks.sink_by_id(conn, sink_id)
@@ -222,7 +259,7 @@ class EventDelivery:
         )
         return _Batch(sink, events, body, token, webhook_secret, replay)
 
-    async def _record(
+    async def _record_owned(
         self,
         conn: Conn,
         batch: _Batch,
@@ -282,6 +319,10 @@ class EventDelivery:
         await sinks.advance_replay(conn, batch.replay.id, last.txid, last.seq)
         cursor = (batch.sink.cursor_txid, batch.sink.cursor_seq)
         await sinks.advance_cursor(conn, batch.sink.id, *cursor, now)
+
+
+def _lease(sink_id: str) -> str:
+    return "sink:" + sink_id
 
 
 def _ids(events: Sequence[PendingEvent]) -> list[str]:
