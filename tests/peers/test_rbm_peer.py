@@ -5,10 +5,13 @@ request. No opencomms code is involved, so the peer cannot be shaped to a connec
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +27,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests.support.rbm_peer import FORGED, RBM_SCOPE, UNSIGNED, RbmPeer, sign_jwt
+from tests.support.rbm_peer.link import HttpLink, LinkError
 
 PHONE = "+12223334444"
 
@@ -119,6 +123,13 @@ def receiver(httpserver: HTTPServer, peer: RbmPeer) -> Receiver:
     hook = Receiver(httpserver)
     assert peer.register_webhook(hook.url).ok
     return hook
+
+
+def in_days(days: int, fraction: str = "Z") -> str:
+    """An RFC 3339 timestamp `days` from now (`fraction` ends it: "Z" or "123456789Z")."""
+    moment = time.gmtime(time.time() + days * 86400)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", moment)
+    return stamp + ("." + fraction if fraction != "Z" else "Z")
 
 
 def text(message: str = "Hello") -> dict[str, Any]:
@@ -321,6 +332,16 @@ def test_a_wrong_or_missing_agent_id_is_refused(peer: RbmPeer, api: Api) -> None
     assert peer.messages() == []
 
 
+def test_an_unknown_query_parameter_is_refused(peer: RbmPeer, api: Api) -> None:
+    answer = api.send(text(), requestId=str(uuid.uuid4()))
+    fields = api.send(text(), fields="name")
+
+    assert answer.status_code == 400
+    assert "Cannot bind query parameter" in error_of(answer)["message"]
+    assert fields.status_code == 200
+    assert len(peer.messages()) == 1
+
+
 @pytest.mark.parametrize("phone", ["12223334444", "+0123456", "+1222333444455556", "+1-222-333"])
 def test_a_number_not_in_e164_is_refused(peer: RbmPeer, api: Api, phone: str) -> None:
     answer = api.send(text(), phone=phone)
@@ -434,8 +455,13 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     "ttl-zero": ({**text(), "ttl": "0s"}, "agent_message.ttl"),
     "ttl-words": ({**text(), "ttl": "ten seconds"}, "agent_message.ttl"),
     "ttl-number": ({**text(), "ttl": 10}, "agent_message.ttl"),
+    "ttl-over-15-days": ({**text(), "ttl": "1296001s"}, "agent_message.ttl"),
+    "expire-time-over-15-days": (
+        {**text(), "expireTime": "2099-01-01T00:00:00Z"},
+        "agent_message.expireTime",
+    ),
     "ttl-and-expire-time": (
-        {**text(), "ttl": "10s", "expireTime": "2030-01-01T00:00:00Z"},
+        {**text(), "ttl": "10s", "expireTime": in_days(1)},
         "agent_message",
     ),
     "expire-time-not-rfc3339": ({**text(), "expireTime": "tomorrow"}, "agent_message.expireTime"),
@@ -533,7 +559,8 @@ WELL_FORMED: dict[str, Any] = {
         }
     },
     "ttl": {**text(), "ttl": "3.5s"},
-    "expire-time": {**text(), "expireTime": "2030-01-02T03:04:05.123456789Z"},
+    "ttl-15-days": {**text(), "ttl": "1296000s"},
+    "expire-time": {**text(), "expireTime": in_days(14, "123456789Z")},
     "traffic-type": {**text(), "messageTrafficType": "TRANSACTION"},
 }
 
@@ -899,3 +926,211 @@ def test_a_thousand_messages_are_accepted_and_acknowledged(
 
     assert peer.delivered_twice() == []
     assert time.monotonic() - started < 60
+
+
+def test_an_expire_time_already_past_means_no_delivery(
+    peer: RbmPeer, api: Api, receiver: Receiver
+) -> None:
+    message_id = str(uuid.uuid4())
+
+    answer = api.send({**text(), "expireTime": "2020-01-01T00:00:00Z"}, message_id=message_id)
+
+    assert answer.status_code == 200
+    assert answer.json()["expireTime"].startswith("2020-01-01T00:00:00")
+    peer.wait(receiver.events)
+    assert [e["eventType"] for e in receiver.events()] == ["TTL_EXPIRATION_REVOKED"]
+    assert peer.delivered_to(PHONE) == []
+
+
+def test_raw_data_is_pushed_signed(peer: RbmPeer, receiver: Receiver) -> None:
+    peer.push_raw(b"not json at all")
+
+    peer.wait(receiver.pushes)
+
+    [(headers, _, data)] = receiver.pushes()
+    assert data == b"not json at all"
+    signature = hmac.new(peer.client_token.encode(), data, hashlib.sha512).digest()
+    assert headers["X-Goog-Signature"] == base64.b64encode(signature).decode()
+
+
+def test_a_push_is_given_up_after_the_retention_period(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    hook = Receiver(httpserver, statuses=[500] * 1000)
+    with RbmPeer(tmp_path, min_backoff=0.02, max_backoff=0.05, retry_for=0.3) as peer:
+        peer.set_webhook(hook.url)
+        peer.push_user_message(PHONE, "hello")
+
+        peer.wait(lambda: peer.pending_events() == 0)
+
+        attempts = len(hook.pushes())
+        time.sleep(0.2)
+        assert len(hook.pushes()) == attempts > 2
+
+
+def test_the_capability_check_wants_a_request_id(peer: RbmPeer, api: Api) -> None:
+    answer = api.client.get(
+        f"/v1/phones/{PHONE}/capabilities", params={"requestId": "x", "agentId": peer.agent_id}
+    )
+
+    assert answer.status_code == 400
+
+
+# the pushes' HTTP link
+
+
+async def serve_answers(answers: list[bytes]) -> tuple[asyncio.Server, str, list[bytes]]:
+    """A raw HTTP server answering each request with the next of `answers` (then closing
+    the connection when the answer says so)."""
+    requests: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while answers:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            requests.append(head + await reader.readexactly(length))
+            answer = answers.pop(0)
+            writer.write(answer)
+            await writer.drain()
+            if b"close" in answer.lower():
+                break
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/hook?x=1", requests
+
+
+async def test_the_link_reads_sized_chunked_and_close_delimited_answers() -> None:
+    server, url, requests = await serve_answers(
+        [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+        ]
+    )
+    link = HttpLink()
+    async with server:
+        answers = [
+            await link.post(url, b'{"a": 1}', {"X-Goog-Signature": "s"}, 5) for _ in range(3)
+        ]
+
+    assert answers == [(200, b"ok"), (500, b"abcde"), (204, b"")]
+    assert requests[0].startswith(b"POST /hook?x=1 HTTP/1.1\r\n")
+    assert b"X-Goog-Signature: s\r\n" in requests[0] and requests[0].endswith(b'{"a": 1}')
+
+
+async def test_the_link_reconnects_when_the_server_closed_it() -> None:
+    connections = 0
+
+    async def one_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()  # as a server closing an idle keep-alive connection
+
+    server = await asyncio.start_server(one_answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+    link = HttpLink()
+    async with server:
+        answers = [await link.post(url, b"{}", {}, 5) for _ in range(3)]
+
+    assert answers == [(200, b"")] * 3
+    assert connections == 3
+    with pytest.raises(LinkError):
+        await link.post(url, b"{}", {}, 1)  # nobody listens any more
+
+
+def test_a_revocation_may_race_the_delivery(peer: RbmPeer, api: Api, receiver: Receiver) -> None:
+    peer.options.revoke_race = True
+    peer.offline(PHONE)
+    message_id = str(uuid.uuid4())
+    api.send(text(), message_id=message_id)
+
+    revoked = api.revoke(message_id)
+
+    assert revoked.status_code == 200
+    peer.wait(receiver.events)
+    assert [(e["eventType"], e["messageId"]) for e in receiver.events()] == [
+        ("DELIVERED", message_id)
+    ]
+    assert peer.delivered_to(PHONE) == [message_id]
+
+
+def test_answers_can_be_slow(peer: RbmPeer, api: Api) -> None:
+    peer.options.answer_delay = 0.3
+    started = time.monotonic()
+
+    assert api.send(text()).status_code == 200
+
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/phone/+1222/agentMessages"), ("GET", f"/v1/phones/{PHONE}/agentMessages")],
+)
+def test_an_unknown_url_or_method_is_an_html_404(api: Api, method: str, path: str) -> None:
+    answer = api.client.request(method, path)
+
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+# the ways a test uses the peer
+
+
+async def test_an_async_test_serves_the_webhook_on_its_own_loop(peer: RbmPeer) -> None:
+    received: list[bytes] = []
+
+    async def webhook(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            body = json.loads(await reader.readexactly(length))
+            answer = body.get("secret", "").encode()
+            if "message" in body:
+                received.append(base64.b64decode(body["message"]["data"]))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(webhook, "127.0.0.1", 0)
+    async with server:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/webhooks/rbm"
+        assert (await peer.aregister_webhook(url)).ok
+        peer.push_user_message(PHONE, "START")
+
+        await peer.until(lambda: received)
+
+    assert json.loads(received[0])["text"] == "START"
+
+
+def test_another_process_gets_a_token_and_sends(peer: RbmPeer) -> None:
+    script = f"""
+import json, uuid, httpx
+from google.oauth2 import service_account
+from google.auth.transport.requests import Request
+credentials = service_account.Credentials.from_service_account_file(
+    {str(peer.key_file)!r}, scopes=[{RBM_SCOPE!r}])
+credentials.refresh(Request())
+answer = httpx.post({peer.url!r} + "/v1/phones/{PHONE}/agentMessages",
+    params={{"messageId": str(uuid.uuid4()), "agentId": {peer.agent_id!r}}},
+    json={{"contentMessage": {{"text": "from afar"}}}},
+    headers={{"Authorization": "Bearer " + credentials.token}})
+print(answer.status_code)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert done.stdout.strip() == "200", done.stderr
+    [message] = peer.messages()
+    assert message.body == text("from afar")

@@ -264,6 +264,11 @@ async def test_valid_media_and_template_sends_are_accepted(
     response = await api.post(send_path(peer), json=body)
     assert response.status_code == 200, response.text
     assert peer.accepted[0].type == fields["type"]
+    [message] = response.json()["messages"]
+    if fields["type"] == "template":
+        assert message["message_status"] == "accepted"
+    else:
+        assert set(message) == {"id"}
 
 
 async def test_known_templates_are_checked_by_name_language_and_parameter_count(
@@ -462,9 +467,14 @@ async def test_a_status_can_arrive_before_the_send_is_answered(
 ) -> None:
     peer.statuses("15551230001", "sent", "delivered", before_answer=True)
     response = await api.post(send_path(peer), json=text())
+    answered_at = time.monotonic()
     assert response.status_code == 200
-    assert [s["status"] for s in receiver.statuses()] == ["sent"]  # posted and answered
-    assert receiver.statuses()[0]["id"] == response.json()["messages"][0]["id"]
+    await peer.settled()
+    (_, _, sent_at), _ = receiver.posts
+    assert sent_at < answered_at  # posted and answered before the send's answer came
+    sent, delivered = receiver.statuses()
+    assert (sent["status"], delivered["status"]) == ("sent", "delivered")
+    assert sent["id"] == response.json()["messages"][0]["id"]
 
 
 # -- webhook delivery ----------------------------------------------------------------------
@@ -565,3 +575,100 @@ async def test_many_messages_are_accepted_quickly_with_a_raised_throughput(
     assert len(receiver.posts) == 1000
     assert peer.accepted_twice() == {}
     wait_until(lambda: all(d.delivered for d in peer.deliveries))
+
+
+async def test_statuses_can_be_batched_several_to_a_post(receiver: Receiver) -> None:
+    with WhatsAppPeer(
+        access_token=TOKEN, app_secret=SECRET, webhook_url=receiver.url, statuses_per_post=50
+    ) as peer:
+        async with httpx.AsyncClient(
+            base_url=peer.base_url, headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as api:
+            await asyncio.gather(
+                *(api.post(send_path(peer), json=text(to=f"1555000{i:04d}")) for i in range(40))
+            )
+            await peer.settled()
+    assert len(receiver.statuses()) == 80
+    assert len(receiver.posts) < 40  # sent statuses share posts, then delivered ones
+    for body, headers, _ in receiver.posts:
+        assert verify(SECRET, body, headers["X-Hub-Signature-256"])
+    for accepted in peer.accepted:
+        mine = [s["status"] for s in receiver.statuses() if s["id"] == accepted.wamid]
+        assert mine == ["sent", "delivered"]
+
+
+async def test_failed_statuses_may_be_told_to_leave_the_callback_data_out(
+    receiver: Receiver,
+) -> None:
+    with WhatsAppPeer(
+        access_token=TOKEN, webhook_url=receiver.url, callback_data_on_failed=False
+    ) as peer:
+        peer.fail("15551230001", 131026, times=1)
+        async with httpx.AsyncClient(
+            base_url=peer.base_url, headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as api:
+            await api.post(send_path(peer), json=text(biz_opaque_callback_data="a-1"))
+            await api.post(send_path(peer), json=text(biz_opaque_callback_data="a-2"))
+            await peer.settled()
+    failed, *others = sorted(receiver.statuses(), key=lambda s: s["status"] != "failed")
+    assert failed["status"] == "failed" and "biz_opaque_callback_data" not in failed
+    assert {s["biz_opaque_callback_data"] for s in others} == {"a-2"}  # times=1: then normal
+
+
+async def test_a_slow_answer_leaves_the_message_sent_though_the_client_gave_up(
+    api: httpx.AsyncClient, peer: WhatsAppPeer, receiver: Receiver
+) -> None:
+    peer.slow("15551230001", 2.0)
+    with pytest.raises(httpx.ReadTimeout):
+        await api.post(send_path(peer), json=text(biz_opaque_callback_data="a-1"), timeout=0.3)
+    assert peer.accepted_count("a-1") == 1
+    await peer.settled()
+    assert {s["status"] for s in receiver.statuses()} == {"sent", "delivered"}
+    answered = await api.post(send_path(peer), json=text(biz_opaque_callback_data="a-1"))
+    assert answered.status_code == 200  # only the next one was slow
+    assert peer.accepted_twice() == {"a-1": 2}
+    assert peer.posted_by_body["hello"] == 2
+
+
+async def test_a_webhook_url_that_is_down_is_retried_until_it_comes_back(
+    api: httpx.AsyncClient, peer: WhatsAppPeer, receiver: Receiver
+) -> None:
+    peer.retry_delays_s = (0.1,) * 30
+    peer.statuses("15551230001", "sent")
+    peer.webhook_url = "http://127.0.0.1:9/webhooks/whatsapp"  # discard port: refused
+    await api.post(send_path(peer), json=text())
+    wait_until(lambda: len(peer.deliveries[0].attempts) >= 2, timeout=10)
+    peer.webhook_url = receiver.url
+    await peer.settled()
+    [delivery] = peer.deliveries
+    assert delivery.delivered
+    assert delivery.attempts[0].status_code is None and delivery.attempts[0].error
+    assert len(receiver.posts) == 1
+
+
+async def test_an_unknown_error_is_a_500(api: httpx.AsyncClient, peer: WhatsAppPeer) -> None:
+    peer.refuse("15551230001", 131000)
+    assert_graph_error(await api.post(send_path(peer), json=text()), 500, 131000)
+    assert peer.accepted == []
+
+
+async def test_other_paths_and_methods_get_graph_errors(
+    api: httpx.AsyncClient, peer: WhatsAppPeer
+) -> None:
+    assert_graph_error(await api.get(send_path(peer)), 400, 100)
+    assert_graph_error(await api.post(f"/{peer.phone_number_id}/media", json={}), 400, 100)
+    assert_graph_error(await api.post("/v21.0/nothing/here/at/all", json=text()), 400, 100)
+
+
+async def test_reset_forgets_records_and_scripts(
+    api: httpx.AsyncClient, peer: WhatsAppPeer, receiver: Receiver
+) -> None:
+    peer.refuse("15551230001", 130429, times=5)
+    peer.add_template("only_this", "en")
+    assert (await api.post(send_path(peer), json=text())).status_code == 400
+    peer.reset()
+    assert (peer.sends, peer.accepted, peer.posted_by_body) == ([], [], {})
+    assert (
+        await api.post(send_path(peer), json=text(biz_opaque_callback_data="x"))
+    ).status_code == 200
+    assert peer.accepted_count("x") == 1

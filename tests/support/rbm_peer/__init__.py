@@ -28,6 +28,8 @@ Steering (any time):
     peer.options.events_before_answer = True  # DELIVERED pushed before the 200 answer
     peer.options.expiry_events = True   # TTL_EXPIRATION_REVOKED for expired held messages
     peer.options.duplicate_status = 409 # a reused messageId: 409 ALREADY_EXISTS, or 200
+    peer.options.answer_delay = 0.0     # seconds before each send is answered
+    peer.options.revoke_race = True     # revoke answers 200, the message is delivered anyway
     peer.unreachable(*numbers)          # not RCS-capable: 404 NOT_FOUND
     peer.offline(*numbers); peer.come_online(number)   # held, then delivered if live
     peer.fail(number_or_None, 429|500|503|..., times=1, after_accept=False)
@@ -67,8 +69,9 @@ Behaviour, from the documentation
   standalone card (cardOrientation required; cardContent with one of title ≤ 200,
   description ≤ 2,000, media; a horizontal card with media needs more than the media)
   or carousel (cardWidth SMALL|MEDIUM, 2 to 10 cards, no TALL media in SMALL cards);
-  media height SHORT|MEDIUM|TALL; at most one of ttl ("3.5s") and expireTime; the
-  whole body ≤ 250 KB; unknown fields refused. 400 INVALID_ARGUMENT otherwise.
+  media height SHORT|MEDIUM|TALL; at most one of ttl ("3.5s") and expireTime, neither
+  more than 15 days ahead; the whole body ≤ 250 KB; unknown fields refused; 400
+  INVALID_ARGUMENT otherwise.
 - Not RCS-capable → 404 NOT_FOUND. Accepted → 200 with the AgentMessage (name,
   sendTime, contentMessage, expireTime when ttl or expireTime was given). Offline
   phones' messages are held; held messages past their expiry are never delivered.
@@ -89,20 +92,26 @@ Assumptions (where the documentation is silent or unclear)
   first message's resource instead); the POST is counted either way.
 - A wrong agentId answers 403 PERMISSION_DENIED; a missing one 400. A non-E.164 phone
   and a non-UUID messageId answer 400 INVALID_ARGUMENT.
-- Checks run in this order: auth, agentId, phone, messageId, body, scripted failure,
-  reused messageId, capability (404), accept.
+- Checks run in this order: auth, query parameters (one the method does not have is
+  refused with 400, as Google's front end does; the token must come in the header),
+  agentId, phone, messageId, body, scripted failure, reused messageId, capability
+  (404), accept.
 - Only lowerCamelCase JSON names and enum names are accepted (Google's parser also takes
   snake_case names and enum numbers); output-only fields (name, sendTime, ...) in a
   request are ignored. messageTrafficType is checked against AUTHENTICATION,
   TRANSACTION, PROMOTION, SERVICEREQUEST, ACKNOWLEDGEMENT (and UNSPECIFIED).
 - Text and titles must be non-empty where required; URLs must be absolute http(s), at
   most 2,048 chars; media height may be left out; a ttl must be positive; an expireTime
-  in the past is accepted and the message then expires at once.
+  in the past is accepted and the message then expires at once. A message is not
+  refused for holding a PDF and media (the docs allow one file per message, and a
+  message holds one content anyway).
 - Revoking a message already revoked or expired answers 200 again.
 - Token error descriptions are Google's wording as far as known; unknown iss answers
   invalid_grant "account not found"; iat/exp get 300 s of clock skew.
 - Pushes wait while no webhook is set (as a Pub/Sub backlog); order among concurrent
   pushes is not guaranteed; a duplicate is the same Pub/Sub message pushed again.
+- An unknown URL or method answers an HTML 404 page, as Google's front end does, not
+  the API's JSON NOT_FOUND.
 - A message posted to an online phone is delivered `delivery_delay` after it is
   accepted; the capability check (`GET /v1/phones/{E.164}/capabilities?requestId=`)
   answers a fixed feature list.

@@ -38,6 +38,7 @@ CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 # a token call the RBM API
 KNOWN_SCOPES = {RBM_SCOPE, CLOUD_SCOPE, "https://www.googleapis.com/auth/userinfo.email"}
 FEATURES = [
+    "REVOCATION",
     "RICHCARD_STANDALONE",
     "RICHCARD_CAROUSEL",
     "ACTION_CREATE_CALENDAR_EVENT",
@@ -59,6 +60,8 @@ class Options:
     events_before_answer: bool = False  # DELIVERED is pushed before the POST is answered
     expiry_events: bool = True  # TTL_EXPIRATION_REVOKED when a held message expires
     duplicate_status: int = 409  # the answer to a messageId already used: 409 or 200
+    answer_delay: float = 0.0  # seconds each send waits before it is answered
+    revoke_race: bool = False  # a revocation answers 200 yet the message is delivered
 
 
 def _event_id(prefix: str) -> str:
@@ -165,19 +168,19 @@ class Platform:
             answer["expireTime"] = now_rfc3339(message.expires_at)
         return answer
 
-    def deliver(self, message_id: str) -> list[dict[str, Any]]:
-        """Deliver a queued message if its phone is online: its state, and its events
-        queued for the webhook (returned instead when pushed by the caller)."""
-        events = self.reach(message_id)
+    def deliver(self, message_id: str, anyway: bool = False) -> list[dict[str, Any]]:
+        """Deliver a queued message if its phone is online (or `anyway`); its events are
+        queued for the webhook, and returned."""
+        events = self.reach(message_id, anyway)
         if events:
             self.pusher.publish(events, ordered=len(events) > 1)
         return events
 
-    def reach(self, message_id: str) -> list[dict[str, Any]]:
-        """Mark a queued message delivered (if its phone is online and it has not
-        expired); the events that tell the agent, not yet published."""
+    def reach(self, message_id: str, anyway: bool = False) -> list[dict[str, Any]]:
+        """Mark a queued message delivered (if its phone is online, or `anyway`, and it
+        has not expired); the events that tell the agent, not yet published."""
         message = self.records.accepted[message_id]
-        if message.state != QUEUED or not self.phones[message.phone].online:
+        if message.state != QUEUED or not (anyway or self.phones[message.phone].online):
             return []
         if message.expires_at is not None and message.expires_at <= time.time():
             self.expire(message_id)
@@ -214,7 +217,11 @@ class Platform:
         status = 404
         if message is not None and message.phone == phone and message.state != DELIVERED:
             status = 200
-            if message.state == QUEUED:
+            if message.state == QUEUED and self.options.revoke_race:
+                # "the agent receives a DELIVERED user event shortly after" (the docs)
+                assert self.loop is not None
+                self.loop.call_soon(self.deliver, message_id, True)
+            elif message.state == QUEUED:
                 with self.lock:
                     message.state = REVOKED
         with self.lock:

@@ -3,7 +3,8 @@
 Only the JSON (lowerCamelCase) field names are known; an unknown field, a second content
 of a union, a length or count over its documented limit, or a bad enum value raises
 `Invalid` with the field's path. `expiry` reads `ttl` (a duration string like "3.5s")
-or `expireTime` (an RFC 3339 timestamp), of which at most one may be set.
+or `expireTime` (an RFC 3339 timestamp), of which at most one may be set, neither more
+than 15 days ahead.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MAX_TITLE = 200
 MAX_DESCRIPTION = 2000
 MAX_URL = 2048  # an assumption: Google documents no URL length for the API
 CAROUSEL_CARDS = (2, 10)
+MAX_EXPIRY = 15 * 24 * 3600  # ttl, or expireTime after the submission, in seconds
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 DURATION = re.compile(r"^(\d+)(\.\d{1,9})?s$")
 
@@ -297,8 +299,8 @@ def _content_message(value: Any, path: str) -> None:
         _suggestions(message["suggestions"], f"{path}.suggestions", MAX_SUGGESTIONS)
 
 
-def validate_agent_message(body: Any) -> None:
-    """Raise `Invalid` unless `body` is an AgentMessage the API would accept."""
+def validate_agent_message(body: Any, now: float) -> None:
+    """Raise `Invalid` unless `body` is an AgentMessage the API would accept at `now`."""
     if len(json.dumps(body).encode()) > MAX_BODY_BYTES:
         raise Invalid("agent_message", "The AgentMessage is larger than 250 KB.")
     allowed = ("contentMessage", "messageTrafficType", "expireTime", "ttl", *OUTPUT_ONLY)
@@ -307,14 +309,17 @@ def validate_agent_message(body: Any) -> None:
         raise Invalid("agent_message.contentMessage", "'contentMessage' is required.")
     _content_message(message["contentMessage"], "agent_message.contentMessage")
     _enum(message.get("messageTrafficType"), "agent_message.messageTrafficType", TRAFFIC_TYPES)
-    expiry(message, 0.0)
+    expiry(message, now)
 
 
 def expiry(message: dict[str, Any], now: float) -> float | None:
     """When the message expires (epoch seconds), from `ttl` or `expireTime`; None if never."""
     _one_of(message, "agent_message", ("expireTime", "ttl"), required=False)
     if "expireTime" in message:
-        return _timestamp(message["expireTime"], "agent_message.expireTime")
+        moment = _timestamp(message["expireTime"], "agent_message.expireTime")
+        if moment > now + MAX_EXPIRY:
+            raise Invalid("agent_message.expireTime", "expireTime is more than 15 days ahead.")
+        return moment
     if "ttl" not in message:
         return None
     ttl = message["ttl"]
@@ -323,6 +328,6 @@ def expiry(message: dict[str, Any], now: float) -> float | None:
         refusal = f"Invalid value at 'agent_message.ttl' ({ttl!r}): not a duration like 3.5s."
         raise Invalid("agent_message.ttl", refusal)
     seconds = float(ttl[:-1])
-    if seconds <= 0:
-        raise Invalid("agent_message.ttl", "'agent_message.ttl' must be positive.")
+    if seconds <= 0 or seconds > MAX_EXPIRY:
+        raise Invalid("agent_message.ttl", "'agent_message.ttl' must be positive, at most 15 days.")
     return now + seconds

@@ -16,7 +16,9 @@ tests (any loop), and for an `opencomms serve` child process (it is plain TCP). 
 `v<major>.<minor>` version is accepted in the path. Other constructor keywords:
 `display_phone_number`, `waba_id` (metadata and entry id of webhooks),
 `throughput_per_s` (80), `pair_interval_s` (None: off), `open_windows` (True),
-`statuses` (("sent", "delivered")), `retry_delays_s`, `webhook_concurrency` (16),
+`statuses` (("sent", "delivered")), `statuses_per_post` (1; more lets statuses due
+within 5 ms share a POST, as Meta may), `callback_data_on_failed` (True),
+`retry_delays_s` (growing to 10 s, about a minute in all), `webhook_concurrency` (16),
 `webhook_timeout_s` (10).
 
 The send endpoint
@@ -42,8 +44,10 @@ Checked in this order; every refusal is Graph's error body `{"error": {"message"
 4. scripted refusals (`refuse`), then throughput (130429 beyond `throughput_per_s`, a
    token bucket with bursts up to the rate), then the pair rate (131056 within
    `pair_interval_s` of the last message accepted for that user): HTTP 400.
+Any other path or method: 100, HTTP 400 ("Unsupported … request").
 Accepted: HTTP 200 `{"messaging_product": "whatsapp", "contacts": [{"input", "wa_id"}],
-"messages": [{"id": "wamid.…"}]}`, then its statuses (below).
+"messages": [{"id": "wamid.…"}]}` (a template's message also has `"message_status":
+"accepted"`), then its statuses (below).
 
 Scripts (by number; "+1 555…" and "1555…" are the same user)
 -------------------------------------------------------------
@@ -52,6 +56,7 @@ Scripts (by number; "+1 555…" and "1555…" are the same user)
     peer.close_window(number)              # non-template messages fail with 131047
     peer.user_wrote(number, at=epoch_s)    # the 24-hour window runs from `at`
     peer.statuses(number, "sent", ("delivered", 2.0), before_answer=False)
+    peer.slow(number, 5.0, times=1)        # accepted at once, HTTP answer held 5 s
     peer.add_template("order_update", "en_US", body_params=2, header_params=0)
     peer.throughput_per_s = 100_000        # e.g. for a 10,000-message test
     peer.pair_interval_s = 6
@@ -62,17 +67,20 @@ delivered, ("sent", "read") read without delivered, ("delivered", "sent") out of
 ("sent", ("delivered", 5)) late, ("sent", "sent", "delivered") duplicated, () nothing.
 With `before_answer=True` the first status is posted, and its answer awaited, before
 the send's HTTP answer goes out. A `Step(status, delay_s, error_code)` may be passed.
+`slow` makes the outcome a client sees unknown (its timeout fires) while the message
+was accepted and its statuses go out: the crash-and-resend case.
 
 Webhooks
 --------
-Every POST carries `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app_secret, raw body)>`
-and `Content-Type: application/json`; the body is compact JSON with non-ASCII escaped
-(`\\u00fc`), so only a check over the raw bytes passes. Envelope: `{"object":
-"whatsapp_business_account", "entry": [{"id": waba_id, "changes": [{"field":
-"messages", "value": {"messaging_product": "whatsapp", "metadata":
+Every POST carries `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app_secret, raw body)>`,
+`Content-Type: application/json` and `User-Agent: facebookexternalua`; the body is
+compact JSON with non-ASCII escaped (`\\u00fc`), so only a check over the raw bytes
+passes. Envelope: `{"object": "whatsapp_business_account", "entry": [{"id": waba_id,
+"changes": [{"field": "messages", "value": {"messaging_product": "whatsapp", "metadata":
 {"display_phone_number", "phone_number_id"}, ...}}]}]}`. A status: `id` (wamid),
 `status`, `timestamp` (epoch seconds, a string), `recipient_id` (wa_id),
-`biz_opaque_callback_data` when the send had one; sent and delivered add
+`biz_opaque_callback_data` when the send had one (not on failed ones with
+`callback_data_on_failed=False`); sent and delivered add
 `conversation` {id, expiration_timestamp, origin.type} and `pricing` {billable,
 pricing_model "PMP", category, type}; failed adds `errors` [{code, title, message,
 error_data.details, href}]. Anything but 200 (204 included) is retried after each
@@ -95,9 +103,11 @@ Records
     peer.accepted         # [Accepted(wamid, to, wa_id, type, body, biz_opaque_callback_data,
                           #           payload, at, steps)]; peer.by_wamid[wamid]
     peer.posted_count(cb) / peer.accepted_count(cb) / peer.accepted_twice()
-    peer.accepted_by_body # Counter of text bodies (captions, template name | params)
-    peer.deliveries / peer.pending()
+    peer.accepted_by_body / peer.posted_by_body  # Counters of bodies (text, caption or
+                          # link, "template name | param | ...")
+    peer.deliveries / peer.pending() / peer.unsettled()
     peer.wait_settled(timeout) / await peer.settled(within_s)  # all webhooks settled
+    peer.reset()          # records, scripts and templates forgotten (a shared peer)
 
 Assumptions (where the public documentation did not say)
 --------------------------------------------------------
@@ -115,14 +125,18 @@ Assumptions (where the public documentation did not say)
 - The pair rate limit is off unless `pair_interval_s` is set (Meta: about one message
   every 6 s per user, with bursts).
 - Retries: Meta retries non-200 answers with growing delays for up to days; the peer's
-  schedule is short and configurable. Webhooks are posted one status per body unless
-  pushed with `push_statuses`.
+  schedule is about a minute and configurable. Statuses go one per body unless
+  `statuses_per_post` or `push_statuses` batch them.
+- Meta's reference says `biz_opaque_callback_data` comes back in sent, delivered and
+  read webhooks; whether failed ones carry it is not said: the peer echoes it there by
+  default, and `callback_data_on_failed=False` checks a receiver that matches by wamid.
 - Statuses are posted in the scripted order; Meta does not guarantee order.
 - Media links are not fetched (no 131053).
 """
 
 from tests.support.whatsapp_peer.graph import ERRORS, GraphError, Template
-from tests.support.whatsapp_peer.peer import Accepted, Send, Step, WhatsAppPeer
+from tests.support.whatsapp_peer.peer import Accepted, Send, WhatsAppPeer
+from tests.support.whatsapp_peer.scripts import Step
 from tests.support.whatsapp_peer.webhooks import Attempt, Delivery, sign
 
 __all__ = [

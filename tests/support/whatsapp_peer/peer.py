@@ -15,15 +15,18 @@ import secrets
 import socket
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import uvicorn
 from litestar import Litestar, Request, Response, post
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
 from tests.support.whatsapp_peer.graph import GraphError, Outgoing, Template, invalid, validate
+from tests.support.whatsapp_peer.scripts import Scripts, Step, StepLike, steps, wa_id
 from tests.support.whatsapp_peer.webhooks import (
     Deliverer,
     Delivery,
@@ -33,21 +36,12 @@ from tests.support.whatsapp_peer.webhooks import (
     status_item,
 )
 
-__all__ = ["Accepted", "Send", "Step", "WhatsAppPeer"]
+__all__ = ["Accepted", "Send", "WhatsAppPeer"]
 
 VERSION = re.compile(r"^v[0-9]+\.[0-9]+$")
-WINDOW_S = 24 * 3600
-DEFAULT_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One status webhook the peer posts for an accepted message, `delay_s` after the
-    previous one was answered (or after the accept, for the first)."""
-
-    status: str
-    delay_s: float = 0.0
-    error_code: int | None = None
+# about a minute in all: enough for a killed app to come back; Meta retries for longer
+DEFAULT_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0, 10.0, 10.0, 10.0)
+BATCH_WAIT_S = 0.005
 
 
 @dataclass
@@ -79,46 +73,7 @@ class Accepted:
     steps: tuple[Step, ...] = ()
 
 
-@dataclass
-class _Script:
-    refusals: deque[int] = field(default_factory=deque)
-    failure: int | None = None
-    failures_left: int | None = None
-    steps: tuple[Step, ...] | None = None
-    before_answer: bool = False
-
-
-class _Bucket:
-    """Throughput per business number: `rate` messages a second, bursts up to `rate`."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.tokens = rate
-        self.at = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-def _steps(*steps: str | tuple[str, float] | Step) -> tuple[Step, ...]:
-    out: list[Step] = []
-    for step in steps:
-        if isinstance(step, Step):
-            out.append(step)
-        elif isinstance(step, tuple):
-            out.append(Step(step[0], step[1]))
-        else:
-            out.append(Step(step))
-    return tuple(out)
-
-
-class WhatsAppPeer:
+class WhatsAppPeer(Scripts):
     """See the package docstring. Use as a context manager (or start()/stop())."""
 
     def __init__(
@@ -134,11 +89,14 @@ class WhatsAppPeer:
         throughput_per_s: float = 80,
         pair_interval_s: float | None = None,
         open_windows: bool = True,
-        statuses: tuple[str | tuple[str, float] | Step, ...] = ("sent", "delivered"),
+        statuses: tuple[StepLike, ...] = ("sent", "delivered"),
+        statuses_per_post: int = 1,
+        callback_data_on_failed: bool = True,
         retry_delays_s: tuple[float, ...] = DEFAULT_RETRY_DELAYS_S,
         webhook_concurrency: int = 16,
         webhook_timeout_s: float = 10.0,
     ) -> None:
+        super().__init__(throughput_per_s, pair_interval_s, open_windows, steps(*statuses))
         self.access_token = access_token
         self.phone_number_id = phone_number_id
         self.display_phone_number = display_phone_number
@@ -146,26 +104,36 @@ class WhatsAppPeer:
         self.app_secret = app_secret
         self.verify_token = verify_token
         self.webhook_url = webhook_url
-        self.pair_interval_s = pair_interval_s
-        self.open_windows = open_windows
-        self.default_steps = _steps(*statuses)
+        self.statuses_per_post = statuses_per_post
+        self.callback_data_on_failed = callback_data_on_failed
         self.templates: dict[tuple[str, str], Template] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._records()
+        self._deliverer = Deliverer(
+            lambda: self.webhook_url, retry_delays_s, webhook_concurrency, webhook_timeout_s
+        )
+        self._batch: list[tuple[dict[str, Any], Callable[[], None] | None]] = []
+        self._batch_timer: asyncio.TimerHandle | None = None
+        self._waiting = 0  # statuses due but not yet in a delivery (delayed or batched)
+        self._listen()
+
+    def reset(self) -> None:
+        """Forget records and scripts (for a peer shared by several tests); webhooks
+        still pending are kept going."""
+        self.forget_scripts()
+        self.templates.clear()
+        with self._lock:
+            self._records()
+
+    def _records(self) -> None:
         self.sends: list[Send] = []
         self.accepted: list[Accepted] = []
         self.by_wamid: dict[str, Accepted] = {}
         self.posted_by_callback_data: Counter[str] = Counter()
+        self.posted_by_body: Counter[str] = Counter()
         self.accepted_by_callback_data: Counter[str] = Counter()
         self.accepted_by_body: Counter[str] = Counter()
-        self._bucket = _Bucket(throughput_per_s)
-        self._scripts: dict[str, _Script] = {}
-        self._windows: dict[str, float | None] = {}
-        self._last_accepted: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._deliverer = Deliverer(
-            lambda: self.webhook_url, retry_delays_s, webhook_concurrency, webhook_timeout_s
-        )
-        self._listen()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -208,15 +176,7 @@ class WhatsAppPeer:
         finally:
             self._loop.close()
 
-    # -- settings and scripts ----------------------------------------------------------
-
-    @property
-    def throughput_per_s(self) -> float:
-        return self._bucket.rate
-
-    @throughput_per_s.setter
-    def throughput_per_s(self, rate: float) -> None:
-        self._bucket = _Bucket(rate)
+    # -- settings ----------------------------------------------------------------------
 
     @property
     def retry_delays_s(self) -> tuple[float, ...]:
@@ -231,46 +191,6 @@ class WhatsAppPeer:
     ) -> None:
         """Know an approved template; once one is known, others are refused (132001)."""
         self.templates[(name, language)] = Template(name, language, body_params, header_params)
-
-    def refuse(self, number: str, code: int, times: int = 1) -> None:
-        """Answer the next `times` sends to `number` synchronously with Graph error `code`
-        (130429, 131056, 131000, ...)."""
-        with self._lock:
-            self._script(number).refusals.extend([code] * times)
-
-    def fail(self, number: str, code: int = 131026, times: int | None = None) -> None:
-        """Accept sends to `number`, then post only a `failed` status with `code`
-        (131026 undeliverable, 131047 re-engagement, 131049, ...): for the next `times`
-        messages, or all when None."""
-        with self._lock:
-            script = self._script(number)
-            script.failure, script.failures_left = code, times
-
-    def statuses(
-        self, number: str, *steps: str | tuple[str, float] | Step, before_answer: bool = False
-    ) -> None:
-        """The statuses posted for messages to `number`, in this order, each `(status,
-        delay_s)` after the previous one was answered: ("sent",) never delivered,
-        ("sent", "read") read without delivered, ("delivered", "sent") out of order,
-        ("sent", ("delivered", 2.0)) late, ("sent", "sent", "delivered") duplicated.
-        With `before_answer`, the first is posted (and answered) before the send's
-        HTTP answer goes out."""
-        with self._lock:
-            script = self._script(number)
-            script.steps, script.before_answer = _steps(*steps), before_answer
-
-    def close_window(self, number: str) -> None:
-        """The user of `number` has not written in 24 h: non-template messages to it are
-        accepted, then fail with 131047."""
-        self._windows[_wa_id(number)] = None
-
-    def user_wrote(self, number: str, at: float | None = None) -> None:
-        """The user of `number` wrote at `at` (epoch seconds, default now): the customer
-        service window runs 24 h from then."""
-        self._windows[_wa_id(number)] = time.time() if at is None else at
-
-    def _script(self, number: str) -> _Script:
-        return self._scripts.setdefault(_wa_id(number), _Script())
 
     # -- records -----------------------------------------------------------------------
 
@@ -292,22 +212,27 @@ class WhatsAppPeer:
             return list(self._deliverer.deliveries)
 
     def pending(self) -> list[Delivery]:
+        """Deliveries not yet answered 200 nor given up."""
         return self._deliverer.pending()
+
+    def unsettled(self) -> int:
+        """Webhooks still to come: pending deliveries, and statuses due later."""
+        return len(self.pending()) + self._waiting
 
     def wait_settled(self, timeout: float = 30) -> None:
         """Block until every webhook is answered 200 or given up."""
         deadline = time.monotonic() + timeout
-        while self.pending():
+        while self.unsettled():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{len(self.pending())} webhooks still pending")
+                raise AssertionError(f"{self.unsettled()} webhooks still to come")
             time.sleep(0.01)
 
     async def settled(self, within_s: float = 30) -> None:
         """As wait_settled, from any event loop."""
         deadline = time.monotonic() + within_s
-        while self.pending():
+        while self.unsettled():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{len(self.pending())} webhooks still pending")
+                raise AssertionError(f"{self.unsettled()} webhooks still to come")
             await asyncio.sleep(0.01)
 
     # -- pushing webhooks --------------------------------------------------------------
@@ -317,16 +242,16 @@ class WhatsAppPeer:
     ) -> Delivery:
         """A user writes `text` from `number`: a signed `messages` webhook (which also
         opens the user's 24-hour window)."""
-        wa_id = _wa_id(number)
-        self.user_wrote(wa_id)
+        user = wa_id(number)
+        self.user_wrote(user)
         message = {
-            "from": wa_id,
-            "id": wamid or self._new_wamid(wa_id),
+            "from": user,
+            "id": wamid or self._new_wamid(user),
             "timestamp": str(int(time.time())),
             "type": "text",
             "text": {"body": text},
         }
-        contacts = [{"profile": {"name": name}, "wa_id": wa_id}]
+        contacts = [{"profile": {"name": name}, "wa_id": user}]
         return self.push_payload(self._envelope(contacts=contacts, messages=[message]))
 
     def push_statuses(self, *statuses: tuple[str, str] | tuple[str, str, int]) -> Delivery:
@@ -408,8 +333,8 @@ class WhatsAppPeer:
     def _envelope(self, **value: Any) -> dict[str, Any]:
         return envelope(self.waba_id, self.display_phone_number, self.phone_number_id, **value)
 
-    def _new_wamid(self, wa_id: str) -> str:
-        raw = f"\x15\x02\x00\x11\x18{wa_id}{next(self._ids):020X}{secrets.token_hex(4)}"
+    def _new_wamid(self, user: str) -> str:
+        raw = f"\x15\x02\x00\x11\x18{user}{next(self._ids):020X}{secrets.token_hex(4)}"
         return "wamid.HBgL" + base64.b64encode(raw.encode()).decode()
 
     # -- the send endpoint -------------------------------------------------------------
@@ -425,7 +350,19 @@ class WhatsAppPeer:
                     encode(error.body()), status_code=error.status, media_type="application/json"
                 )
 
-        return Litestar([send], debug=False, logging_config=None)
+        def unsupported(request: Request[Any, Any, Any], _: Exception) -> Response[bytes]:
+            error = GraphError(100, f"Unsupported {request.method.lower()} request.")
+            return Response(encode(error.body()), status_code=400, media_type="application/json")
+
+        return Litestar(
+            [send],
+            debug=False,
+            logging_config=None,
+            exception_handlers={
+                NotFoundException: unsupported,
+                MethodNotAllowedException: unsupported,
+            },
+        )
 
     def _authorize(self, request: Request[Any, Any, Any]) -> None:
         header = request.headers.get("authorization", "")
@@ -462,38 +399,29 @@ class WhatsAppPeer:
 
     async def _admit(self, outgoing: Outgoing) -> Response[bytes]:
         try:
-            self._gate(outgoing)
+            self.gate(outgoing)
         except GraphError as error:
             self._record(outgoing, error.status, error.code)
             raise
         accepted = self._accept(outgoing)
         self._record(outgoing, 200, wamid=accepted.wamid)
-        script = self._scripts.get(outgoing.wa_id)
-        first = self._start_statuses(accepted)
-        if first is not None and script is not None and script.before_answer:
+        before_answer, hold_s = self.answer_plan(outgoing.wa_id)
+        if before_answer and accepted.steps:
+            first = self._status_delivery([self._item(accepted, 0)], [self._then(accepted, 0)])
             await self._deliverer.attempt(first)
-        else:
-            self._deliverer_schedule(first, accepted)
+        elif accepted.steps:
+            self._due(accepted, 0)
+        if hold_s:
+            await asyncio.sleep(hold_s)
+        message: dict[str, str] = {"id": accepted.wamid}
+        if outgoing.type == "template":  # template pacing: accepted, held or paused
+            message["message_status"] = "accepted"
         body = {
             "messaging_product": "whatsapp",
             "contacts": [{"input": outgoing.to, "wa_id": outgoing.wa_id}],
-            "messages": [{"id": accepted.wamid}],
+            "messages": [message],
         }
         return Response(encode(body), status_code=200, media_type="application/json")
-
-    def _gate(self, outgoing: Outgoing) -> None:
-        """Synchronous refusals: scripted ones, then throughput, then the pair rate."""
-        with self._lock:
-            script = self._scripts.get(outgoing.wa_id)
-            if script is not None and script.refusals:
-                raise GraphError(script.refusals.popleft())
-        if not self._bucket.take():
-            raise GraphError(130429)
-        last = self._last_accepted.get(outgoing.wa_id)
-        now = time.monotonic()
-        if self.pair_interval_s and last is not None and now - last < self.pair_interval_s:
-            raise GraphError(131056)
-        self._last_accepted[outgoing.wa_id] = now
 
     def _accept(self, outgoing: Outgoing) -> Accepted:
         accepted = Accepted(
@@ -505,7 +433,7 @@ class WhatsAppPeer:
             biz_opaque_callback_data=outgoing.biz_opaque_callback_data,
             payload=outgoing.payload,
             at=time.time(),
-            steps=self._plan(outgoing),
+            steps=self.plan(outgoing),
         )
         with self._lock:
             self.accepted.append(accepted)
@@ -514,25 +442,6 @@ class WhatsAppPeer:
             if accepted.biz_opaque_callback_data is not None:
                 self.accepted_by_callback_data[accepted.biz_opaque_callback_data] += 1
         return accepted
-
-    def _plan(self, outgoing: Outgoing) -> tuple[Step, ...]:
-        with self._lock:
-            script = self._scripts.get(outgoing.wa_id)
-            if script is not None and script.failure is not None and script.failures_left != 0:
-                if script.failures_left is not None:
-                    script.failures_left -= 1
-                return (Step("failed", error_code=script.failure),)
-        if outgoing.type != "template" and not self._window_open(outgoing.wa_id):
-            return (Step("failed", error_code=131047),)
-        if script is not None and script.steps is not None:
-            return script.steps
-        return self.default_steps
-
-    def _window_open(self, wa_id: str) -> bool:
-        if wa_id not in self._windows:
-            return self.open_windows
-        wrote = self._windows[wa_id]
-        return wrote is not None and time.time() - wrote < WINDOW_S
 
     def _record(self, outgoing: Outgoing, status: int, code: int | None = None,
                 wamid: str | None = None) -> None:  # fmt: skip
@@ -552,38 +461,67 @@ class WhatsAppPeer:
             self.sends.append(send)
             if send.biz_opaque_callback_data is not None:
                 self.posted_by_callback_data[send.biz_opaque_callback_data] += 1
+            if send.body is not None:
+                self.posted_by_body[send.body] += 1
 
     # -- statuses ----------------------------------------------------------------------
 
-    def _start_statuses(self, accepted: Accepted) -> Delivery | None:
-        """The delivery of the first planned status, not yet scheduled."""
-        return self._status_delivery(accepted, 0) if accepted.steps else None
+    def _due(self, accepted: Accepted, index: int) -> None:
+        """Status `index` of `accepted` goes out after its delay (on the peer's loop)."""
+        self._waiting += 1
+        delay_s = accepted.steps[index].delay_s
+        if delay_s > 0:
+            asyncio.get_running_loop().call_later(delay_s, self._queue, accepted, index)
+        else:
+            self._queue(accepted, index)
 
-    def _deliverer_schedule(self, delivery: Delivery | None, accepted: Accepted) -> None:
-        if delivery is not None:
-            self._deliverer.schedule(delivery, accepted.steps[0].delay_s)
+    def _queue(self, accepted: Accepted, index: int) -> None:
+        self._batch.append((self._item(accepted, index), self._then(accepted, index)))
+        if len(self._batch) >= self.statuses_per_post:
+            self._flush()
+        elif self._batch_timer is None:
+            self._batch_timer = asyncio.get_running_loop().call_later(BATCH_WAIT_S, self._flush)
 
-    def _status_delivery(self, accepted: Accepted, index: int) -> Delivery:
+    def _flush(self) -> None:
+        if self._batch_timer is not None:
+            self._batch_timer.cancel()
+            self._batch_timer = None
+        batch, self._batch = self._batch, []
+        if batch:
+            items, thens = [item for item, _ in batch], [then for _, then in batch]
+            delivery = self._status_delivery(items, thens)
+            self._waiting -= len(batch)
+            self._deliverer.schedule(delivery)
+
+    def _item(self, accepted: Accepted, index: int) -> dict[str, Any]:
         step = accepted.steps[index]
-        item = status_item(
+        echo = step.status != "failed" or self.callback_data_on_failed
+        return status_item(
             accepted.wamid,
             step.status,
             accepted.wa_id,
-            callback_data=accepted.biz_opaque_callback_data,
+            callback_data=accepted.biz_opaque_callback_data if echo else None,
             category="utility" if accepted.type == "template" else "service",
             error_code=step.error_code,
         )
-        payload = self._envelope(statuses=[item])
+
+    def _then(self, accepted: Accepted, index: int) -> Callable[[], None] | None:
+        if index + 1 >= len(accepted.steps):
+            return None
+        return lambda: self._due(accepted, index + 1)
+
+    def _status_delivery(
+        self, items: list[dict[str, Any]], thens: list[Callable[[], None] | None]
+    ) -> Delivery:
+        payload = self._envelope(statuses=items)
         body = encode(payload)
         delivery = self._deliverer.new("status", payload, body, sign(self.app_secret, body))
-        if index + 1 < len(accepted.steps):
-            delivery.then = lambda: self._next_status(accepted, index + 1)
+        follow = [then for then in thens if then is not None]
+        if follow:
+            delivery.then = lambda: _call_each(follow)
         return delivery
 
-    def _next_status(self, accepted: Accepted, index: int) -> None:
-        delivery = self._status_delivery(accepted, index)
-        self._deliverer.schedule(delivery, accepted.steps[index].delay_s)
 
-
-def _wa_id(number: str) -> str:
-    return re.sub(r"[^0-9]", "", number)
+def _call_each(functions: list[Callable[[], None]]) -> None:
+    for function in functions:
+        function()

@@ -196,7 +196,11 @@ class Deliverer:
             return Attempt(at, None, "no webhook URL configured")
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout)
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": delivery.signature}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "facebookexternalua",
+            "X-Hub-Signature-256": delivery.signature,
+        }
         try:
             response = await self._client.post(url, content=delivery.body, headers=headers)
         except httpx.HTTPError as error:
