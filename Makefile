@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve rotate-token test lint bench bench-smpp bench-fair-share clean
+.PHONY: serve rotate-token test lint bench bench-smpp bench-fair-share bench-connectors clean
 
 serve: $(VENV)/.installed
 	@test -f opencomms.env || (umask 077 && $(BIN)/opencomms credentials > opencomms.env)
@@ -57,6 +57,12 @@ bench-smpp: $(VENV)/.installed-bench
 bench-fair-share: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --scenarios fair-share --engines sqlite \
 		--results bench/results/fair-share $(BENCH_ARGS)
+
+# Opt-in (~2 min): the rbm and whatsapp connectors against their test peers, each beside a
+# plain client sending straight to the peer, SQLite and PostgreSQL; results go to
+# bench/results/connectors/.
+bench-connectors: $(VENV)/.installed-bench
+	$(BIN)/python -m bench --scenarios connectors --results bench/results/connectors $(BENCH_ARGS)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.created
 	$(BIN)/pip install -q -e '.[test,bench]'

@@ -66,6 +66,10 @@ class Parameters:
     # (the example SMSC forks one process per bind; 1×10, 2×50 and 4×100 measured)
     smpp_direct_binds: int = 4
     smpp_direct_window: int = 100
+    # connectors (opt-in): rbm and whatsapp against their test peers, and each peer alone
+    connectors_recipients: int = 10_000  # one POST (the most it takes)
+    connectors_concurrency: int = 32  # the connector's connections, and the plain client's
+    connectors_timeout_s: float = 600  # per half, to every send answered / COMPLETED
     targets: Targets = field(default_factory=Targets)
 
     @classmethod
@@ -96,6 +100,9 @@ class Parameters:
             jasmin_messages=100,
             jasmin_http_connections=8,
             jasmin_timeout_s=120,
+            connectors_recipients=100,
+            connectors_concurrency=8,
+            connectors_timeout_s=120,
         )
 
     def with_engines(self, engines: tuple[str, ...]) -> Parameters:

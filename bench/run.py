@@ -20,6 +20,7 @@ from bench.report import Result, Run, machine_info, print_table, save
 from bench.scenarios import Context
 from bench.scenarios.accept import run_accept_10k, run_accept_rate
 from bench.scenarios.baseline import run_baseline
+from bench.scenarios.connectors import run_connectors
 from bench.scenarios.end_to_end import run_end_to_end
 from bench.scenarios.fair_share import run_fair_share
 from bench.scenarios.read_path import run_read_path
@@ -30,9 +31,10 @@ __all__ = ["OPT_IN_SCENARIOS", "SCENARIOS", "main", "run_scenarios"]
 
 RESULTS = Path(__file__).parent / "results"
 SCENARIOS = ("baseline", "accept-10k", "accept-rate", "end-to-end", "read-path")
-# run only when named, on SQLite only: fair-share takes ~3 min; smpp-vs-jasmin-http
-# needs real peers (.ci/peers.sh)
-OPT_IN_SCENARIOS = ("fair-share", "smpp-vs-jasmin-http")
+# run only when named: fair-share takes ~3 min (SQLite only); smpp-vs-jasmin-http needs
+# real peers (.ci/peers.sh; SQLite only); connectors runs rbm and whatsapp against their
+# test peers (~1 min per engine)
+OPT_IN_SCENARIOS = ("fair-share", "smpp-vs-jasmin-http", "connectors")
 
 
 def _engine_runner(
@@ -47,6 +49,7 @@ def _engine_runner(
         "read-path": (run_read_path, params.engines),
         "fair-share": (run_fair_share, ("sqlite",)),
         "smpp-vs-jasmin-http": (run_smpp_vs_jasmin_http, ("sqlite",)),
+        "connectors": (run_connectors, params.engines),
     }
     return table[name]
 

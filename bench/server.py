@@ -130,13 +130,20 @@ class Credentials:
 
 
 def _config(
-    directory: Path, allow_loopback_sinks: bool, extra: str = "", simulator: str = ""
+    directory: Path,
+    allow_loopback_sinks: bool,
+    extra: str = "",
+    simulator: str = "",
+    public_url: str = "",
 ) -> Path:
     """The operator TOML of a benchmark run: a simulator with zero receipt latency (and the
-    `simulator` lines, e.g. `throughput = 500`), and `extra` (connectors, senders, pools)
+    `simulator` lines, e.g. `throughput = 500`), `[server] public_url` when given (where
+    a provider's test peer posts its webhooks), and `extra` (connectors, senders, pools)
     after it."""
     lines = ["[simulator]", "receipt_latency_ms = [0, 0]", *simulator.splitlines(), "", "[server]"]
     lines.append(f'secret_key_file = "{directory / "opencomms.key"}"')
+    if public_url:
+        lines.append(f'public_url = "{public_url}"')
     if allow_loopback_sinks:
         lines.append('allowed_callback_networks = ["127.0.0.0/8"]')
     path = directory / "opencomms.toml"
@@ -158,13 +165,18 @@ class ServerProcess:
         config: str = "",
         simulator: str = "",
         env: dict[str, str] | None = None,
+        public_url: bool = False,
     ) -> None:
+        """`public_url`: the server's own URL is its `[server] public_url` (providers'
+        webhooks come to it)."""
         self.database_url = database_url
         self.directory = directory
         self.credentials = credentials or Credentials.fresh()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._config = _config(directory, allow_loopback_sinks, config, simulator)
+        self._config = _config(
+            directory, allow_loopback_sinks, config, simulator, self.url if public_url else ""
+        )
         self._env = env or {}
         self._core = core
         self._log = directory / f"serve-{self.port}.log"

@@ -71,3 +71,40 @@ def test_fair_share_checks_itself(tmp_path: Path) -> None:
         singles = result.details["singles"]
         assert len(singles) == params.fair_singles
         assert all(s["campaign_queued_at_post"] > 0 for s in singles[:1]), singles
+
+
+def _connectors(engine: str, directory: Path) -> Run:
+    # opt-in (each connector against its test peer): at a tiny size, both halves of both
+    # connectors run and their checks hold
+    params = Parameters.smoke().with_engines((engine,))
+    return run_scenarios(params, ["connectors"], directory / "results", directory / "work")
+
+
+def _assert_connectors_sound(run: Run, engine: str) -> None:
+    failures = [f"{r.metric}: {r.error}" for r in run.results if r.error]
+    assert not failures, "\n".join(failures)
+    metrics = [r.metric.split(":")[0] for r in run.results]
+    assert metrics == [
+        "rbm peer alone", "opencomms → rbm peer", "opencomms → rbm peer",
+        "whatsapp peer alone", "opencomms → whatsapp peer", "opencomms → whatsapp peer",
+    ]  # fmt: skip
+    for result in run.results:
+        assert result.engine == engine
+        assert result.measured is not None and result.measured > 0, result
+        details = result.details
+        assert details["messages"] == Parameters.smoke().connectors_recipients
+        assert details["peer_alone_answers"] == {"200": details["messages"]}
+        assert details["webhooks"]["pending"] == details["webhooks"]["failed"] == 0
+        assert details["connector_throughput"] == 0  # the cap lifted, as reported
+    for result in run.results[1::3] + run.results[2::3]:
+        assert result.ratio.endswith("× the peer alone"), result.ratio
+
+
+def test_connectors_check_themselves_on_sqlite(tmp_path: Path) -> None:
+    _assert_connectors_sound(_connectors("sqlite", tmp_path), "sqlite")
+
+
+@pytest.mark.postgres
+def test_connectors_check_themselves_on_postgresql(tmp_path: Path) -> None:
+    require_postgres()
+    _assert_connectors_sound(_connectors("postgresql", tmp_path), "postgresql")

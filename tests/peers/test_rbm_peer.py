@@ -925,6 +925,9 @@ def test_a_thousand_messages_are_accepted_and_acknowledged(
     peer.wait(lambda: peer.pending_events() == 0 and len(receiver.events()) == 1000)
 
     assert peer.delivered_twice() == []
+    by_phone = peer.delivered_by_phone()
+    assert len(by_phone) == 1000
+    assert all(len(ids) == 1 for ids in by_phone.values())
     assert time.monotonic() - started < 60
 
 
@@ -1059,6 +1062,29 @@ def test_a_revocation_may_race_the_delivery(peer: RbmPeer, api: Api, receiver: R
         ("DELIVERED", message_id)
     ]
     assert peer.delivered_to(PHONE) == [message_id]
+
+
+def test_an_expiry_may_fail_to_revoke(peer: RbmPeer, api: Api, receiver: Receiver) -> None:
+    peer.options.revoke_race = True
+    peer.offline(PHONE)
+    message_id = str(uuid.uuid4())
+    api.send({**text(), "ttl": "0.1s"}, message_id=message_id)
+
+    peer.wait(lambda: len(receiver.events()) == 2)
+
+    types = sorted(e["eventType"] for e in receiver.events())
+    assert types == ["DELIVERED", "TTL_EXPIRATION_REVOKE_FAILED"]
+    assert peer.delivered_to(PHONE) == [message_id]
+
+
+def test_scripted_failures_can_be_cleared(peer: RbmPeer, api: Api) -> None:
+    peer.fail(None, 503, times=100)
+    peer.fail(PHONE, 429, times=100)
+    assert api.send(text()).status_code == 429
+
+    peer.clear_failures()
+
+    assert api.send(text()).status_code == 200
 
 
 def test_answers_can_be_slow(peer: RbmPeer, api: Api) -> None:

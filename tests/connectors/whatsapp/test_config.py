@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from opencomms.connectors.registry import CONNECTOR_TYPES
-from opencomms.connectors.whatsapp import WhatsAppConfig
+from opencomms.connectors.registry import CONNECTOR_TYPES, build_connectors
+from opencomms.connectors.whatsapp import WhatsAppConfig, WhatsAppConnector
 from opencomms.settings import Settings, SettingsError, load_settings
 
 TOKEN, SECRET, VERIFY = "EAAG-token-4c1e9", "app-secret-77ab", "verify-me-5d2"
@@ -35,7 +35,7 @@ def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> Se
     return load_settings(
         str(path),
         environ=ENVIRONMENT if environ is None else environ,
-        connector_types=[*CONNECTOR_TYPES, WhatsAppConfig],
+        connector_types=list(CONNECTOR_TYPES),
     )
 
 
@@ -54,6 +54,13 @@ def test_the_repr_shows_no_secret(tmp_path: Path) -> None:
     shown = repr(config)
     assert "106540352242922" in shown
     assert not any(secret in shown for secret in (TOKEN, SECRET, VERIFY))
+
+
+def test_the_registry_builds_the_connector(tmp_path: Path) -> None:
+    connector = build_connectors(load(tmp_path, CONFIG))["wa"]
+    assert isinstance(connector, WhatsAppConnector)
+    assert connector.channels == {"WHATSAPP"}
+    assert TOKEN not in repr(connector)
 
 
 @pytest.mark.parametrize(

@@ -142,6 +142,13 @@ async def test_a_failed_status_carries_its_mapped_error(rig: Any) -> None:
     ]  # fmt: skip
 
 
+async def test_a_status_that_shows_nothing_is_acknowledged_and_not_reported(rig: Any) -> None:
+    connector, heard = rig
+    body = notification(statuses=[status("played"), status("deleted")])
+    assert (await connector.webhook(signed(body))).status == 200
+    assert heard.receipts == []
+
+
 async def test_user_messages_are_inbound_from_the_user_to_our_number(rig: Any) -> None:
     connector, heard = rig
     user = {"from": "16505551234", "timestamp": "1749416383"}

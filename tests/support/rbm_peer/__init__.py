@@ -29,11 +29,13 @@ Steering (any time):
     peer.options.expiry_events = True   # TTL_EXPIRATION_REVOKED for expired held messages
     peer.options.duplicate_status = 409 # a reused messageId: 409 ALREADY_EXISTS, or 200
     peer.options.answer_delay = 0.0     # seconds before each send is answered
-    peer.options.revoke_race = True     # revoke answers 200, the message is delivered anyway
+    peer.options.revoke_race = True     # revoke answers 200 and the message is delivered
+                                        # anyway; expiry: TTL_EXPIRATION_REVOKE_FAILED
     peer.unreachable(*numbers)          # not RCS-capable: 404 NOT_FOUND
     peer.offline(*numbers); peer.come_online(number)   # held, then delivered if live
     peer.fail(number_or_None, 429|500|503|..., times=1, after_accept=False)
     peer.fail_token_requests(status=500, times=1); peer.expire_tokens()
+    peer.clear_failures()               # forget the scripted failures not yet used
     peer.stranger()                     # a ServiceAccount the peer does not know
     peer.hold_events(); peer.release_events(reverse=False)   # late / out of order
     peer.duplicate_events(copies=2)     # each event pushed again (same Pub/Sub id)
@@ -46,18 +48,21 @@ Records:
         queued|delivered|revoked|expired, deliveries, expires_at, send_time)
     peer.posts(id)          # POSTs of a messageId, whatever the answer
     peer.answers(id=None)   # (messageId, phone, status) of every POST
-    peer.delivered_to(number); peer.delivered_twice()  # the latter must stay []
+    peer.delivered_to(number); peer.delivered_by_phone()  # {phone: [messageId, ...]}
+    peer.delivered_twice()  # messageIds that reached a phone twice: must stay []
     peer.revocations(); peer.tokens(); peer.pushes(event_type=None) (each attempt and
         the webhook's answer); peer.pending_events(); peer.records (raw)
-    peer.wait(check, timeout) / await peer.until(check, timeout)
+    peer.wait(check, timeout=30) / await peer.until(check, within=30)
 
 Behaviour, from the documentation
 ---------------------------------
 - Token endpoint: form `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` and
   `assertion`; the RS256 JWT must verify with the account's key (`kid`, when present,
-  is its private_key_id), `iss` its client_email, `aud` the token_uri, `exp - iat` at
-  most 3600 s; the answer is `{access_token, expires_in, token_type: "Bearer"}` or
-  400 `{error, error_description}` (invalid_grant, invalid_scope, invalid_request,
+  is its private_key_id), `iss` its client_email, `aud` Google's documented
+  https://oauth2.googleapis.com/token (what google-auth sends whatever the token_uri)
+  or the key's token_uri, `scope` known, `exp - iat` at most 3600 s; the answer is
+  `{access_token, expires_in, token_type: "Bearer"}` or 400 `{error,
+  error_description}` (invalid_grant, invalid_scope, invalid_request,
   unsupported_grant_type).
 - The API wants `Authorization: Bearer` with a live token: missing, unknown or expired
   gives 401 UNAUTHENTICATED, a token without the rcsbusinessmessaging (or
@@ -81,9 +86,10 @@ Behaviour, from the documentation
   clientToken, base64-decoded message.data)); UserEvent (senderPhoneNumber, eventType,
   eventId, messageId, sendTime, agentId), UserMessage (senderPhoneNumber, messageId,
   sendTime, agentId, text | suggestionResponse{postbackData, text, type}), ServerEvent
-  (phoneNumber, messageId, agentId, eventType TTL_EXPIRATION_REVOKED, eventId,
-  sendTime). A non-2xx answer (or none) is retried with exponential backoff
-  (`min_backoff`..`max_backoff`, short by default) for `retry_for` seconds.
+  (phoneNumber, messageId, agentId, eventType TTL_EXPIRATION_REVOKED or
+  TTL_EXPIRATION_REVOKE_FAILED, eventId, sendTime). A non-2xx answer (or none) is
+  retried with exponential backoff (`min_backoff`..`max_backoff`, short by default)
+  for `retry_for` seconds.
 
 Assumptions (where the documentation is silent or unclear)
 ----------------------------------------------------------
@@ -102,9 +108,8 @@ Assumptions (where the documentation is silent or unclear)
   TRANSACTION, PROMOTION, SERVICEREQUEST, ACKNOWLEDGEMENT (and UNSPECIFIED).
 - Text and titles must be non-empty where required; URLs must be absolute http(s), at
   most 2,048 chars; media height may be left out; a ttl must be positive; an expireTime
-  in the past is accepted and the message then expires at once. A message is not
-  refused for holding a PDF and media (the docs allow one file per message, and a
-  message holds one content anyway).
+  in the past is accepted and the message then expires at once. Files are not fetched:
+  a contentInfo URL is never checked for reachability, size or MIME type.
 - Revoking a message already revoked or expired answers 200 again.
 - Token error descriptions are Google's wording as far as known; unknown iss answers
   invalid_grant "account not found"; iat/exp get 300 s of clock skew.

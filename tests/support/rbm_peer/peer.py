@@ -202,6 +202,16 @@ class RbmPeer:
         else:
             self._platform.phones[number].scripts.append(script)
 
+    def clear_failures(self) -> None:
+        """Forget every scripted failure not yet used."""
+        self._call(self._clear_failures)
+
+    def _clear_failures(self) -> None:
+        self._platform.any_number.clear()
+        self._platform.token_scripts.clear()
+        for phone in self._platform.phones.values():
+            phone.scripts.clear()
+
     def fail_token_requests(self, status: int = 500, times: int = 1) -> None:
         self._platform.token_scripts.append(Script(status, times))
 
@@ -270,6 +280,14 @@ class RbmPeer:
     def delivered_to(self, number: str) -> list[str]:
         """The messageIds delivered to `number`, in accept order."""
         return [m.message_id for m in self.messages(DELIVERED) if m.phone == number]
+
+    def delivered_by_phone(self) -> dict[str, list[str]]:
+        """Every phone that got messages → their messageIds in accept order (one pass,
+        for checks over thousands of recipients)."""
+        found: dict[str, list[str]] = {}
+        for message in self.messages(DELIVERED):
+            found.setdefault(message.phone, []).append(message.message_id)
+        return found
 
     def posts(self, message_id: str) -> int:
         """How many times `message_id` was POSTed, whatever the answer."""

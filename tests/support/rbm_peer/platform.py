@@ -61,7 +61,7 @@ class Options:
     expiry_events: bool = True  # TTL_EXPIRATION_REVOKED when a held message expires
     duplicate_status: int = 409  # the answer to a messageId already used: 409 or 200
     answer_delay: float = 0.0  # seconds each send waits before it is answered
-    revoke_race: bool = False  # a revocation answers 200 yet the message is delivered
+    revoke_race: bool = False  # revocations (and expiries) fail: the message is delivered
 
 
 def _event_id(prefix: str) -> str:
@@ -182,7 +182,7 @@ class Platform:
         message = self.records.accepted[message_id]
         if message.state != QUEUED or not (anyway or self.phones[message.phone].online):
             return []
-        if message.expires_at is not None and message.expires_at <= time.time():
+        if not anyway and message.expires_at is not None and message.expires_at <= time.time():
             self.expire(message_id)
             return []
         with self.lock:
@@ -195,17 +195,26 @@ class Platform:
         return events
 
     def expire(self, message_id: str) -> None:
+        """A held message reaches its expiry: revoked (TTL_EXPIRATION_REVOKED), or, when
+        revocations race deliveries, delivered (TTL_EXPIRATION_REVOKE_FAILED first)."""
         message = self.records.accepted[message_id]
         if message.state != QUEUED:
             return
+        if self.options.revoke_race:
+            self._server_event(message, "TTL_EXPIRATION_REVOKE_FAILED")
+            self.deliver(message_id, anyway=True)
+            return
         with self.lock:
             message.state = EXPIRED
+        self._server_event(message, "TTL_EXPIRATION_REVOKED")
+
+    def _server_event(self, message: Accepted, event_type: str) -> None:
         if self.options.expiry_events:
             event = {
                 "phoneNumber": message.phone,
-                "messageId": message_id,
+                "messageId": message.message_id,
                 "agentId": self.agent_id,
-                "eventType": "TTL_EXPIRATION_REVOKED",
+                "eventType": event_type,
                 "eventId": _event_id("Ms"),
                 "sendTime": now_rfc3339(),
             }

@@ -21,6 +21,7 @@ from opencomms.connectors.base import Inbound, Receipt
 from opencomms.connectors.whatsapp.errors import graph_error, receipt_status
 
 __all__ = [
+    "STATUSES",
     "Notification",
     "Reports",
     "decode_notification",
@@ -32,6 +33,7 @@ __all__ = [
 SIGNATURE_PREFIX = "sha256="
 # a status -> the receipt's status; `failed` is read from its error (errors.py)
 _STATUSES = {"sent": "SENT", "delivered": "DELIVERED", "read": "READ"}
+STATUSES = frozenset({*_STATUSES, "failed"})  # the statuses that make a receipt
 
 
 class _ErrorData(msgspec.Struct):
