@@ -32,7 +32,8 @@ class WhatsAppConfig(ConnectorSettings, tag="whatsapp", kw_only=True):
     # the Graph API with its version; a proxy's or a test peer's URL instead
     base_url: str = "https://graph.facebook.com/v21.0"
     throughput: Annotated[float, msgspec.Meta(ge=0)] = 80  # messages a second; 0: no cap
-    connections: Positive = 16  # HTTP connections to the Graph API, at most
+    # HTTP connections to the Graph API, at most (and sends in flight): throughput x latency
+    connections: Positive = 80
     request_timeout: str = "30s"  # one send's request: connect, write, read
     fallback_timeout: str = "60s"
     receipt_wait: str = "72h"
