@@ -235,6 +235,12 @@ def test_an_attempt_on_a_channel_without_a_module_carries_the_shared_text() -> N
     assert content_for_channel(CONTENT, "SMS") == {"text": "Hi"}
 
 
+def test_an_attempt_on_a_channel_without_a_module_carries_the_shared_media() -> None:
+    media = [{"url": "https://example.com/a.png"}]
+    content = {"text": "Hi", "media": media, "modules": {"rcs": {"text": "Hi"}}}
+    assert content_for_channel(content, "SMS") == {"text": "Hi", "media": media}
+
+
 def test_content_without_modules_goes_as_it_is() -> None:
     content = {"text": "Hi", "media": ["https://x/y.png"]}
     assert content_for_channel(content, "SMS") == content

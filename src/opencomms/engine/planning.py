@@ -53,13 +53,17 @@ class Claimed:
 
 
 def content_for_channel(content: dict[str, Any], channel: str) -> dict[str, Any]:
-    """The content an attempt on `channel` carries: its module, else the shared text."""
+    """The content an attempt on `channel` carries: its module, else the shared text and
+    media (docs/channel-content.md)."""
     modules = content.get("modules")
     if isinstance(modules, dict):
         module = modules.get(channel.lower())
         if isinstance(module, dict):
             return module
-        return {"text": content.get("text", "")}
+        shared = {"text": content.get("text", "")}
+        if content.get("media"):
+            shared["media"] = content["media"]
+        return shared
     return content
 
 
