@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import pytest
 from opencomms.background.ownership import TAKEOVER_S
 from tests.scaling.processes import lease_holder, serve_processes
 from tests.support.databases import fresh_postgres
-from tests.support.polling import send, wait_completed
+from tests.support.polling import operation, send, wait_completed, wait_until
 from tests.support.smsc import Smsc
 from tests.test_crash_safety import ordinary_number
 
@@ -101,8 +102,60 @@ async def test_an_smpp_account_is_bound_by_one_process_and_fails_over(tmp_path: 
 
 
 def test_a_throughput_cap_holds_across_processes(tmp_path: Path) -> None:
-    log = [tmp_path / f"submits{i}.jsonl" for i in range(2)]
-    with fresh_postgres() as url, serve_processes(
-        url, tmp_path, 2, {"OPENCOMMS_SIMULATOR_THROUGHPUT": "100"}
-    ) as (processes, account):
-        ...
+    config = tmp_path / "opencomms.toml"
+    config.write_text('[simulator]\nthroughput = 100\nsubmit_log = "submits.jsonl"\n')
+    env = {"OPENCOMMS_CONFIG": str(config)}
+    with fresh_postgres() as url, serve_processes(url, tmp_path, 2, env) as (processes, account):
+        apis = [httpx.Client(base_url=p.url + "/v1", auth=account, timeout=60) for p in processes]
+        to = [{"address": ordinary_number(i), "channel": "PHONE"} for i in range(RECIPIENTS)]
+        # a send to each process: both would send at 100/s if each applied the cap alone
+        sent_at = time.time()
+        operations = [send(api, {"to": to, "content": {"text": "Hi"}}) for api in apis]
+        for api, operation_id in zip(apis, operations, strict=True):
+            wait_completed(api, operation_id, timeout=120)
+
+    times = sorted(
+        _seconds(json.loads(line)["at"])
+        for path in tmp_path.glob("process*/submits.jsonl")
+        for line in path.read_text().splitlines()
+    )
+    assert len(times) == 2 * RECIPIENTS
+    # one sender capped at 100/s in total: by any moment, no more than 100 a second since
+    # the sends (5 % and a few for the clocks), where two processes capping alone would
+    # have sent twice that. (The simulator logs a claim's submits once the last of them
+    # had its turn: a submit is logged at its turn or later, never before.)
+    for count, at in enumerate(times, start=1):
+        assert count <= 100 * (at - sent_at) * 1.05 + 5, (count, at - sent_at)
+    assert times[-1] - sent_at >= 2 * RECIPIENTS / 100 * 0.95
+
+
+def test_a_one_recipient_send_overtakes_a_campaign_on_another_process(tmp_path: Path) -> None:
+    config = tmp_path / "opencomms.toml"
+    config.write_text("[simulator]\nthroughput = 100\n")
+    env = {"OPENCOMMS_CONFIG": str(config)}
+    with fresh_postgres() as url, serve_processes(url, tmp_path, 2, env) as (processes, account):
+        apis = [httpx.Client(base_url=p.url + "/v1", auth=account, timeout=60) for p in processes]
+        to = [{"address": ordinary_number(i), "channel": "PHONE"} for i in range(2_000)]
+        campaign = send(apis[0], {"to": to, "content": {"text": "Sale"}})
+        wait_until(lambda: _sent(apis[0], campaign) > 100, 60)
+        started = time.monotonic()
+        one = send(apis[1], {"to": [{"address": ordinary_number(5_000), "channel": "PHONE"}],
+                             "content": {"text": "Your code is 1234"}})  # fmt: skip
+        wait_completed(apis[1], one, timeout=30)
+        overtook_in = time.monotonic() - started
+        still_running = operation(apis[0], campaign)["status"]
+
+    assert still_running == "PROCESSING"  # the campaign needs 20 s at 100/s
+    assert overtook_in < 5, overtook_in
+
+
+def _sent(api: httpx.Client, operation_id: str) -> int:
+    stats = operation(api, operation_id)["stats"]
+    return int(stats["total"] - stats["queued"] - stats["scheduled"])  # sent, or further
+
+
+RECIPIENTS = 300
+
+
+def _seconds(at: str) -> float:
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()

@@ -20,6 +20,7 @@ once across a takeover.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -51,6 +52,12 @@ __all__ = ["DeliveryPolicy", "EventDelivery"]
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.2
+# After a ring, look again this often for this long: on PostgreSQL, events are seen once
+# every older transaction on the server has ended (store/outbox_watch.py), and the one
+# still open at the ring's round may be one that rings nobody when it ends (another
+# process's, a lease renewal).
+RECHECK_S = 0.05
+RECHECK_FOR_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -102,9 +109,11 @@ class EventDelivery:
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(policy.concurrency)
         self._wakeup = Wakeup(IDLE_POLL_S)
+        self._rung_at = float("-inf")
 
     def ring(self) -> None:
         """Events were committed: look for news now rather than at the next poll."""
+        self._rung_at = time.monotonic()
         self._wakeup.ring()
 
     def wake(self, sink_id: str) -> None:
@@ -125,7 +134,16 @@ class EventDelivery:
                 if self._ownership.may_take(_lease(sink_id)):
                     self._elsewhere.discard(sink_id)
                     self._start(sink_id)
+            await self._rest()
+
+    async def _rest(self) -> None:
+        """Until rung, or the poll; shortly after a ring, on PostgreSQL, only RECHECK_S."""
+        recent = time.monotonic() - self._rung_at <= RECHECK_FOR_S
+        if not recent or self._db.dialect != "postgresql":
             await self._wakeup.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), RECHECK_S)
 
     async def _due_sinks(self, conn: Conn) -> set[str]:
         news = await self._watch.news(conn)
