@@ -13,6 +13,8 @@ from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.sealing import server_sealer
 from opencomms.settings import SettingsError, load_settings
 from opencomms.store.migrate import upgrade
+from opencomms.store.open import refuse_if_in_use
+from opencomms.store.sqlite import SqliteInUse
 
 __all__ = ["migrate", "serve"]
 
@@ -41,6 +43,11 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     server = settings.server
+    try:
+        refuse_if_in_use(server.database_url)
+    except SqliteInUse as error:
+        typer.echo(f"opencomms: {error}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"opencomms serving on http://{server.host}:{server.port} ({server.database_url})")
     if settings.account_sid:
         # the token is shown once, when its account is created (create_app's announce)

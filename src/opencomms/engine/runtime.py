@@ -50,16 +50,12 @@ class Runtime:
         self,
         settings: Settings,
         *,
-        sole_worker: bool = True,
         announce: Callable[[str], None] | None = None,
     ) -> None:
-        """`sole_worker`: this process is the only one working on this database (the
-        embedded `serve`), so any claim it finds at start was left by a dead process.
-        `announce`: where the operator is told a new account's auth token, once (the
+        """`announce`: where the operator is told a new account's auth token, once (the
         CLI's terminal); without it the token is never shown."""
         self.settings = settings
         self._announce = announce
-        self._sole_worker = sole_worker
         self.connectors: dict[str, Connector] = build_connectors(settings)
         self._db: Database | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -122,10 +118,11 @@ class Runtime:
             sealer=self.sealer,
             connect_timeout_s=faults.connect_timeout_s,
             query_timeout_s=faults.query_timeout_s,
+            sole_process=True,
         )
         # every write of the process goes through it: committed events are sent at once
         self._db = db = OutboxDoorbell(opened, self._events_committed)
-        if self._sole_worker:
+        if _sole_worker(db):
             await db.write(_release_claims)
         await self._provision_configured_account()
         backoff_s = faults.max_backoff_s
@@ -262,6 +259,15 @@ async def _flush(applier: BatchApplier[Receipt] | BatchApplier[Inbound]) -> None
         await applier.flush()
     except StoreUnavailable as error:
         log.error("stopping with %d reports not stored: %s", applier.backlog, error)
+
+
+def _sole_worker(db: Database) -> bool:
+    """Whether this process is the only one working on the database: on SQLite it is
+    (it holds the file, store/sqlite.py), so whatever it finds claimed at start was left
+    by a process that is gone. On PostgreSQL other live processes may hold claims: they
+    are never released, only taken over once their lease runs out (docs/decisions.md,
+    "Claims and leases across processes")."""
+    return db.dialect == "sqlite"
 
 
 async def _release_claims(conn: Conn) -> None:
