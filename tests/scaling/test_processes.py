@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -60,11 +61,12 @@ def _sockets(pid: int, port: int, state: str) -> set[int]:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie, exited but not yet reaped, is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @pytest.fixture
@@ -184,3 +186,26 @@ def test_more_than_one_process_on_sqlite_is_refused(options: list[str], tmp_path
     assert result.returncode == 2
     assert "need PostgreSQL" in result.stderr
     assert not database.exists()
+
+
+def test_a_child_that_dies_stops_the_set_and_a_dead_parent_stops_its_children(
+    account: tuple[str, str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, _, env = account
+    first = ServeProcess(url, tmp_path, env, options=["--workers", "2"]).start()
+    children = wait_until(lambda: (found := _children(first.pid)) and len(found) == 2 and found)
+    os.kill(children[0], signal.SIGKILL)
+    stopped = first.wait(timeout=60)
+    second = ServeProcess(url, tmp_path, env, options=["--workers", "2"]).start()
+    orphans = wait_until(lambda: (found := _children(second.pid)) and len(found) == 2 and found)
+    second.kill()
+    try:
+        wait_until(lambda: not any(_alive(pid) for pid in orphans), timeout=30)
+    finally:
+        for pid in orphans:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    assert stopped == 1, "the parent says the set stopped because a process died"
+    assert not _alive(children[1])
+    assert "exited" in first.log_text()

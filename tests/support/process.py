@@ -92,6 +92,11 @@ class ServeProcess:
         self._process.send_signal(signal.SIGKILL)
         self._process.wait(timeout=30)
 
+    def wait(self, timeout: float = 30) -> int:
+        """Its exit status, once it has exited by itself."""
+        assert self._process is not None
+        return self._process.wait(timeout=timeout)
+
     def stop(self, timeout: float = 30) -> bool:
         """SIGTERM, as an operator stops it; SIGKILL after `timeout` s. True when it
         stopped by itself."""
