@@ -259,3 +259,28 @@ async def test_an_operators_address_no_account_sent_from_keeps_the_message_for_n
     ]
     assert await event_accounts(db) == []
     assert not any([await opted_out(db, account) for account in accounts])
+
+
+async def test_a_message_reported_again_by_its_provider_is_stored_and_announced_once(
+    db: Database,
+) -> None:
+    """A webhook retried after a lost answer, or after a restart, names the same provider
+    id: the second report is dropped, within one batch and across batches."""
+    account = await owned_sender(db)
+    first = Inbound("operator_a", "SMS", WRITER, SENDER, "Hello", provider_message_id="p-1")
+    other = Inbound("operator_a", "SMS", WRITER, SENDER, "Again", provider_message_id="p-2")
+    await db.write(lambda conn: apply_inbound(conn, [first, first]))
+    await db.write(lambda conn: apply_inbound(conn, [first, other]))
+
+    assert await stored(db) == [(account, WRITER, "Again"), (account, WRITER, "Hello")]
+    assert await event_accounts(db) == [account, account]
+
+
+async def test_the_same_provider_id_on_another_connector_is_another_message(db: Database) -> None:
+    account = await owned_sender(db)
+    await register(db, connector="operator_b", account=account)
+    on_a = Inbound("operator_a", "SMS", WRITER, SENDER, "A", provider_message_id="p-1")
+    on_b = Inbound("operator_b", "SMS", WRITER, SENDER, "B", provider_message_id="p-1")
+    await db.write(lambda conn: apply_inbound(conn, [on_a, on_b]))
+
+    assert [text for *_, text in await stored(db)] == ["A", "B"]

@@ -56,7 +56,9 @@ async def apply_inbound(conn: Conn, messages: list[Inbound]) -> None:
     now = now_ms()
     records: list[inbound_messages.InboundRecord] = []
     for connector in sorted({message.connector for message in messages}):
-        batch = [message for message in messages if message.connector == connector]
+        batch = await _not_heard_before(
+            conn, connector, [message for message in messages if message.connector == connector]
+        )
         keys = [address_key(message.channel, message.to_address) for message in batch]
         owners = await sender_addresses.owners(conn, connector, sorted(set(keys)))
         for message, key in zip(batch, keys, strict=True):
@@ -78,6 +80,21 @@ async def apply_inbound(conn: Conn, messages: list[Inbound]) -> None:
     )
     for account, record in seen:
         await _apply_keyword(conn, account, record)
+
+
+async def _not_heard_before(conn: Conn, connector: str, batch: list[Inbound]) -> list[Inbound]:
+    """The messages of `batch` not stored before: a provider that reports one again (a
+    webhook retried after a lost answer, or after a restart) is heard once."""
+    ids = sorted({m.provider_message_id for m in batch if m.provider_message_id is not None})
+    seen = await inbound_messages.known_provider_ids(conn, connector, ids)
+    fresh: list[Inbound] = []
+    for message in batch:
+        if message.provider_message_id is not None:
+            if message.provider_message_id in seen:
+                continue
+            seen.add(message.provider_message_id)
+        fresh.append(message)
+    return fresh
 
 
 def _writer(message: Inbound) -> str:

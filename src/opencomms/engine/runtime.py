@@ -32,7 +32,7 @@ from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, server_sealer
 from opencomms.settings import Settings
 from opencomms.store import accounts, dispatch_state, jobs
-from opencomms.store.database import Conn, Database
+from opencomms.store.database import Conn, Database, one_at_a_time
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.open import open_database
 from opencomms.store.outbox_doorbell import OutboxDoorbell
@@ -42,6 +42,7 @@ __all__ = ["Runtime"]
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0
+Loop = tuple[str, Callable[[], Awaitable[None]]]
 EARLY_RECEIPT_SWEEP_S = 5.0
 
 
@@ -50,12 +51,18 @@ class Runtime:
         self,
         settings: Settings,
         *,
+        background: bool = True,
         announce: Callable[[str], None] | None = None,
     ) -> None:
-        """`announce`: where the operator is told a new account's auth token, once (the
-        CLI's terminal); without it the token is never shown."""
+        """`background`: run the background workers (fan-out, dispatch, events, pruning...);
+        without them (`serve --role api`) the process only stores what the API and the
+        providers' webhooks hand it, and the workers of other processes find that work
+        by polling (within their IDLE_POLL_S). `announce`: where the operator is told a
+        new account's auth token, once (the CLI's terminal); without it the token is
+        never shown."""
         self.settings = settings
         self._announce = announce
+        self._background = background
         self.connectors: dict[str, Connector] = build_connectors(settings)
         self._db: Database | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -122,17 +129,28 @@ class Runtime:
         )
         # every write of the process goes through it: committed events are sent at once
         self._db = db = OutboxDoorbell(opened, self._events_committed)
-        if _sole_worker(db):
+        if self._background and _sole_worker(db):
             await db.write(_release_claims)
         await self._provision_configured_account()
         backoff_s = faults.max_backoff_s
         receipts = self._receipts = BatchApplier(db, apply_receipts, max_backoff_s=backoff_s)
         inbound = self._inbound = BatchApplier(db, apply_inbound, max_backoff_s=backoff_s)
         for name, connector in self.connectors.items():
-            await connector.start(
-                keyed_receipts(name, receipts.accept),
-                lambda message: inbound.accept(storable_inbound(message)),
-            )
+            if self._background or _receives_webhooks(connector):
+                await connector.start(
+                    keyed_receipts(name, receipts.accept),
+                    lambda message: inbound.accept(storable_inbound(message)),
+                )
+        loops: list[Loop] = [("receipts", receipts.run), ("inbound", inbound.run)]
+        if self._background:
+            loops += self._start_workers(db, backoff_s)
+        for name, run in loops:
+            supervised = _supervise(name, run, backoff_s)
+            self._tasks.append(asyncio.create_task(supervised, name=name))
+        _tune_garbage_collector()
+
+    def _start_workers(self, db: Database, backoff_s: float) -> list[Loop]:
+        """The background workers, made; their loops, to run."""
         dispatcher = self._dispatcher = Dispatcher(db, self.connectors, max_backoff_s=backoff_s)
         fanout = self._fanout = FanoutWorker(
             db, self._renderer, dispatcher.wake, max_backoff_s=backoff_s
@@ -141,11 +159,9 @@ class Runtime:
             db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
         )
         pruner = self._pruner = Pruner(db, self.retention)
-        for name, run in (
+        return [
             ("fanout", fanout.run),
             ("dispatcher", dispatcher.run),
-            ("receipts", receipts.run),
-            ("inbound", inbound.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
             ("pruner", pruner.run),
@@ -153,10 +169,7 @@ class Runtime:
                 "callback sink expiry",
                 partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
             ),
-        ):
-            supervised = _supervise(name, run, backoff_s)
-            self._tasks.append(asyncio.create_task(supervised, name=name))
-        _tune_garbage_collector()
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -179,11 +192,12 @@ class Runtime:
 
     async def _provision_configured_account(self) -> None:
         """The account of OPENCOMMS_ACCOUNT_SID, then the configured senders and pools in
-        every account."""
+        every account. Processes starting at once provision one after the other (a sender
+        is looked up, then inserted when missing)."""
         sid, token = self.settings.account_sid, self.settings.auth_token
         if sid and token:
             await self._provision_account(sid, token)
-        await self.db.write(lambda conn: provision_configured(conn, self.settings, now_ms()))
+        await self.db.write(partial(_provision_configured, self.settings))
 
     async def _provision_account(self, sid: str, token: str) -> None:
         """Create the account unless it exists; its auth token is shown only now. A token
@@ -211,6 +225,13 @@ class Runtime:
                 " requests with it are refused",
                 sid,
             )
+
+
+def _receives_webhooks(connector: Connector) -> bool:
+    """Its provider reports over HTTP (connectors/base.py's WebhookReceiver): an API-only
+    process starts it to take those reports; it starts no other connector (an SMPP
+    account's binds belong to the workers)."""
+    return callable(getattr(connector, "webhook", None))
 
 
 def _tune_garbage_collector() -> None:
@@ -274,6 +295,15 @@ async def _release_claims(conn: Conn) -> None:
     """Whatever is claimed belongs to a process that is gone: it is due again now."""
     await jobs.release_all(conn)
     await dispatch_state.release_in_flight(conn, now_ms())
+
+
+# the advisory lock of provisioning at start (any fixed number; migrations use another)
+PROVISIONING_LOCK_KEY = 0x2DE4_0B30_60CA_49FF
+
+
+async def _provision_configured(settings: Settings, conn: Conn) -> None:
+    await one_at_a_time(conn, PROVISIONING_LOCK_KEY)
+    await provision_configured(conn, settings, now_ms())
 
 
 async def _sweep_early_receipts(db: Database) -> None:

@@ -10,7 +10,7 @@ import msgspec
 
 from opencomms.store.database import Conn, placeholders
 
-__all__ = ["InboundRecord", "get_inbound", "insert_inbound", "last_sender_to"]
+__all__ = ["InboundRecord", "get_inbound", "insert_inbound", "known_provider_ids", "last_sender_to"]
 
 
 class InboundRecord(msgspec.Struct, frozen=True):
@@ -33,6 +33,19 @@ _values = attrgetter(*_FIELDS)
 
 async def insert_inbound(conn: Conn, records: Sequence[InboundRecord]) -> None:
     await conn.insert_many("inbound_messages", _FIELDS, [_values(record) for record in records])
+
+
+async def known_provider_ids(conn: Conn, connector: str, ids: Sequence[str]) -> set[str]:
+    """Which of these provider ids of `connector` an inbound message already has."""
+    if not ids:
+        return set()
+    rows = await conn.fetch(
+        "SELECT provider_message_id FROM inbound_messages WHERE connector = ?"
+        f" AND provider_message_id IN ({placeholders(len(ids))})",
+        connector,
+        *ids,
+    )
+    return {str(row[0]) for row in rows}
 
 
 async def get_inbound(conn: Conn, ids: Sequence[str]) -> dict[str, InboundRecord]:

@@ -426,6 +426,14 @@ inbound_messages = sa.Table(
     sa.Column("provider_message_id", sa.Text, nullable=True),
     sa.Column("received_at", Time, nullable=False),
     sa.Index("ix_inbound_messages_received", "received_at"),
+    # a provider that reports a message again (a webhook retried) is heard once
+    sa.Index(
+        "ix_inbound_messages_provider_id",
+        "connector",
+        "provider_message_id",
+        sqlite_where=sa.text("provider_message_id IS NOT NULL"),
+        postgresql_where=sa.text("provider_message_id IS NOT NULL"),
+    ),
 )
 
 # The parts of an attempt sent in several (a long SMS over SMPP), each with its own

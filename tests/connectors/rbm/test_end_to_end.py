@@ -13,9 +13,10 @@ import pytest
 
 from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.domain.ids import new_account_sid, new_auth_token
+from opencomms.engine import runtime
 from opencomms.settings import load_settings
 from tests.support.databases import database_url
-from tests.support.polling import all_messages, send, wait_completed
+from tests.support.polling import all_messages, send, wait_completed, wait_until
 from tests.support.rbm_peer import RbmPeer
 from tests.support.server import ThreadServer
 
@@ -28,7 +29,7 @@ agent_id = "{agent}"
 service_account_file = "{key_file}"
 client_token_env = "RBM_CLIENT_TOKEN"
 base_url = "{base_url}"
-fallback_timeout = "30s"
+fallback_timeout = "2s"
 receipt_wait = "30s"
 
 [[senders]]
@@ -70,7 +71,13 @@ class Setup:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+def setup(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Setup]:
+    # RBM reports DELIVERED as soon as it answers the send: on PostgreSQL the receipt and
+    # the answer may commit side by side, and the receipt then waits for the sweep of
+    # early receipts (every 5 s), longer than these tests' 2 s fallback timeout
+    monkeypatch.setattr(runtime, "EARLY_RECEIPT_SWEEP_S", 0.2)
     account = (new_account_sid(), new_auth_token())
     with RbmPeer(tmp_path, AGENT) as peer, database_url(request.param, str(tmp_path)) as url:
         path = tmp_path / "opencomms.toml"
@@ -125,9 +132,13 @@ def test_read_events_and_their_order(setup: Setup) -> None:
 
     operation_id = setup.send(number)
     setup.peer.wait(lambda: setup.peer.pending_events() == 0 and setup.peer.pushes("READ"))
-    message = setup.messages(operation_id)[number]
+    setup.messages(operation_id)  # COMPLETED once DELIVERED (or READ): READ may follow
 
-    assert message["status"] == "READ"
+    def read() -> dict[str, Any] | None:
+        message = setup.messages(operation_id)[number]
+        return message if message["status"] == "READ" else None
+
+    message = wait_until(read, 10)
     assert [a["status"] for a in message["attempts"]] == ["READ"]
 
 
@@ -139,3 +150,33 @@ def test_a_stop_reply_over_rcs_is_an_opt_out(setup: Setup) -> None:
     setup.peer.wait(lambda: setup.peer.pending_events() == 0)
     opt_outs = setup.api.get("/OptOuts").json()
     assert number in str(opt_outs)
+
+
+@pytest.mark.parametrize("expiry_event", [True, False], ids=["expiry event", "revoked"])
+def test_an_offline_phone_gets_sms_and_never_the_rcs_after_it(
+    setup: Setup, expiry_event: bool
+) -> None:
+    """The message goes with the fallback timeout as its ttl. RBM's expiry event fails the
+    attempt (UNDELIVERED); without it, the fallback timer moves on and the RCS message is
+    revoked. Either way the phone coming online later does not get it after the SMS."""
+    setup.peer.options.expiry_events = expiry_event
+    number = "+14155550165"
+    setup.peer.offline(number)
+
+    message = setup.messages(setup.send(number))[number]
+
+    rcs, sms = message["attempts"]
+    assert rcs["from"]["address"] == AGENT
+    if expiry_event:
+        assert (rcs["status"], rcs["error"]["code"]) == ("UNDELIVERED", 30003)
+    else:
+        assert rcs["status"] == "SENT"
+        setup.peer.wait(setup.peer.revocations)
+        [revoked] = setup.peer.revocations()
+        assert (revoked.phone, revoked.status) == (number, 200)
+    assert (sms["from"]["address"], sms["status"]) == (SMS_SENDER, "DELIVERED")
+    [held] = setup.peer.messages()
+    assert held.body["ttl"] == "2s"
+    setup.peer.come_online(number)
+    setup.peer.wait(lambda: setup.peer.pending_events() == 0)
+    assert setup.peer.delivered_to(number) == []
