@@ -209,3 +209,23 @@ def test_a_child_that_dies_stops_the_set_and_a_dead_parent_stops_its_children(
     assert stopped == 1, "the parent says the set stopped because a process died"
     assert not _alive(children[1])
     assert "exited" in first.log_text()
+
+
+def test_a_worker_that_cannot_reach_its_database_says_so_without_its_password(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "opencomms", "serve", "--role", "worker",
+         "--database-url", "postgresql://opencomms:hunter2@127.0.0.1:1/opencomms"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OPENCOMMS_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert "the workers could not start" in result.stderr
+    assert "postgresql://opencomms:***@127.0.0.1:1/opencomms" in result.stdout
+    assert "hunter2" not in result.stdout + result.stderr

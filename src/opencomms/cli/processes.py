@@ -22,8 +22,9 @@ from collections.abc import Callable, Sequence
 
 from opencomms.engine.runtime import Runtime
 from opencomms.settings import Settings
+from opencomms.store.errors import StoreUnavailable
 
-__all__ = ["listening_socket", "run_worker", "supervise", "watch_parent"]
+__all__ = ["WorkerStartError", "listening_socket", "run_worker", "supervise", "watch_parent"]
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class WorkerStartError(Exception):
+    """The workers could not start: the database cannot be reached or migrated."""
+
+
 def run_worker(settings: Settings, announce: Callable[[str], None]) -> None:
-    """The background workers without an HTTP listener, until SIGTERM or SIGINT."""
+    """The background workers without an HTTP listener, until SIGTERM or SIGINT; raises
+    WorkerStartError when they cannot start."""
     asyncio.run(_work(settings, announce))
 
 
@@ -106,7 +112,11 @@ async def _work(settings: Settings, announce: Callable[[str], None]) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopped.set)
     runtime = Runtime(settings, announce=announce)
-    await runtime.start()
+    try:
+        await runtime.start()
+    except (OSError, StoreUnavailable) as error:
+        await runtime.stop()
+        raise WorkerStartError(str(error) or type(error).__name__) from None
     log.info("worker process %d started: background workers only, no HTTP", os.getpid())
     try:
         await stopped.wait()

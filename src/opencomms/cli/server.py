@@ -6,13 +6,20 @@ from __future__ import annotations
 import logging
 import sys
 from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 import uvicorn
 
 from opencomms.api.http_limits import BoundedConfig
 from opencomms.app import create_app
-from opencomms.cli.processes import listening_socket, run_worker, supervise, watch_parent
+from opencomms.cli.processes import (
+    WorkerStartError,
+    listening_socket,
+    run_worker,
+    supervise,
+    watch_parent,
+)
 from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.sealing import server_sealer
 from opencomms.settings import Settings, SettingsError, load_settings
@@ -83,9 +90,17 @@ def serve(
         command = _child_command(host, port, database_url, config, role)
         raise typer.Exit(supervise(command, workers, typer.echo))
     if role is Role.WORKER:
-        run_worker(settings, typer.echo)
+        _work(settings)
         return
     _serve_http(settings, background=role is Role.ALL, reuse_port=supervised)
+
+
+def _work(settings: Settings) -> None:
+    try:
+        run_worker(settings, typer.echo)
+    except WorkerStartError as error:
+        typer.echo(f"opencomms: the workers could not start: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _settings(config: str | None, overrides: dict[str, object]) -> Settings:
@@ -109,13 +124,22 @@ def _banner(settings: Settings, role: Role, workers: int) -> None:
     server = settings.server
     where = f"http://{server.host}:{server.port}" if role is not Role.WORKER else "no HTTP"
     processes = f", {workers} processes" if workers > 1 else ""
-    typer.echo(f"opencomms {role} ({where}{processes}) on {server.database_url}")
+    typer.echo(f"opencomms {role} ({where}{processes}) on {_without_password(server.database_url)}")
     if settings.account_sid:
         # the token is shown once, when its account is created (create_app's announce)
         typer.echo(
             f"  Account SID: {settings.account_sid} (auth token: OPENCOMMS_AUTH_TOKEN;"
             " `opencomms rotate-token` makes a new one)"
         )
+
+
+def _without_password(database_url: str) -> str:
+    """The URL as shown on the terminal: a password in it is replaced by `***`."""
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def _child_command(
