@@ -1,6 +1,8 @@
 """Several `opencomms serve` processes on one PostgreSQL database share the work, and one
 killed with SIGKILL loses nothing and sends nothing twice: its claims are taken over
-once their leases run out, its attempts in flight recovered by asking the carrier."""
+once their leases run out, its attempts in flight recovered by asking the carrier.
+
+Still to add with the sink singleton of issue 13: every event reaches a sink."""
 
 from __future__ import annotations
 
