@@ -24,6 +24,8 @@ from opencomms.connectors.registry import CONNECTOR_TYPES
 from opencomms.sealing import server_sealer
 from opencomms.settings import Settings, SettingsError, load_settings
 from opencomms.store.migrate import upgrade
+from opencomms.store.open import refuse_if_in_use
+from opencomms.store.sqlite import SqliteInUse
 
 __all__ = ["migrate", "serve"]
 
@@ -76,6 +78,7 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    _refuse_if_in_use(server.database_url)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -106,6 +109,15 @@ def _settings(config: str | None, overrides: dict[str, object]) -> Settings:
     except SettingsError as error:
         typer.echo(f"opencomms: {error}", err=True)
         raise typer.Exit(2) from None
+
+
+def _refuse_if_in_use(database_url: str) -> None:
+    """A SQLite database another server holds: say so, and stop."""
+    try:
+        refuse_if_in_use(database_url)
+    except SqliteInUse as error:
+        typer.echo(f"opencomms: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _banner(settings: Settings, role: Role, workers: int) -> None:

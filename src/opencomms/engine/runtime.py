@@ -51,13 +51,10 @@ class Runtime:
         self,
         settings: Settings,
         *,
-        sole_worker: bool = True,
         background: bool = True,
         announce: Callable[[str], None] | None = None,
     ) -> None:
-        """`sole_worker`: this process is the only one working on this database (the
-        embedded `serve`), so any claim it finds at start was left by a dead process.
-        `background`: run the background workers (fan-out, dispatch, events, pruning...);
+        """`background`: run the background workers (fan-out, dispatch, events, pruning...);
         without them (`serve --role api`) the process only stores what the API and the
         providers' webhooks hand it, and the workers of other processes find that work
         by polling (within their IDLE_POLL_S). `announce`: where the operator is told a
@@ -65,7 +62,6 @@ class Runtime:
         never shown."""
         self.settings = settings
         self._announce = announce
-        self._sole_worker = sole_worker and background
         self._background = background
         self.connectors: dict[str, Connector] = build_connectors(settings)
         self._db: Database | None = None
@@ -129,10 +125,11 @@ class Runtime:
             sealer=self.sealer,
             connect_timeout_s=faults.connect_timeout_s,
             query_timeout_s=faults.query_timeout_s,
+            sole_process=True,
         )
         # every write of the process goes through it: committed events are sent at once
         self._db = db = OutboxDoorbell(opened, self._events_committed)
-        if self._sole_worker:
+        if self._background and _sole_worker(db):
             await db.write(_release_claims)
         await self._provision_configured_account()
         backoff_s = faults.max_backoff_s
@@ -283,6 +280,15 @@ async def _flush(applier: BatchApplier[Receipt] | BatchApplier[Inbound]) -> None
         await applier.flush()
     except StoreUnavailable as error:
         log.error("stopping with %d reports not stored: %s", applier.backlog, error)
+
+
+def _sole_worker(db: Database) -> bool:
+    """Whether this process is the only one working on the database: on SQLite it is
+    (it holds the file, store/sqlite.py), so whatever it finds claimed at start was left
+    by a process that is gone. On PostgreSQL other live processes may hold claims: they
+    are never released, only taken over once their lease runs out (docs/decisions.md,
+    "Claims and leases across processes")."""
+    return db.dialect == "sqlite"
 
 
 async def _release_claims(conn: Conn) -> None:
