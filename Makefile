@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve rotate-token test lint bench bench-smpp bench-fair-share bench-connectors clean
+.PHONY: serve rotate-token test lint bench bench-smpp bench-fair-share bench-connectors bench-scale-out clean
 
 serve: $(VENV)/.installed
 	@test -f opencomms.env || (umask 077 && $(BIN)/opencomms credentials > opencomms.env)
@@ -63,6 +63,12 @@ bench-fair-share: $(VENV)/.installed-bench
 # bench/results/connectors/.
 bench-connectors: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --scenarios connectors --results bench/results/connectors $(BENCH_ARGS)
+
+# Opt-in (~2 min, PostgreSQL): the end-to-end workload with `serve --workers N` for 1, 2 and
+# 4 processes, each figure beside one process's; results go to bench/results/scale-out/.
+bench-scale-out: $(VENV)/.installed-bench
+	$(BIN)/python -m bench --scenarios scale-out --engines postgresql \
+		--results bench/results/scale-out $(BENCH_ARGS)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.created
 	$(BIN)/pip install -q -e '.[test,bench]'

@@ -24,6 +24,8 @@ class Targets:
     # smpp-vs-jasmin-http: opencomms (through Jasmin's SMPP server, and straight to the
     # SMSC), against Jasmin's HTTP API to the same SMSC
     smpp_vs_jasmin_http: float = 10
+    # scale-out (issue 13): 2 processes of `serve --workers` against 1, end to end
+    scale_two_processes: float = 1.7
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ class Parameters:
     connectors_recipients: int = 10_000  # one POST (the most it takes)
     connectors_concurrency: int = 32  # the connector's connections, and the plain client's
     connectors_timeout_s: float = 600  # per half, to every send answered / COMPLETED
+    # scale-out (opt-in): the end-to-end workload on PostgreSQL, `serve --workers N`
+    scale_processes: tuple[int, ...] = (1, 2, 4)
+    scale_operations: int = 10
+    scale_recipients: int = 10_000
+    scale_timeout_s: float = 600  # to COMPLETED, or the run fails
     targets: Targets = field(default_factory=Targets)
 
     @classmethod
@@ -103,6 +110,10 @@ class Parameters:
             connectors_recipients=100,
             connectors_concurrency=8,
             connectors_timeout_s=120,
+            scale_processes=(1, 2),
+            scale_operations=2,
+            scale_recipients=100,
+            scale_timeout_s=60,
         )
 
     def with_engines(self, engines: tuple[str, ...]) -> Parameters:

@@ -24,6 +24,7 @@ from bench.scenarios.connectors import run_connectors
 from bench.scenarios.end_to_end import run_end_to_end
 from bench.scenarios.fair_share import run_fair_share
 from bench.scenarios.read_path import run_read_path
+from bench.scenarios.scale_out import run_scale_out
 from bench.scenarios.smpp_jasmin import run_smpp_vs_jasmin_http
 from bench.server import POSTGRES_ADMIN_URL, postgres_available
 
@@ -33,8 +34,8 @@ RESULTS = Path(__file__).parent / "results"
 SCENARIOS = ("baseline", "accept-10k", "accept-rate", "end-to-end", "read-path")
 # run only when named: fair-share takes ~3 min (SQLite only); smpp-vs-jasmin-http needs
 # real peers (.ci/peers.sh; SQLite only); connectors runs rbm and whatsapp against their
-# test peers (~1 min per engine)
-OPT_IN_SCENARIOS = ("fair-share", "smpp-vs-jasmin-http", "connectors")
+# test peers (~1 min per engine); scale-out runs 1, 2 and 4 processes (PostgreSQL only)
+OPT_IN_SCENARIOS = ("fair-share", "smpp-vs-jasmin-http", "connectors", "scale-out")
 
 
 def _engine_runner(
@@ -50,6 +51,7 @@ def _engine_runner(
         "fair-share": (run_fair_share, ("sqlite",)),
         "smpp-vs-jasmin-http": (run_smpp_vs_jasmin_http, ("sqlite",)),
         "connectors": (run_connectors, params.engines),
+        "scale-out": (run_scale_out, ("postgresql",)),
     }
     return table[name]
 

@@ -166,9 +166,10 @@ class ServerProcess:
         simulator: str = "",
         env: dict[str, str] | None = None,
         public_url: bool = False,
+        workers: int = 1,
     ) -> None:
         """`public_url`: the server's own URL is its `[server] public_url` (providers'
-        webhooks come to it)."""
+        webhooks come to it); `workers` above 1: `serve --workers N` (PostgreSQL)."""
         self.database_url = database_url
         self.directory = directory
         self.credentials = credentials or Credentials.fresh()
@@ -179,6 +180,7 @@ class ServerProcess:
         )
         self._env = env or {}
         self._core = core
+        self._workers = workers
         self._log = directory / f"serve-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -198,6 +200,8 @@ class ServerProcess:
         }
         command = [sys.executable, "-m", "opencomms", "serve", "--port", str(self.port)]
         command += ["--database-url", self.database_url]
+        if self._workers > 1:
+            command += ["--workers", str(self._workers)]
         with self._log.open("ab") as log:
             self._process = subprocess.Popen(
                 pinned(command, self._core),

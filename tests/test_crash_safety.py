@@ -58,8 +58,13 @@ def test_sigkill_mid_operation_loses_nothing_and_duplicates_nothing(
         # first crash: right after the 202, while the fan-out is under way
         server.kill()
         server.start()
-        # second crash: in the middle of dispatch, with attempts in flight
-        wait_until(lambda: operation(api, operation_id)["stats"]["attempts"] > RECIPIENTS // 4)
+        # second crash: in the middle of dispatch, with attempts in flight (on PostgreSQL
+        # the fan-out the first crash left claimed waits for its lease: another live
+        # process could be holding it)
+        wait_until(
+            lambda: operation(api, operation_id)["stats"]["attempts"] > RECIPIENTS // 4,
+            timeout=90,
+        )
         server.kill()
         server.start()
 

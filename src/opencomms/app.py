@@ -117,10 +117,16 @@ def _webhooks(runtime: Runtime) -> provider_webhooks.ProviderWebhooks:
     )
 
 
-def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None) -> Litestar:
+def create_app(
+    settings: Settings,
+    *,
+    announce: Callable[[str], None] | None = None,
+    background: bool = True,
+) -> Litestar:
     """The app for `settings`; `announce` is where a new account's auth token is shown,
-    once (see Runtime)."""
-    runtime = Runtime(settings, announce=announce)
+    once, and `background` whether the process runs the background workers too (see
+    Runtime)."""
+    runtime = Runtime(settings, announce=announce, background=background)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -108,3 +108,23 @@ def test_connectors_check_themselves_on_sqlite(tmp_path: Path) -> None:
 def test_connectors_check_themselves_on_postgresql(tmp_path: Path) -> None:
     require_postgres()
     _assert_connectors_sound(_connectors("postgresql", tmp_path), "postgresql")
+
+
+@pytest.mark.postgres
+def test_scale_out_checks_itself(tmp_path: Path) -> None:
+    # opt-in (1, 2 and 4 processes at full size): at a tiny size, `serve --workers 2` and a
+    # single process both complete the workload and pass every check
+    require_postgres()
+    params = Parameters.smoke().with_engines(("postgresql",))
+    run = run_scenarios(params, ["scale-out"], tmp_path / "results", tmp_path / "work")
+    failures = [f"{r.metric}: {r.error}" for r in run.results if r.error]
+    assert not failures, "\n".join(failures)
+    assert [r.details["processes"] for r in run.results] == [1, 2]
+    for result in run.results:
+        assert result.engine == "postgresql"
+        assert result.measured is not None and result.measured > 0, result
+        details = result.details
+        messages = params.scale_operations * params.scale_recipients
+        assert details["messages"] == details["submits"] == messages
+        assert len(details["cpu_share_of_a_core"]["opencomms"]) == details["processes"]
+    assert run.results[1].ratio.endswith("× 1 process"), run.results[1].ratio

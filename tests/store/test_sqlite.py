@@ -6,10 +6,12 @@ import asyncio
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from opencomms.store.database import Conn
-from opencomms.store.sqlite import SqliteDatabase
+from opencomms.store.sqlite import ProcessLock, SqliteDatabase, SqliteInUse
+from tests.support.process import ServeProcess
 
 
 async def _create(conn: Conn) -> None:
@@ -64,3 +66,26 @@ async def test_a_write_cancelled_while_queued_is_not_applied_and_the_writer_live
     assert await asyncio.wait_for(db.read(_count), 5) == 0
     await asyncio.wait_for(db.write(insert), 5)
     assert await db.read(_count) == 1
+
+
+def test_a_second_server_on_the_same_file_refuses_to_start_and_says_why(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/opencomms.db"
+    first = ServeProcess(url, tmp_path, {}).start()
+    try:
+        second = ServeProcess(url, tmp_path, {}, piped=True)
+        with pytest.raises(RuntimeError, match="opencomms serve exited"):
+            second.start()
+        assert "another opencomms process is running on the SQLite database" in second.log_text()
+        assert httpx.get(first.url + "/healthz").status_code == 200  # the first one goes on
+    finally:
+        first.kill()  # the kernel drops its lock with it: no stale lock is left
+    ServeProcess(url, tmp_path, {}).start().stop()
+
+
+def test_the_file_lock_is_held_until_released(tmp_path: Path) -> None:
+    path = str(tmp_path / "t.db")
+    held = ProcessLock(path)
+    with pytest.raises(SqliteInUse, match="one process at a time"):
+        ProcessLock(path)
+    held.release()
+    ProcessLock(path).release()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -17,11 +18,19 @@ from tests.support.server import free_port
 
 class ServeProcess:
     def __init__(
-        self, database_url: str, workdir: Path, env: dict[str, str], *, piped: bool = False
+        self,
+        database_url: str,
+        workdir: Path,
+        env: dict[str, str],
+        *,
+        piped: bool = False,
+        options: Sequence[str] = (),
     ) -> None:
         """`piped`: its output goes through a pipe into `output` instead of a file (the
-        file could not be written while a test limits the process's file size)."""
+        file could not be written while a test limits the process's file size).
+        `options`: more options of `serve` (`--workers 2`, `--role api`)."""
         self.database_url = database_url
+        self.options = list(options)
         self._piped = piped
         self.output: list[str] = []
         self.workdir = workdir
@@ -34,7 +43,7 @@ class ServeProcess:
     def start(self, timeout: float = 60) -> ServeProcess:
         command = [
             sys.executable, "-m", "opencomms", "serve",
-            "--port", str(self.port), "--database-url", self.database_url,
+            "--port", str(self.port), "--database-url", self.database_url, *self.options,
         ]  # fmt: skip
         if self._piped:
             self._process = subprocess.Popen(
@@ -82,6 +91,11 @@ class ServeProcess:
         assert self._process is not None
         self._process.send_signal(signal.SIGKILL)
         self._process.wait(timeout=30)
+
+    def wait(self, timeout: float = 30) -> int:
+        """Its exit status, once it has exited by itself."""
+        assert self._process is not None
+        return self._process.wait(timeout=timeout)
 
     def stop(self, timeout: float = 30) -> bool:
         """SIGTERM, as an operator stops it; SIGKILL after `timeout` s. True when it

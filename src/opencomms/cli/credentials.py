@@ -44,7 +44,8 @@ def rotate_token(
     ),
 ) -> None:
     """Give an account a new auth token, printed this once; the old one stops working
-    (within a minute on a running server, which remembers verified tokens that long)."""
+    (within 2 s in every running server process, which remember verified tokens that
+    long)."""
     try:
         settings = load_settings(
             config, overrides={"database_url": database_url}, connector_types=CONNECTOR_TYPES

@@ -5,6 +5,10 @@ through the same handler a carrier's would, after a configurable latency. The la
 digits of a phone number (or the local part of an email address) pick the outcome.
 With a submit log it remembers what it accepted across restarts, as a carrier does, and
 re-delivers those receipts after a restart (receipts are idempotent for the engine).
+Several processes on one database share the carrier, so they may share the log: each
+appends its lines in single writes, and `was_submitted` reads what the others appended
+since it last looked, so that a process taking over another's attempt knows whether the
+carrier got it.
 """
 
 from __future__ import annotations
@@ -122,6 +126,7 @@ class Simulator:
         self._accepted: set[str] = set()
         self._throttled: set[str] = set()
         self._log_fd: int | None = None
+        self._read_to = 0  # how far the submit log has been read
         self._remembers = bool(settings.submit_log)
         self._pacers: dict[str, FairPacer] = {}
         self._timers: set[asyncio.TimerHandle] = set()
@@ -137,14 +142,21 @@ class Simulator:
                 self._accepted.add(line.attemptId)
                 self._schedule_receipts(line.attemptId, self._behaviour(line.channel, line.to))
         self._log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if os.fstat(self._log_fd).st_size > self._read_to:  # a torn line: end it, so
+            os.write(self._log_fd, b"\n")  # that the next one written stays whole
 
-    @staticmethod
-    def _read_log(path: Path) -> list[_LogLine]:
+    def _read_log(self, path: Path) -> list[_LogLine]:
+        """The whole lines of the log from where the last read stopped."""
         if not path.exists():
             return []
+        with path.open("rb") as log:
+            log.seek(self._read_to)
+            data = log.read()
+        whole = data.rfind(b"\n") + 1  # a line still being written is read next time
+        self._read_to += whole
         decoder = msgspec.json.Decoder(_LogLine)
         lines = []
-        for raw in path.read_bytes().splitlines():
+        for raw in data[:whole].splitlines():
             try:
                 lines.append(decoder.decode(raw))
             except msgspec.DecodeError:
@@ -173,6 +185,10 @@ class Simulator:
         return results
 
     async def was_submitted(self, attempt_ids: Sequence[str]) -> dict[str, bool | None]:
+        if self._log_fd is not None:  # what other processes sharing the log accepted
+            for line in self._read_log(Path(self._settings.submit_log)):
+                if line.result == SubmitOutcome.ACCEPTED:
+                    self._accepted.add(line.attemptId)
         return {
             attempt_id: True
             if attempt_id in self._accepted

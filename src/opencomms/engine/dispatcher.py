@@ -56,7 +56,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BATCH = 500
-LEASE_MS = 300_000  # longer than any submit; a crashed process's claims wait this long
+# A claim's Messages are leased for LEASE_MS: a process that dies holding them has them
+# taken over by another (or by its own restart) once it runs out; a live process renews
+# what its connectors still hold every third of it (docs/decisions.md).
+LEASE_MS = 30_000
 IDLE_POLL_S = 0.2
 IN_FLIGHT_BATCHES = 4
 UNKNOWN_RETRY_MS = 5_000
@@ -166,6 +169,7 @@ class Dispatcher:
 
     async def _process(self, claimed: Claimed) -> None:
         """Submit a claim, storing its answers as they come (engine/answers.py)."""
+        renewing = asyncio.create_task(self._keep_leased(claimed))
         try:
             started = time.monotonic()
             answers = Answers()
@@ -193,7 +197,33 @@ class Dispatcher:
         except Exception:
             log.exception("dispatch batch failed; its Messages come due again after the lease")
         finally:
+            renewing.cancel()
             self._slots.release()
+
+    async def _keep_leased(self, claimed: Claimed) -> None:
+        """While the claim is out at its connectors, push its lease ahead every third of
+        it, so that no other process takes over what this one still holds. A claim
+        through in less than that (nearly all) costs nothing here."""
+        held_until, message_ids = claimed.lease_until, claimed.held_message_ids()
+        while True:
+            await asyncio.sleep(self._lease_ms / 3000)
+            until = now_ms() + self._lease_ms
+            try:
+                await self._db.write(
+                    partial(
+                        dispatch_state.renew_leases,
+                        message_ids=message_ids,
+                        held_until=held_until,
+                        until=until,
+                    )
+                )
+            except StoreUnavailable as error:
+                log.warning("renewing a claim's lease waits for the database: %s", error)
+                continue
+            except Exception:
+                log.exception("renewing a claim's lease failed; trying again")
+                continue
+            held_until = until
 
     async def _record_early(self, answers: Answers, early: list[SubmitResult]) -> None:
         """Store answers that came while the claim is still out; if that fails, they go

@@ -46,7 +46,10 @@ __all__ = ["FanoutWorker", "build_chunk"]
 log = logging.getLogger(__name__)
 
 CHUNK = 1_000
-LEASE_MS = 60_000
+# An operation's fan-out is leased for LEASE_MS, renewed with each chunk stored: a
+# process that dies fanning out has it taken over by another once the lease runs out
+# (the cursor makes a chunk stored twice a no-op)
+LEASE_MS = 30_000
 IDLE_POLL_S = 0.2
 RETRY_MS = 5_000
 
@@ -151,6 +154,7 @@ async def _opted_out(conn: Conn, work: FanoutWork, start: int, end: int) -> dict
 
 async def _store(conn: Conn, work: FanoutWork, chunk: FanoutChunk) -> bool:
     now = now_ms()
+    await jobs.renew(conn, "fanout", work.operation_id, until=now + LEASE_MS)
     stored = await new_messages.insert_chunk(conn, work, chunk, now)
     if stored and chunk.end == len(work.recipients):
         await operations.complete_settled(conn, [work.operation_id], now)

@@ -47,9 +47,16 @@ class Claimed:
     scheduled_started: list[str] = field(default_factory=list)
     # SENT attempts the fallback moved on from, undelivered: to take back where possible
     revoke: dict[str, list[Submission]] = field(default_factory=dict)
+    # the `due_at` every Message handed out by this claim holds until its answer
+    lease_until: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.submit or self.recover)
+
+    def held_message_ids(self) -> list[str]:
+        """The Messages whose attempts this claim hands to connectors (their leases)."""
+        groups = (*self.recover.values(), *self.submit.values())
+        return sorted({s.message_id for group in groups for s in group})
 
 
 def content_for_channel(content: dict[str, Any], channel: str) -> dict[str, Any]:
@@ -207,7 +214,7 @@ def plan_due(
     `opted_out`: (account, address) on the suppression list -> its channel (None: all);
     checked again here, for a STOP that came after the fan-out (a scheduled send)."""
     opted_out = opted_out or {}
-    claimed = Claimed()
+    claimed = Claimed(lease_until=lease_until)
     for due in due_messages:
         message, current = due.state, due.current
         batch.messages[message.id] = message

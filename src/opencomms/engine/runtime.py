@@ -34,7 +34,7 @@ from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, server_sealer
 from opencomms.settings import Settings
 from opencomms.store import accounts, dispatch_state, jobs, ownership
-from opencomms.store.database import Conn, Database
+from opencomms.store.database import Conn, Database, one_at_a_time
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.open import open_database
 from opencomms.store.outbox_doorbell import OutboxDoorbell
@@ -44,6 +44,7 @@ __all__ = ["Runtime"]
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0
+Loop = tuple[str, Callable[[], Awaitable[None]]]
 EARLY_RECEIPT_SWEEP_S = 5.0
 
 
@@ -52,16 +53,18 @@ class Runtime:
         self,
         settings: Settings,
         *,
-        sole_worker: bool = True,
+        background: bool = True,
         announce: Callable[[str], None] | None = None,
     ) -> None:
-        """`sole_worker`: this process is the only one working on this database (the
-        embedded `serve`), so any claim it finds at start was left by a dead process.
-        `announce`: where the operator is told a new account's auth token, once (the
-        CLI's terminal); without it the token is never shown."""
+        """`background`: run the background workers (fan-out, dispatch, events, pruning...);
+        without them (`serve --role api`) the process only stores what the API and the
+        providers' webhooks hand it, and the workers of other processes find that work
+        by polling (within their IDLE_POLL_S). `announce`: where the operator is told a
+        new account's auth token, once (the CLI's terminal); without it the token is
+        never shown."""
         self.settings = settings
         self._announce = announce
-        self._sole_worker = sole_worker
+        self._background = background
         self.connectors: dict[str, Connector] = build_connectors(settings)
         self._db: Database | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -126,16 +129,27 @@ class Runtime:
             sealer=self.sealer,
             connect_timeout_s=faults.connect_timeout_s,
             query_timeout_s=faults.query_timeout_s,
+            sole_process=True,
         )
         # every write of the process goes through it: committed events are sent at once
         self._db = db = OutboxDoorbell(opened, self._events_committed)
-        if self._sole_worker:
+        if self._background and _sole_worker(db):
             await db.write(_release_claims)
         await self._provision_configured_account()
         backoff_s = faults.max_backoff_s
         receipts = self._receipts = BatchApplier(db, apply_receipts, max_backoff_s=backoff_s)
         inbound = self._inbound = BatchApplier(db, apply_inbound, max_backoff_s=backoff_s)
         owners = await self._start_connectors(db)
+        loops: list[Loop] = [("receipts", receipts.run), ("inbound", inbound.run)]
+        if self._background:
+            loops += self._start_workers(db, backoff_s, owners)
+        for name, run in loops:
+            supervised = _supervise(name, run, backoff_s)
+            self._tasks.append(asyncio.create_task(supervised, name=name))
+        _tune_garbage_collector()
+
+    def _start_workers(self, db: Database, backoff_s: float, owners: ConnectorOwners) -> list[Loop]:
+        """The background workers, made; their loops, to run."""
         dispatcher = self._dispatcher = Dispatcher(
             db, self.connectors, max_backoff_s=backoff_s, elsewhere=owners.elsewhere
         )
@@ -146,11 +160,9 @@ class Runtime:
             db, self.sealer, self.callback_policy, _delivery_policy(self.settings), owners.ownership
         )
         pruner = self._pruner = Pruner(db, self.retention)
-        for name, run in (
+        return [
             ("fanout", fanout.run),
             ("dispatcher", dispatcher.run),
-            ("receipts", receipts.run),
-            ("inbound", inbound.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
             ("pruner", pruner.run),
@@ -160,10 +172,7 @@ class Runtime:
                 "callback sink expiry",
                 partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
             ),
-        ):
-            supervised = _supervise(name, run, backoff_s)
-            self._tasks.append(asyncio.create_task(supervised, name=name))
-        _tune_garbage_collector()
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -189,16 +198,18 @@ class Runtime:
             self._db = None
 
     async def _start_connectors(self, db: Database) -> ConnectorOwners:
-        """Start every connector but those with sessions that one process at a time runs
-        (engine/singletons.py): those start once this process holds them (now, if it
-        can). On SQLite the process is the only one: leases left by a dead one go."""
+        """Start every connector (only those that take webhooks, without workers) but
+        those with sessions that one process at a time runs (engine/singletons.py): those
+        start once this process holds them (now, if it can). On SQLite the process is
+        the only one: leases left by a dead one go."""
         if db.dialect == "sqlite":
             await db.write(ownership.release_all)
         owned = self._ownership = Ownership(db)
-        singletons = singleton_connectors(self.settings)
+        # a process without workers (`--role api`) runs no singleton: it only takes webhooks
+        singletons = singleton_connectors(self.settings) if self._background else set()
         sessions = session_connectors(self.settings)
         for name, connector in self.connectors.items():
-            if name not in sessions:
+            if name not in sessions and (self._background or _receives_webhooks(connector)):
                 await self._start_connector(name, connector)
         owners = self._owners = ConnectorOwners(
             owned, self.connectors, singletons, sessions, self._start_connector,
@@ -218,11 +229,12 @@ class Runtime:
 
     async def _provision_configured_account(self) -> None:
         """The account of OPENCOMMS_ACCOUNT_SID, then the configured senders and pools in
-        every account."""
+        every account. Processes starting at once provision one after the other (a sender
+        is looked up, then inserted when missing)."""
         sid, token = self.settings.account_sid, self.settings.auth_token
         if sid and token:
             await self._provision_account(sid, token)
-        await self.db.write(lambda conn: provision_configured(conn, self.settings, now_ms()))
+        await self.db.write(partial(_provision_configured, self.settings))
 
     async def _provision_account(self, sid: str, token: str) -> None:
         """Create the account unless it exists; its auth token is shown only now. A token
@@ -250,6 +262,13 @@ class Runtime:
                 " requests with it are refused",
                 sid,
             )
+
+
+def _receives_webhooks(connector: Connector) -> bool:
+    """Its provider reports over HTTP (connectors/base.py's WebhookReceiver): an API-only
+    process starts it to take those reports; it starts no other connector (an SMPP
+    account's binds belong to the workers)."""
+    return callable(getattr(connector, "webhook", None))
 
 
 def _tune_garbage_collector() -> None:
@@ -300,6 +319,15 @@ async def _flush(applier: BatchApplier[Receipt] | BatchApplier[Inbound]) -> None
         log.error("stopping with %d reports not stored: %s", applier.backlog, error)
 
 
+def _sole_worker(db: Database) -> bool:
+    """Whether this process is the only one working on the database: on SQLite it is
+    (it holds the file, store/sqlite.py), so whatever it finds claimed at start was left
+    by a process that is gone. On PostgreSQL other live processes may hold claims: they
+    are never released, only taken over once their lease runs out (docs/decisions.md,
+    "Claims and leases across processes")."""
+    return db.dialect == "sqlite"
+
+
 async def _release_claims(conn: Conn) -> None:
     """Whatever is claimed belongs to a process that is gone: it is due again now."""
     await jobs.release_all(conn)
@@ -313,6 +341,15 @@ async def _release_leases(owned: Ownership) -> None:
         await owned.release_all()
     except StoreUnavailable as error:
         log.warning("stopping without releasing leases (they run out): %s", error)
+
+
+# the advisory lock of provisioning at start (any fixed number; migrations use another)
+PROVISIONING_LOCK_KEY = 0x2DE4_0B30_60CA_49FF
+
+
+async def _provision_configured(settings: Settings, conn: Conn) -> None:
+    await one_at_a_time(conn, PROVISIONING_LOCK_KEY)
+    await provision_configured(conn, settings, now_ms())
 
 
 async def _sweep_early_receipts(db: Database) -> None:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
-__all__ = ["Conn", "Database", "Dialect", "Intent", "Row", "ping", "placeholders"]
+__all__ = [
+    "Conn",
+    "Database",
+    "Dialect",
+    "Intent",
+    "Row",
+    "one_at_a_time",
+    "ping",
+    "placeholders",
+]
 
 T = TypeVar("T")
 Dialect = Literal["sqlite", "postgresql"]
@@ -61,3 +70,11 @@ def placeholders(count: int) -> str:
 async def ping(conn: Conn) -> None:
     """The smallest query: the database answers."""
     await conn.fetchrow("SELECT 1")
+
+
+async def one_at_a_time(conn: Conn, key: int) -> None:
+    """Until this transaction ends, any other transaction calling this with `key`, in
+    any process, waits here (PostgreSQL's transaction-level advisory lock). SQLite has a
+    single writer already."""
+    if conn.dialect == "postgresql":
+        await conn.fetchrow("SELECT pg_advisory_xact_lock(?)", key)

@@ -25,6 +25,7 @@ __all__ = [
     "insert_attempts",
     "message_states",
     "release_in_flight",
+    "renew_leases",
     "running_operations",
     "save_attempts",
     "save_messages",
@@ -239,8 +240,27 @@ async def save_messages(conn: Conn, messages: Sequence[MessageState], now: int) 
     )
 
 
+async def renew_leases(conn: Conn, message_ids: Sequence[str], held_until: int, until: int) -> int:
+    """Push to `until` the lease of these Messages that still hold it at `held_until`
+    (a Message whose answer was recorded meanwhile has another `due_at`, and is left
+    alone); how many were renewed. On PostgreSQL the rows are locked in id order, as the
+    recording of answers locks them (no deadlock between the two), and a row being
+    recorded is waited for, then seen with its new `due_at`."""
+    if not message_ids:
+        return 0
+    lock = " ORDER BY id FOR UPDATE" if conn.dialect == "postgresql" else ""
+    return await conn.execute(
+        "UPDATE messages SET due_at = ? WHERE id IN (SELECT id FROM messages"
+        f" WHERE due_at = ? AND id IN ({placeholders(len(message_ids))}){lock})",
+        until,
+        held_until,
+        *sorted(message_ids),
+    )
+
+
 async def release_in_flight(conn: Conn, now: int) -> int:
-    """Make due now every Message claimed by a process that is gone (embedded engine)."""
+    """Make due now every Message claimed by a process that is gone (SQLite only: there
+    no other process can hold a claim)."""
     return await conn.execute(
         "UPDATE messages SET due_at = ? WHERE due_at > ? AND current_attempt_id IN"
         " (SELECT id FROM attempts WHERE in_flight = 1)",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from opencomms.store.database import Conn
 
-__all__ = ["claim", "enqueue", "finish", "release_all", "retry_later"]
+__all__ = ["claim", "enqueue", "finish", "release_all", "renew", "retry_later"]
 
 
 async def enqueue(conn: Conn, kind: str, ref: str, *, run_at: int, now: int) -> None:
@@ -37,6 +37,16 @@ async def claim(conn: Conn, kind: str, *, now: int, lease_ms: int, limit: int) -
     return [row[0] for row in rows]
 
 
+async def renew(conn: Conn, kind: str, ref: str, *, until: int) -> None:
+    """Push a job's lease to `until`: its worker is still at it."""
+    await conn.execute(
+        "UPDATE jobs SET locked_until = ? WHERE kind = ? AND ref = ? AND locked_until > 0",
+        until,
+        kind,
+        ref,
+    )
+
+
 async def finish(conn: Conn, kind: str, ref: str) -> None:
     await conn.execute("DELETE FROM jobs WHERE kind = ? AND ref = ?", kind, ref)
 
@@ -48,5 +58,5 @@ async def retry_later(conn: Conn, kind: str, ref: str, *, run_at: int) -> None:
 
 
 async def release_all(conn: Conn) -> None:
-    """Free every lease: on the embedded engine, a starting process is the only worker."""
+    """Free every lease (SQLite only: a starting process is the only one on the file)."""
     await conn.execute("UPDATE jobs SET locked_until = 0 WHERE locked_until > 0")

@@ -79,12 +79,15 @@ async def hold_early_receipts(conn: Conn, receipts: Sequence[EarlyReceipt]) -> N
 
 async def take_early_receipts(conn: Conn, provider_ids: Sequence[str]) -> list[EarlyReceipt]:
     """The receipts waiting for these ids, removed from the waiting list in one statement
-    (a SELECT then a DELETE could delete a receipt committed in between, unseen)."""
+    (a SELECT then a DELETE could delete a receipt committed in between, unseen). On
+    PostgreSQL a receipt another transaction is taking (the sweep of another process, or
+    of this one) is skipped: that one applies it, and neither waits for the other."""
     if not provider_ids or not await conn.fetchrow("SELECT 1 FROM early_receipts LIMIT 1"):
         return []  # the usual case: nothing overtook its answer
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     rows = await conn.fetch(
-        "DELETE FROM early_receipts"
-        f" WHERE provider_message_id IN ({placeholders(len(provider_ids))})"
+        "DELETE FROM early_receipts WHERE seq IN (SELECT seq FROM early_receipts"
+        f" WHERE provider_message_id IN ({placeholders(len(provider_ids))}){lock})"
         f" RETURNING {', '.join(_EARLY_COLUMNS)}, seq",
         *provider_ids,
     )

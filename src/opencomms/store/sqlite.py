@@ -6,6 +6,12 @@ The writer thread drains every intent waiting in its queue, runs each in a SAVEP
 one transaction, commits once, and only then resolves the callers' futures: nothing is
 acknowledged before it is durable (WAL, synchronous=NORMAL).
 
+One process at a time works on a file: the engine's claims assume it (a starting process
+makes due again whatever it finds claimed), so the running server holds an exclusive lock
+on `<file>.lock` for its whole life (`ProcessLock`), and a second server on the same file
+refuses to start. Commands that only read or change a few rows (`rotate-token`) do not
+take it.
+
 Intents are coroutines, written once for both engines; here they run on the thread's own
 event loop and their calls to sqlite3 are synchronous (sqlite3 releases the GIL while
 it works), so the application's event loop is never blocked by the database.
@@ -19,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
@@ -30,7 +38,7 @@ from typing import Any, TypeVar
 from opencomms.store.database import Dialect, Intent, Row
 from opencomms.store.errors import StoreUnavailable, sqlite_unavailable
 
-__all__ = ["SqliteDatabase", "connect_sqlite"]
+__all__ = ["ProcessLock", "SqliteDatabase", "SqliteInUse", "connect_sqlite"]
 
 T = TypeVar("T")
 _GROUP_LIMIT = 256
@@ -45,6 +53,34 @@ def connect_sqlite(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA cache_size=-65536")
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
+
+
+class SqliteInUse(RuntimeError):
+    """Another process holds the file: SQLite takes one server at a time."""
+
+
+class ProcessLock:
+    """An exclusive `flock` on `<path>.lock`, held until `release` or the process ends
+    (the kernel drops it with the process, even after SIGKILL: no stale lock is left)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path + ".lock"
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SqliteInUse(
+                f"another opencomms process is running on the SQLite database {path}"
+                f" (it holds {self.path}); SQLite takes one process at a time: stop it,"
+                " or run several processes on PostgreSQL"
+            ) from None
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
 
 
 class SqliteConn:
@@ -87,8 +123,10 @@ class SqliteDatabase:
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, lock: ProcessLock | None = None) -> None:
+        """`lock`: the process's hold on the file, released at `close`."""
         self.path = path
+        self._lock = lock
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
         self._local = threading.local()
@@ -115,6 +153,8 @@ class SqliteDatabase:
         self._readers.shutdown(wait=True)
         for conn in self._reader_conns:
             conn.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def _write_loop(self) -> None:
         loop = asyncio.new_event_loop()

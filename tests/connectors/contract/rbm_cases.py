@@ -269,7 +269,8 @@ def _sent(submission: Submission = SUBMISSION, **changes: Any) -> Submission:
 
 
 RCS = _sent()
-DELIVERED = Receipt("DELIVERED", provider_message_id=MESSAGE_ID)
+# the event on a message this connector sent names our attempt as well as RBM's id
+DELIVERED = Receipt("DELIVERED", attempt_id=ATTEMPT, provider_message_id=MESSAGE_ID)
 TAKEN = SubmitResult(ATTEMPT, ACCEPTED, MESSAGE_ID)
 IMAGE = "https://cdn.example.com/parcel.png"
 REPLY = {"reply": {"text": "Track it", "postbackData": "track"}}

@@ -302,6 +302,20 @@ async def test_delivered_and_read_events_are_receipts(
     ]
 
 
+async def test_an_event_on_a_message_sent_here_names_its_attempt(
+    connector: RbmConnector, heard: Heard
+) -> None:
+    """So it moves the attempt even when it overtakes the send's answer (RBM reports
+    DELIVERED that fast), instead of waiting as an early receipt."""
+    await connector.submit([SUBMISSION])
+    message_id = message_id_for(ATTEMPT)
+    answer = await connector.webhook(push(event("DELIVERED", message_id)))
+    assert answer.status == 200
+    assert heard.receipts == [
+        Receipt("DELIVERED", attempt_id=ATTEMPT, provider_message_id=message_id)
+    ]
+
+
 async def test_a_repeated_event_is_acknowledged_and_heard_once(
     connector: RbmConnector, heard: Heard
 ) -> None:

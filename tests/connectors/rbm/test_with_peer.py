@@ -93,7 +93,9 @@ async def test_a_resend_after_a_lost_answer_is_delivered_once(rig: Rig) -> None:
     }
     [again] = await rig.connector.submit([SUBMISSION])
     assert (again.outcome, again.provider_message_id) == (ACCEPTED, MESSAGE_ID)
-    assert await rig.heard("DELIVERED") == Receipt("DELIVERED", provider_message_id=MESSAGE_ID)
+    assert await rig.heard("DELIVERED") == Receipt(
+        "DELIVERED", attempt_id=SUBMISSION.attempt_id, provider_message_id=MESSAGE_ID
+    )
     assert [status for _, _, status in rig.peer.answers(MESSAGE_ID)] == [503, 409]
     assert rig.peer.delivered_to(PHONE) == [MESSAGE_ID]
     assert rig.peer.delivered_twice() == []

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import msgspec
 
 from opencomms.connectors.base import (
     AnswerHandler,
@@ -91,6 +92,10 @@ class RbmConnector:
         self._slots = asyncio.Semaphore(config.concurrency)
         self._throttled = 0  # throttled answers in a row
         self._seen: OrderedDict[str, None] = OrderedDict()  # events stored lately
+        # messageId -> attempt id of what this process sent lately: an event on one of
+        # them names our attempt, so it moves it even before the send's answer is
+        # recorded (instead of waiting as an early receipt for the sweep)
+        self._sent: OrderedDict[str, str] = OrderedDict()
         self._storing: dict[str, asyncio.Future[None]] = {}  # events being stored
         self._receipts: ReceiptHandler | None = None
         self._inbound: InboundHandler | None = None
@@ -139,6 +144,7 @@ class RbmConnector:
         except ContentError as error:
             return _rejected(attempt_id, errors.CONTENT_REFUSED, str(error))
         message_id = message_id_for(attempt_id)
+        self._remember(self._sent, message_id, attempt_id)
         url = f"{self._phone(submission.to_address)}/agentMessages"
         params = {"messageId": message_id, "agentId": self._agent}
         await self._pacer.turn(submission.account_sid, submission.operation_id)
@@ -258,9 +264,12 @@ class RbmConnector:
                 if key is not None:
                     self._storing.pop(key, None)
         if key is not None:
-            self._seen[key] = None
-            while len(self._seen) > self.recent_ids:
-                self._seen.popitem(last=False)
+            self._remember(self._seen, key, None)
+
+    def _remember(self, recent: OrderedDict[str, Any], key: str, value: Any) -> None:
+        recent[key] = value
+        while len(recent) > self.recent_ids:
+            recent.popitem(last=False)
 
     def _report(self, event: dict[str, Any]) -> asyncio.Future[None] | None:
         """The engine's future for the receipt or message the event reports, if any."""
@@ -271,6 +280,8 @@ class RbmConnector:
             receipt = errors.receipt_for(event_type, message_id)
             if receipt is None or self._receipts is None:
                 return None
+            if (attempt_id := self._sent.get(message_id)) is not None:
+                receipt = msgspec.structs.replace(receipt, attempt_id=attempt_id)
             return self._receipts(receipt)
         inbound = self._inbound_message(event, message_id)
         if inbound is None or self._inbound is None:
