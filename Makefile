@@ -58,7 +58,7 @@ bench-fair-share: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --scenarios fair-share --engines sqlite \
 		--results bench/results/fair-share $(BENCH_ARGS)
 
-# Opt-in (~2 min): the rbm and whatsapp connectors against their test peers, each beside a
+# Opt-in (~6 min): the rbm and whatsapp connectors against their test peers, each beside a
 # plain client sending straight to the peer, SQLite and PostgreSQL; results go to
 # bench/results/connectors/.
 bench-connectors: $(VENV)/.installed-bench

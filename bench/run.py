@@ -34,7 +34,7 @@ RESULTS = Path(__file__).parent / "results"
 SCENARIOS = ("baseline", "accept-10k", "accept-rate", "end-to-end", "read-path")
 # run only when named: fair-share takes ~3 min (SQLite only); smpp-vs-jasmin-http needs
 # real peers (.ci/peers.sh; SQLite only); connectors runs rbm and whatsapp against their
-# test peers (~1 min per engine); scale-out runs 1, 2 and 4 processes (PostgreSQL only)
+# test peers (~3 min per engine); scale-out runs 1, 2 and 4 processes (PostgreSQL only)
 OPT_IN_SCENARIOS = ("fair-share", "smpp-vs-jasmin-http", "connectors", "scale-out")
 
 

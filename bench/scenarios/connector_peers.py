@@ -9,7 +9,6 @@ request as the provider documents it, serving from a thread of the benchmark pro
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,7 +87,6 @@ class WhatsAppSide:
             display_phone_number=self.sender.removeprefix("+"),
             throughput_per_s=WHATSAPP_PEER_RATE, statuses=statuses,
         )  # fmt: skip
-        _no_delay(peer)
         with peer:
             yield Peer(self, peer)
 
@@ -146,18 +144,6 @@ connections = {concurrency}
             "failed": sum(1 for d in deliveries if d.abandoned),
             "retries": sum(max(0, len(d.attempts) - 1) for d in deliveries),
         }
-
-
-def _no_delay(peer: WhatsAppPeer) -> None:
-    """TCP_NODELAY on the peer's listening socket (accepted connections inherit it).
-
-    The WhatsApp peer hands uvicorn a socket it bound itself, without the option; each
-    answer then waits ~40 ms for the client's delayed ACK (Nagle), which caps any sender
-    at `connections` ÷ 40 ms, whatever its speed. The RBM peer lets uvicorn bind, which
-    sets it. (To be fixed in the peer; until then the benchmark sets it.)"""
-    listening = getattr(peer, "_socket", None)
-    if isinstance(listening, socket.socket):
-        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _epoch(rfc3339: str) -> float:

@@ -139,6 +139,9 @@ class WhatsAppPeer(Scripts):
 
     def _listen(self) -> None:
         self._socket = socket.create_server(("127.0.0.1", 0))
+        # accepted connections inherit it: without it every answer waits ~40 ms for the
+        # client's delayed ACK (Nagle), which would cap any sender at connections / 40 ms
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.port: int = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.url}/v21.0"
