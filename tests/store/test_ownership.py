@@ -61,3 +61,12 @@ async def test_released_leases_are_taken_at_once(db: Database) -> None:
     assert await one.take("sink:x")
     await one.release_all()
     assert await two.take("sink:x")
+
+
+async def test_a_process_alone_on_its_database_holds_everything_without_a_lease(
+    db: Database,
+) -> None:
+    alone = Ownership(db, owner="alone", sole=True)
+    assert await alone.take("connector:smpp") and alone.holds("sink:any")
+    assert await db.write(lambda c: alone.confirm(c, "sink:any"))
+    assert await db.read(lambda c: ownership.holders(c, "")) == {}  # nothing written

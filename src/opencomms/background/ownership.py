@@ -6,7 +6,8 @@ last succeeded began: a process that cannot reach the database, or stalls, stops
 as the owner before the lease can run out in the database and be taken by another. A
 lease is renewed every RENEW_S; a dead owner's lease runs out TTL_S after its last
 renewal, and another process that wants it takes it within RETRY_S of that: a takeover
-takes at most TAKEOVER_S (docs/scaling.md, "Singletons").
+takes at most TAKEOVER_S (docs/scaling.md, "Singletons"). A process that is surely
+alone on its database (SQLite) holds everything, without a lease.
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ def process_owner() -> str:
 
 
 class Ownership:
-    def __init__(self, db: Database, *, owner: str | None = None, ttl_s: float = TTL_S) -> None:
+    def __init__(
+        self, db: Database, *, owner: str | None = None, ttl_s: float = TTL_S, sole: bool = False
+    ) -> None:
+        """`sole`: this process is the only one on `db` (SQLite): it holds every lease
+        without writing one, and never loses it (a full disk does not unbind SMPP)."""
         self._db = db
+        self._sole = sole
         self.owner = owner or process_owner()
         self._ttl_ms = int(ttl_s * 1000)
         self._safe_s = ttl_s * SAFE_SHARE
@@ -48,7 +54,7 @@ class Ownership:
 
     def holds(self, name: str) -> bool:
         """Whether this process surely holds `name` now."""
-        return self._held.get(name, 0.0) > time.monotonic()
+        return self._sole or self._held.get(name, 0.0) > time.monotonic()
 
     def may_take(self, name: str) -> bool:
         """False while another process was seen holding `name` a moment ago."""
@@ -79,6 +85,8 @@ class Ownership:
         """In the caller's transaction: whether this process still holds `name` (renewed
         if so). A write that must come from the owner alone is fenced by it: on
         PostgreSQL the lease's row stays locked until the transaction ends."""
+        if self._sole:
+            return True
         started = time.monotonic()
         if name in await ownership.renew(conn, [name], self.owner, self._ttl_ms):
             self._held[name] = max(self._held.get(name, 0.0), started + self._safe_s)

@@ -204,7 +204,7 @@ class Runtime:
         the only one: leases left by a dead one go."""
         if db.dialect == "sqlite":
             await db.write(ownership.release_all)
-        owned = self._ownership = Ownership(db)
+        owned = self._ownership = Ownership(db, sole=db.dialect == "sqlite")
         # a process without workers (`--role api`) runs no singleton: it only takes webhooks
         singletons = singleton_connectors(self.settings) if self._background else set()
         sessions = session_connectors(self.settings)
