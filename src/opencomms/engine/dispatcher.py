@@ -79,8 +79,12 @@ class Dispatcher:
         batch: int = BATCH,
         lease_ms: int = LEASE_MS,
         max_backoff_s: float = 5.0,
+        elsewhere: Callable[[], Sequence[str]] = list,
     ) -> None:
+        """`elsewhere`: the connectors another process runs now (engine/singletons.py):
+        Messages whose next attempt goes to one of them are left to that process."""
         self._db = db
+        self._elsewhere = elsewhere
         self._max_backoff_s = max_backoff_s
         self._connectors = connectors
         self._batch = batch
@@ -153,14 +157,14 @@ class Dispatcher:
         turn = fair_turn(running, self._turn, self._size)
         self._turn = turn.start
         due: list[DueMessage] = []
+        select = partial(
+            dispatch_state.select_due, conn, now=now, lease_ms=self._lease_ms,
+            elsewhere=self._elsewhere(),
+        )  # fmt: skip
         for operation_id in turn.operations:
-            due += await dispatch_state.select_due(
-                conn, now=now, lease_ms=self._lease_ms, limit=turn.share, operation_id=operation_id
-            )
+            due += await select(limit=turn.share, operation_id=operation_id)
         if len(due) < self._size:
-            due += await dispatch_state.select_due(
-                conn, now=now, lease_ms=self._lease_ms, limit=self._size - len(due)
-            )
+            due += await select(limit=self._size - len(due))
         return due
 
     async def _process(self, claimed: Claimed) -> None:
@@ -249,6 +253,8 @@ class Dispatcher:
         connector = self._connectors.get(name)
         if connector is None:
             return [_rejected(s, "no connector named " + name) for s in submissions]
+        if name in self._elsewhere():  # handed back, for the process that runs it
+            return [SubmitResult(s.attempt_id, SubmitOutcome.THROTTLED) for s in submissions]
         try:
             results = await connector.submit(submissions, keyed_answers(name, answered))
             return [keyed_result(name, result) for result in results]
@@ -263,6 +269,8 @@ class Dispatcher:
         connector = self._connectors.get(name)
         if connector is None:
             return [_rejected(s, "no connector named " + name) for s in submissions]
+        if name in self._elsewhere():  # left in flight: the process that runs it asks it
+            return []
         known = await connector.was_submitted([s.attempt_id for s in submissions])
         found = recovery(submissions, known)
         resubmitted = await self._submit(name, found.resubmit, answered) if found.resubmit else []

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from opencomms.background.backoff import Backoff
+from opencomms.background.ownership import Ownership
 from opencomms.connectors.base import Connector, Inbound, Receipt
 from opencomms.connectors.registry import build_connectors
 from opencomms.domain.clock import now_ms
@@ -25,13 +26,14 @@ from opencomms.engine.provisioning import provision_account, provision_configure
 from opencomms.engine.pruning import Pruner, RetentionPolicy
 from opencomms.engine.receipts import apply_receipts, sweep_early_receipts
 from opencomms.engine.rendering import Renderer
+from opencomms.engine.singletons import ConnectorOwners, session_connectors, singleton_connectors
 from opencomms.events.posting import PostLimits
 from opencomms.events.sink_delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.sink_expiry import expire_callback_sinks
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer, server_sealer
 from opencomms.settings import Settings
-from opencomms.store import accounts, dispatch_state, jobs
+from opencomms.store import accounts, dispatch_state, jobs, ownership
 from opencomms.store.database import Conn, Database, one_at_a_time
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.open import open_database
@@ -77,6 +79,8 @@ class Runtime:
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
         self.retention = RetentionPolicy.from_settings(settings.retention)
         self._pruner: Pruner | None = None
+        self._ownership: Ownership | None = None
+        self._owners: ConnectorOwners | None = None
 
     @property
     def db(self) -> Database:
@@ -135,28 +139,25 @@ class Runtime:
         backoff_s = faults.max_backoff_s
         receipts = self._receipts = BatchApplier(db, apply_receipts, max_backoff_s=backoff_s)
         inbound = self._inbound = BatchApplier(db, apply_inbound, max_backoff_s=backoff_s)
-        for name, connector in self.connectors.items():
-            if self._background or _receives_webhooks(connector):
-                await connector.start(
-                    keyed_receipts(name, receipts.accept),
-                    lambda message: inbound.accept(storable_inbound(message)),
-                )
+        owners = await self._start_connectors(db)
         loops: list[Loop] = [("receipts", receipts.run), ("inbound", inbound.run)]
         if self._background:
-            loops += self._start_workers(db, backoff_s)
+            loops += self._start_workers(db, backoff_s, owners)
         for name, run in loops:
             supervised = _supervise(name, run, backoff_s)
             self._tasks.append(asyncio.create_task(supervised, name=name))
         _tune_garbage_collector()
 
-    def _start_workers(self, db: Database, backoff_s: float) -> list[Loop]:
+    def _start_workers(self, db: Database, backoff_s: float, owners: ConnectorOwners) -> list[Loop]:
         """The background workers, made; their loops, to run."""
-        dispatcher = self._dispatcher = Dispatcher(db, self.connectors, max_backoff_s=backoff_s)
+        dispatcher = self._dispatcher = Dispatcher(
+            db, self.connectors, max_backoff_s=backoff_s, elsewhere=owners.elsewhere
+        )
         fanout = self._fanout = FanoutWorker(
             db, self._renderer, dispatcher.wake, max_backoff_s=backoff_s
         )
         events = self._events = EventDelivery(
-            db, self.sealer, self.callback_policy, _delivery_policy(self.settings)
+            db, self.sealer, self.callback_policy, _delivery_policy(self.settings), owners.ownership
         )
         pruner = self._pruner = Pruner(db, self.retention)
         return [
@@ -165,6 +166,8 @@ class Runtime:
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
             ("pruner", pruner.run),
+            ("ownership", owners.ownership.run),
+            ("connector owners", owners.run),
             (
                 "callback sink expiry",
                 partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
@@ -184,11 +187,45 @@ class Runtime:
         if self._events is not None:
             await self._events.close()
         await self._renderer.close()
-        for connector in self.connectors.values():
-            await connector.close()
+        unstarted = self._owners.unstarted() if self._owners is not None else set()
+        for name, connector in self.connectors.items():
+            if name not in unstarted:
+                await connector.close()
+        if self._ownership is not None:
+            await _release_leases(self._ownership)
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+    async def _start_connectors(self, db: Database) -> ConnectorOwners:
+        """Start every connector (only those that take webhooks, without workers) but
+        those with sessions that one process at a time runs (engine/singletons.py): those
+        start once this process holds them (now, if it can). On SQLite the process is
+        the only one: leases left by a dead one go."""
+        if db.dialect == "sqlite":
+            await db.write(ownership.release_all)
+        owned = self._ownership = Ownership(db)
+        # a process without workers (`--role api`) runs no singleton: it only takes webhooks
+        singletons = singleton_connectors(self.settings) if self._background else set()
+        sessions = session_connectors(self.settings)
+        for name, connector in self.connectors.items():
+            if name not in sessions and (self._background or _receives_webhooks(connector)):
+                await self._start_connector(name, connector)
+        owners = self._owners = ConnectorOwners(
+            owned, self.connectors, singletons, sessions, self._start_connector,
+            lambda name: build_connectors(self.settings)[name],
+        )  # fmt: skip
+        for name in sorted(singletons):
+            await owners.look(name)
+        return owners
+
+    async def _start_connector(self, name: str, connector: Connector) -> None:
+        receipts, inbound = self._receipts, self._inbound
+        assert receipts is not None and inbound is not None
+        await connector.start(
+            keyed_receipts(name, receipts.accept),
+            lambda message: inbound.accept(storable_inbound(message)),
+        )
 
     async def _provision_configured_account(self) -> None:
         """The account of OPENCOMMS_ACCOUNT_SID, then the configured senders and pools in
@@ -295,6 +332,15 @@ async def _release_claims(conn: Conn) -> None:
     """Whatever is claimed belongs to a process that is gone: it is due again now."""
     await jobs.release_all(conn)
     await dispatch_state.release_in_flight(conn, now_ms())
+
+
+async def _release_leases(owned: Ownership) -> None:
+    """At a clean stop, what this process ran is for another to take at once; with the
+    database gone, the leases run out by themselves."""
+    try:
+        await owned.release_all()
+    except StoreUnavailable as error:
+        log.warning("stopping without releasing leases (they run out): %s", error)
 
 
 # the advisory lock of provisioning at start (any fixed number; migrations use another)

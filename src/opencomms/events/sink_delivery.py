@@ -7,11 +7,20 @@ batch after the sink's cursor, POSTs it (bounded: events/posting.py), and record
 outcome: 2xx moves the cursor; 410 disables the sink; anything else (a timeout, a
 redirect, a 5xx, a refused address) schedules a retry with backoff, for up to
 `max_retry` (72 h), after which the batch is given up and logged.
+
+One process at a time delivers a sink: it holds the sink's ownership lease
+(`sink:<id>`, background/ownership.py) and keeps it while it runs; the others leave the
+sink alone, and take it over when the lease runs out (its owner died). A batch's outcome
+is recorded only while the lease is still held (fenced in the same transaction): a
+process that lost it sends nothing more, and its last batch, unrecorded, is sent again
+by the new owner. Each event is delivered once, in order, absent failures; at least
+once across a takeover.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -21,6 +30,7 @@ from functools import partial
 import httpx
 
 from opencomms.background.backoff import until_stored
+from opencomms.background.ownership import Ownership
 from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
 from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED, OPERATION_COMPLETED
@@ -42,6 +52,12 @@ __all__ = ["DeliveryPolicy", "EventDelivery"]
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.2
+# After a ring, look again this often for this long: on PostgreSQL, events are seen once
+# every older transaction on the server has ended (store/outbox_watch.py), and the one
+# still open at the ring's round may be one that rings nobody when it ends (another
+# process's, a lease renewal).
+RECHECK_S = 0.05
+RECHECK_FOR_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -71,8 +87,12 @@ class EventDelivery:
         sealer: Sealer,
         callbacks: CallbackPolicy,
         policy: DeliveryPolicy = DeliveryPolicy(),
+        ownership: Ownership | None = None,
     ) -> None:
+        """`ownership`: this process's leases (the runtime's, renewed in the background);
+        without it, the worker takes its own (renewed as it delivers)."""
         self._db = db
+        self._ownership = ownership or Ownership(db)
         self._sealer = sealer
         self._policy = policy
         self._client = httpx.AsyncClient(
@@ -84,12 +104,16 @@ class EventDelivery:
         self._busy: set[str] = set()
         self._again: set[str] = set()  # busy sinks found due again: one more round each
         self._woken: set[str] = set()  # sinks to look at whether their account has news
+        # sinks another process delivers: looked at again when their lease may run out
+        self._elsewhere: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(policy.concurrency)
         self._wakeup = Wakeup(IDLE_POLL_S)
+        self._rung_at = float("-inf")
 
     def ring(self) -> None:
         """Events were committed: look for news now rather than at the next poll."""
+        self._rung_at = time.monotonic()
         self._wakeup.ring()
 
     def wake(self, sink_id: str) -> None:
@@ -106,9 +130,20 @@ class EventDelivery:
                 self._watch = OutboxWatch()  # its news were not acted on: look at all again
                 self._woken |= woken
                 raise
-            for sink_id in sorted(due | woken):
-                self._start(sink_id)
+            for sink_id in sorted(due | woken | self._elsewhere):
+                if self._ownership.may_take(_lease(sink_id)):
+                    self._elsewhere.discard(sink_id)
+                    self._start(sink_id)
+            await self._rest()
+
+    async def _rest(self) -> None:
+        """Until rung, or the poll; shortly after a ring, on PostgreSQL, only RECHECK_S."""
+        recent = time.monotonic() - self._rung_at <= RECHECK_FOR_S
+        if not recent or self._db.dialect != "postgresql":
             await self._wakeup.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), RECHECK_S)
 
     async def _due_sinks(self, conn: Conn) -> set[str]:
         news = await self._watch.news(conn)
@@ -149,7 +184,11 @@ class EventDelivery:
 
     async def deliver_once(self, sink_id: str) -> bool:
         """Send the next batch of this sink; True when its cursor moved past it
-        (delivered, or given up on after `max_retry`)."""
+        (delivered, or given up on after `max_retry`). Only while this process holds the
+        sink's lease (it takes it if it can)."""
+        if not await self._ownership.take(_lease(sink_id)):
+            self._elsewhere.add(sink_id)
+            return False
         batch = await self._db.read(lambda conn: self._next_batch(conn, sink_id))
         if batch is None:
             return False
@@ -179,6 +218,22 @@ class EventDelivery:
             self._policy.max_backoff_s,
         )
         return outcome in ("DELIVERED", "ABANDONED")
+
+    async def _record(
+        self,
+        conn: Conn,
+        batch: _Batch,
+        status_code: int | None,
+        error: str | None,
+        retry_after: str | None,
+        elapsed_ms: int,
+    ) -> str:
+        """Record the outcome of a batch's POST, and return it; LOST (nothing recorded:
+        the new owner sends the batch again) when another process took the sink over."""
+        if not await self._ownership.confirm(conn, _lease(batch.sink.id)):
+            log.warning("sink %s was taken over by another process", batch.sink.id)
+            return "LOST"
+        return await self._record_owned(conn, batch, status_code, error, retry_after, elapsed_ms)
 
     async def _next_batch(self, conn: Conn, sink_id: str) -> _Batch | None:
         sink = await sinks.sink_by_id(conn, sink_id)
@@ -222,7 +277,7 @@ class EventDelivery:
         )
         return _Batch(sink, events, body, token, webhook_secret, replay)
 
-    async def _record(
+    async def _record_owned(
         self,
         conn: Conn,
         batch: _Batch,
@@ -282,6 +337,10 @@ class EventDelivery:
         await sinks.advance_replay(conn, batch.replay.id, last.txid, last.seq)
         cursor = (batch.sink.cursor_txid, batch.sink.cursor_seq)
         await sinks.advance_cursor(conn, batch.sink.id, *cursor, now)
+
+
+def _lease(sink_id: str) -> str:
+    return "sink:" + sink_id
 
 
 def _ids(events: Sequence[PendingEvent]) -> list[str]:

@@ -104,17 +104,27 @@ async def running_operations(conn: Conn, limit: int) -> list[str]:
 
 
 async def select_due(
-    conn: Conn, *, now: int, lease_ms: int, limit: int, operation_id: str | None = None
+    conn: Conn,
+    *,
+    now: int,
+    lease_ms: int,
+    limit: int,
+    operation_id: str | None = None,
+    elsewhere: Sequence[str] = (),
 ) -> list[DueMessage]:
     """Claim up to `limit` Messages whose `due_at` has come (of one operation, if given),
-    pushing it `lease_ms` ahead."""
+    pushing it `lease_ms` ahead; not those whose next step is on a connector of
+    `elsewhere` (another process runs it: engine/singletons.py)."""
     lock = " FOR UPDATE OF m SKIP LOCKED" if conn.dialect == "postgresql" else ""
     of_operation = " AND m.operation_id = ?" if operation_id else ""
     rows = await conn.fetch(
         f"SELECT {_DUE_SELECT}"
         " FROM messages m LEFT JOIN attempts a ON a.id = m.current_attempt_id"
-        f" WHERE m.due_at <= ?{of_operation} ORDER BY m.due_at LIMIT ?{lock}",
+        f" WHERE m.due_at <= ?{of_operation}{_not_elsewhere(conn, len(elsewhere))}"
+        f" ORDER BY m.due_at LIMIT ?{lock}",
         *((now, operation_id) if operation_id else (now,)),
+        *elsewhere,
+        *elsewhere,
         limit,
     )
     due = [_due_message(row) for row in rows]
@@ -122,6 +132,24 @@ async def select_due(
         "UPDATE messages SET due_at = ? WHERE id = ?", [(now + lease_ms, d.state.id) for d in due]
     )
     return due
+
+
+def _not_elsewhere(conn: Conn, count: int) -> str:
+    """The condition that a Message's next step is on none of `count` connectors: a
+    QUEUED current attempt (in flight, or throttled) goes to its own connector; else the
+    next candidate's sender does (a Message with none left settles wherever it is)."""
+    if not count:
+        return ""
+    if conn.dialect == "postgresql":
+        next_sender = "(m.candidates::jsonb -> m.next_candidate ->> 2)"
+    else:
+        next_sender = "json_extract(m.candidates, '$[' || m.next_candidate || '][2]')"
+    names = placeholders(count)
+    return (
+        f" AND NOT (CASE WHEN a.status = 'QUEUED' THEN a.connector IN ({names})"
+        f" ELSE EXISTS (SELECT 1 FROM senders s WHERE s.id = {next_sender}"
+        f" AND s.connector IN ({names})) END)"
+    )
 
 
 async def _attempts_where(conn: Conn, column: str, keys: Sequence[str]) -> list[AttemptAndMessage]:

@@ -492,3 +492,14 @@ content_templates = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_content_templates_account", "account_sid", "sid", unique=True),
 )
+
+# Ownership leases (store/ownership.py): which process runs each singleton (a sink's
+# delivery `sink:<id>`, a connector with limited sessions `connector:<name>`) until when.
+ownership_leases = sa.Table(
+    "ownership_leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),  # a process: host, pid and a random part
+    sa.Column("expires_at", Time, nullable=False),  # by the database's clock
+    sa.Column("taken_at", Time, nullable=False),
+)
