@@ -79,12 +79,7 @@ def serve(
         )
         raise typer.Exit(2)
     _refuse_if_in_use(server.database_url)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx says every request at INFO: one line per message an HTTP connector sends
-    # (5-12% of the server's time in bench-connectors); its warnings still show
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _configure_logging()
     if supervised:
         watch_parent()
     else:
@@ -96,6 +91,15 @@ def serve(
         _work(settings)
         return
     _serve_http(settings, background=role is Role.ALL, reuse_port=supervised)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx says every request at INFO: one line per message an HTTP connector sends
+    # (5-12% of the server's time in bench-connectors); its warnings still show
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _work(settings: Settings) -> None:
