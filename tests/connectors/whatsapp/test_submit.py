@@ -19,6 +19,7 @@ from werkzeug import Request, Response
 
 from opencomms.connectors.base import Submission, SubmitOutcome, SubmitResult
 from opencomms.connectors.whatsapp import WhatsAppConfig, WhatsAppConnector
+from opencomms.connectors.whatsapp.connector import IDLE_CONNECTION_S
 
 TOKEN = "EAAG-token-4c1e9"
 NUMBER_ID = "106540352242922"
@@ -201,3 +202,69 @@ async def test_sends_are_paced_at_the_numbers_throughput(
     elapsed = time.monotonic() - began
     assert [r.outcome for r in results] == [ACCEPTED] * 11
     assert elapsed >= 0.45  # ten gaps of 1/20 s
+
+
+class ClosingIdleServer:
+    """An HTTP/1.1 server on 127.0.0.1 that answers every send with a wamid, but closes,
+    unanswered, a kept-alive connection that was idle `idle_s` or longer when a request
+    comes on it: a server's idle timeout that runs out just as the client reuses it."""
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+        self.answered = 0
+        self.closed_unanswered = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.lower().split(b"\r\n")
+                    if line.startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                if loop.time() - last >= self.idle_s:
+                    self.closed_unanswered += 1
+                    return
+                body = json.dumps(sent()).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+                self.answered += 1
+                last = loop.time()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_connection_idle_near_the_servers_timeout_is_not_reused() -> None:
+    """A send written on a connection the server is closing gets no answer and is left in
+    doubt (it waits out the fallback timeout): the connector lets a connection go after
+    IDLE_CONNECTION_S, under the servers' usual idle timeouts (uvicorn's 5 s)."""
+    server = ClosingIdleServer(idle_s=IDLE_CONNECTION_S + 0.5)
+    listening = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    config = WhatsAppConfig(
+        phone_number_id=NUMBER_ID,
+        access_token=TOKEN,
+        app_secret="app-secret-77ab",
+        base_url=f"http://127.0.0.1:{port}/v21.0",
+    )
+    connector = WhatsAppConnector("wa", config)
+    await connector.start(lambda _: asyncio.Future(), lambda _: asyncio.Future())
+    try:
+        [first] = await connector.submit([SUBMISSION])
+        await asyncio.sleep(IDLE_CONNECTION_S + 1.0)
+        second = msgspec.structs.replace(SUBMISSION, attempt_id="SM" + "d4" * 16)
+        [again] = await connector.submit([second])
+    finally:
+        await connector.close()
+        listening.close()
+    assert (first.outcome, again.outcome) == (ACCEPTED, ACCEPTED)
+    assert (server.answered, server.closed_unanswered) == (2, 0)

@@ -57,6 +57,12 @@ __all__ = ["WhatsAppConnector"]
 
 log = logging.getLogger(__name__)
 
+# A connection idle this long is not used again. A server closes idle connections after
+# its own timeout (uvicorn: 5 s, httpx's default expiry too); a send written on one just
+# as the server closes it gets no answer and is left in doubt, never sent again (the
+# Message then waits out its fallback timeout): stay well under the server's timeout.
+IDLE_CONNECTION_S = 2.0
+
 INVALID_CONTENT = 63021  # Twilio's "Channel invalid content error"
 KEPT_ANSWERS = 100_000  # attempt ids `was_submitted` remembers; older ones are unknown
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -94,6 +100,7 @@ class WhatsAppConnector:
             limits=httpx.Limits(
                 max_connections=self._config.connections,
                 max_keepalive_connections=self._config.connections,
+                keepalive_expiry=IDLE_CONNECTION_S,
             ),
             trust_env=False,
         )
