@@ -93,7 +93,8 @@ def test_a_scheduled_operation_survives_a_restart(backend_url: str, tmp_path: Pa
     server = ServeProcess(backend_url, tmp_path, env).start()
     try:
         api = httpx.Client(base_url=server.url + "/v1", auth=(sid, token), timeout=60)
-        send_at = datetime.now(UTC) + timedelta(seconds=4)
+        # far enough that a restart on a loaded machine (seen: over 4 s) ends before it
+        send_at = datetime.now(UTC) + timedelta(seconds=15)
         to = [{"address": ordinary_number(i), "channel": "PHONE"} for i in range(50)]
         operation_id = send(
             api,
