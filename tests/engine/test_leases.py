@@ -110,9 +110,9 @@ async def test_a_live_process_renews_the_lease_of_what_its_connector_still_holds
     assert taken == []
 
 
+# PostgreSQL only: SQLite has one writer, so no two claims are ever open together
+@pytest.mark.parametrize("url", ["postgresql"], indirect=True)
 async def test_postgresql_skips_a_claim_another_transaction_holds(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite has one writer: no two claims are ever open together")
     await db.write(fanned_out)
     holding, release = asyncio.Event(), asyncio.Event()
 
