@@ -90,10 +90,13 @@ async def test_a_live_process_renews_the_lease_of_what_its_connector_still_holds
     await db.write(leased)
     slow = Simulator(SimulatorSettings(submit_latency_ms=[1_500, 1_500]))
 
-    async def ignored(_: object) -> None:
-        return None
+    def ignored(_: object) -> asyncio.Future[None]:
+        """A handler that stores nothing and says so at once."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
-    await slow.start(ignored, ignored)  # type: ignore[arg-type]
+    await slow.start(ignored, ignored)
     dispatcher = Dispatcher(db, {"lab": slow}, lease_ms=300)
     submission = Submission(
         "SM1", "MM1", "OP1", "AC1", "SMS", "+12065550100", "+14155550100", {"text": "Hi"}
