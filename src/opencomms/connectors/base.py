@@ -7,7 +7,7 @@ never decides retry or fallback (the engine does, from the closed vocabulary bel
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ __all__ = [
     "WebhookAnswer",
     "WebhookReceiver",
     "WebhookRequest",
+    "submit_each",
 ]
 
 
@@ -154,3 +155,22 @@ class Revoker(Protocol):
     async def revoke(self, submissions: Sequence[Submission]) -> None:
         """Take back these attempts, which the fallback has moved on from, where they
         are not delivered yet; best effort (a receipt that still comes is recorded)."""
+
+
+async def submit_each(
+    submissions: Sequence[Submission],
+    submit_one: Callable[[Submission], Awaitable[SubmitResult | None]],
+    answered: AnswerHandler | None,
+) -> list[SubmitResult]:
+    """`submit` for a connector that sends one submission at a time, all at once: each
+    result goes to `answered` as it comes; None (an answer lost, left in doubt) is left
+    out of the results."""
+
+    async def one(submission: Submission) -> SubmitResult | None:
+        result = await submit_one(submission)
+        if result is not None and answered is not None:
+            answered(result)
+        return result
+
+    results = await asyncio.gather(*(one(s) for s in submissions))
+    return [result for result in results if result is not None]

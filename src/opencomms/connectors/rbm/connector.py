@@ -36,6 +36,7 @@ from opencomms.connectors.base import (
     SubmitResult,
     WebhookAnswer,
     WebhookRequest,
+    submit_each,
 )
 from opencomms.connectors.pacing import FairPacer
 from opencomms.connectors.rbm import errors
@@ -112,13 +113,7 @@ class RbmConnector:
     async def submit(
         self, submissions: Sequence[Submission], answered: AnswerHandler | None = None
     ) -> list[SubmitResult]:
-        async def one(submission: Submission) -> SubmitResult:
-            result = await self._submit_one(submission)
-            if answered is not None:
-                answered(result)
-            return result
-
-        return list(await asyncio.gather(*(one(s) for s in submissions)))
+        return await submit_each(submissions, self._submit_one, answered)
 
     async def was_submitted(self, attempt_ids: Sequence[str]) -> dict[str, bool | None]:
         """False for every attempt: sending one again is safe, as it goes with the same

@@ -39,6 +39,7 @@ from opencomms.connectors.base import (
     SubmitResult,
     WebhookAnswer,
     WebhookRequest,
+    submit_each,
 )
 from opencomms.connectors.pacing import FairPacer
 from opencomms.connectors.whatsapp.config import WhatsAppConfig
@@ -108,14 +109,7 @@ class WhatsAppConnector:
     async def submit(
         self, submissions: Sequence[Submission], answered: AnswerHandler | None = None
     ) -> list[SubmitResult]:
-        async def one(submission: Submission) -> SubmitResult | None:
-            result = await self._submit_one(submission)
-            if result is not None and answered is not None:
-                answered(result)
-            return result
-
-        results = await asyncio.gather(*(one(s) for s in submissions))
-        return [result for result in results if result is not None]
+        return await submit_each(submissions, self._submit_one, answered)
 
     async def was_submitted(self, attempt_ids: Sequence[str]) -> dict[str, bool | None]:
         """True: Meta took it (its answer, or a status webhook naming it); False: this
