@@ -88,6 +88,7 @@ class SmtpPeer:
         login: tuple[str, str] | None = None,
         dsn: bool = True,
         clock: Callable[[], float] = time.time,
+        report_success: bool = True,
     ) -> None:
         if security != "none" and certificate is None:
             raise ValueError("TLS needs a certificate (certs.make_certificate)")
@@ -96,6 +97,8 @@ class SmtpPeer:
         self._login = login
         self.dsn = dsn
         self.clock = clock
+        # a "delivered" DSN for each mail whose NOTIFY asks for SUCCESS, as a final MTA
+        self.report_success = report_success
         self.mails: list[Received] = []
         self.refused: list[tuple[str, str]] = []  # (address, reply) of each refusal
         self.logins: list[str] = []
@@ -214,12 +217,17 @@ class SmtpPeer:
 
     def _took(self, received: Received) -> None:
         self.mails.append(received)
+        notify = received.dsn_rcpt.get("NOTIFY", "FAILURE,DELAY").upper()
         bounce = self._options.bounces.get(received.rcpt_to.lower())
-        if bounce is None or "NEVER" in received.dsn_rcpt.get("NOTIFY", "").upper():
+        if bounce is None and self.report_success and "SUCCESS" in notify:
+            bounce = Bounce("delivered", "2.0.0")
+        wanted = "SUCCESS" if bounce and bounce.action != "failed" else "FAILURE"
+        if bounce is None or wanted not in notify:
             return
         headers = received.data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+        diagnostic = "smtp; 250 2.0.0 OK" if wanted == "SUCCESS" else DsnReport.diagnostic
         report = DsnReport(
-            received.rcpt_to, bounce.action, bounce.status,
+            received.rcpt_to, bounce.action, bounce.status, diagnostic,
             envelope_id=received.dsn_mail.get("ENVID"), returned_headers=headers,
         )  # fmt: skip
         self._due.append(_Due(received.arrival + bounce.after_s, report, received.mail_from,
