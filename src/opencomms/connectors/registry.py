@@ -15,6 +15,7 @@ from opencomms.connectors.rbm import RbmConfig, RbmConnector
 from opencomms.connectors.simulator import Simulator, SimulatorConnectorConfig
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.connectors.smpp.connector import SmppConnector
+from opencomms.connectors.smtp import SmtpConfig, SmtpConnector
 from opencomms.connectors.twilio import TwilioConfig, TwilioConnector
 from opencomms.connectors.whatsapp import WhatsAppConfig, WhatsAppConnector
 from opencomms.settings import BUILTIN_CONNECTOR, ConnectorSettings, Settings
@@ -40,6 +41,9 @@ CONNECTOR_TYPES: dict[type[ConnectorSettings], Build] = {
     RbmConfig: lambda name, config, _: RbmConnector(name, config),
     WhatsAppConfig: lambda name, config, _: WhatsAppConnector(name, config),
     TwilioConfig: lambda name, config, all_: TwilioConnector(name, config, all_.server.public_url),
+    SmtpConfig: lambda name, config, settings: SmtpConnector(
+        name, config, settings.server.public_url
+    ),
 }
 
 
