@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.polling import all_messages, send, wait_completed, wait_until
+from tests.support.polling import all_messages, send, wait_completed, wait_stats, wait_until
 
 PHONE = {"address": "+14155550100", "channel": "PHONE"}
 LATER = (datetime.now(UTC) + timedelta(days=2)).isoformat().replace("+00:00", "Z")
@@ -90,3 +90,12 @@ def test_the_error_body_has_twilios_more_info_and_the_contracts_more_info(
 
     assert body["code"] == 20404
     assert body["more_info"] == body["moreInfo"] == "https://www.twilio.com/docs/errors/20404"
+
+
+def test_a_read_message_counts_in_read_only(api: httpx.Client) -> None:
+    operation_id = send(api, {"to": [PHONE], "content": {"text": "Hi"}})
+
+    stats = wait_stats(api, operation_id, read=1)["stats"]
+
+    # the buckets are the Messages' current statuses: READ is not also DELIVERED or SENT
+    assert (stats["total"], stats["delivered"], stats["sent"]) == (1, 0, 0)
