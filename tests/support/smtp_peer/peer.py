@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -102,6 +103,7 @@ class SmtpPeer:
         self.mails: list[Received] = []
         self.refused: list[tuple[str, str]] = []  # (address, reply) of each refusal
         self.logins: list[str] = []
+        self.clients: set[tuple[str, int]] = set()  # each client connection (host, port) seen
         self.report_replies: list[int] = []  # the listener's answer to each DSN sent
         self.report_to: tuple[str, int] | None = None  # the bounce listener
         self._options = _Options()
@@ -146,7 +148,8 @@ class SmtpPeer:
         loop = asyncio.get_running_loop()
         tls = self._certificate.server_context() if self._certificate else None
         self._server = await loop.create_server(
-            lambda: DsnSmtp(
+            lambda: _quietly(
+                DsnSmtp,
                 _Handler(self),
                 tls_context=tls if self.security == "starttls" else None,
                 require_starttls=self.security == "starttls",
@@ -242,6 +245,14 @@ class SmtpPeer:
         await self.deliver_due()
 
 
+def _quietly(factory: Callable[..., DsnSmtp], *args: Any, **kwargs: Any) -> DsnSmtp:
+    """A session, without aiosmtpd's warning about AUTH without STARTTLS: the peer asks
+    for AUTH over implicit TLS (which aiosmtpd does not count) or, by choice, in clear."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return factory(*args, **kwargs)
+
+
 class _Handler:
     def __init__(self, peer: SmtpPeer) -> None:
         self._peer = peer
@@ -251,6 +262,7 @@ class _Handler:
         responses: list[str],
     ) -> list[str]:  # fmt: skip
         session.host_name = hostname
+        self._peer.clients.add(tuple(session.peer))  # type: ignore[arg-type]
         extra = ["250-ENHANCEDSTATUSCODES"] + (["250-DSN"] if self._peer.dsn else [])
         return [*responses[:-1], *extra, responses[-1]]
 
