@@ -259,6 +259,8 @@ class ConnectorSettings(msgspec.Struct, tag_field="type", forbid_unknown_fields=
     # what a sender on this connector may be, and which fields are durations
     channels: ClassVar[frozenset[str]] = frozenset()
     durations: ClassVar[tuple[str, ...]] = ()
+    # True when every send names our webhook URL (Twilio's StatusCallback)
+    needs_public_url: ClassVar[bool] = False
 
     fallback_timeout: str = ""  # of the senders on it; empty: [simulator]'s
     receipt_wait: str = ""
@@ -618,9 +620,19 @@ def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
         for name, config in settings.connectors.items()
     }
     settings = msgspec.structs.replace(settings, connectors=connectors)
+    _check_public_url(settings)
     _check_senders(settings)
     _check_pools(settings)
     return settings
+
+
+def _check_public_url(settings: Settings) -> None:
+    for name, config in settings.connectors.items():
+        if config.needs_public_url and not settings.server.public_url:
+            raise _Problem(
+                ("connectors", name),
+                "needs [server] public_url: each send tells the provider to call back there",
+            )
 
 
 def _from_file(path: Path) -> tuple[dict[str, Any], str]:

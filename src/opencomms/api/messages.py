@@ -51,6 +51,15 @@ __all__ = ["fetch_message", "list_messages", "send_messages"]
 AnyRequest = Request[Any, Any, Any]
 _TAGS_FILTER = msgspec.json.Decoder()
 PARSE_ON_LOOP_BYTES = 64 * 1024  # a larger body is checked in a thread
+MESSAGE_FILTERS = (
+    "operationId",
+    "operation_id",
+    "status",
+    "channel",
+    "tags",
+    "startDate",
+    "endDate",
+)
 
 
 async def _resolve_senders(
@@ -239,7 +248,7 @@ def _tags_filter(text: str | None, errors: list[FieldError]) -> tuple[tuple[str,
 async def list_messages(request: AnyRequest) -> Response[bytes]:
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = page_of(request, query, errors)
+    page = page_of(request, query, errors, MESSAGE_FILTERS)
     operation_id = query.get("operationId", query.get("operation_id"))
     if operation_id is not None and not OPERATION_ID_RE.match(operation_id):
         errors.append(FieldError("operationId", "is not an operation id"))

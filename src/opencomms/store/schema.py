@@ -10,7 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["metadata"]
+__all__ = ["FAILED_WITH_CODE", "metadata"]
+
+# the Messages an operation's Errors count: settled as failures, with their error
+FAILED_WITH_CODE = "error_code IS NOT NULL AND status IN ('FAILED', 'UNDELIVERED')"
 
 metadata = sa.MetaData()
 
@@ -157,6 +160,7 @@ unaddressable = sa.Table(
     sa.Column("recipient", Json, nullable=False),
     sa.Column("error_code", sa.Integer, nullable=False),
     sa.Column("error_message", sa.Text, nullable=False),
+    sa.Index("ix_unaddressable_errors", "operation_id", "error_code", "recipient_index"),
 )
 
 messages = sa.Table(
@@ -190,6 +194,15 @@ messages = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_messages_operation", "operation_id", "id"),
     sa.Index("ix_messages_account", "account_sid", "id"),
+    # an operation's errors by code (GET .../Operations/{id}/Errors): its failed Messages
+    sa.Index(
+        "ix_messages_operation_errors",
+        "operation_id",
+        "error_code",
+        "id",
+        sqlite_where=sa.text(FAILED_WITH_CODE),
+        postgresql_where=sa.text(FAILED_WITH_CODE),
+    ),
     sa.Index(
         "ix_messages_due",
         "due_at",
