@@ -20,7 +20,8 @@ THROUGHPUT = 10  # messages a second per sender: a backlog of BOUND drains in ab
 
 def phones(count: int, first: int = 0) -> list[dict[str, str]]:
     """Ordinary numbers: the simulator delivers each at once."""
-    return [{"address": f"+1415000{1000 + first + n:04d}", "channel": "PHONE"} for n in range(count)]
+    numbers = (f"+1415000{1000 + first + n:04d}" for n in range(count))
+    return [{"address": number, "channel": "PHONE"} for number in numbers]
 
 
 def body(count: int, first: int = 0) -> dict[str, object]:
@@ -98,6 +99,7 @@ def test_back_under_the_bound_sends_are_accepted_again(bounded: ThreadServer) ->
         # each Message submitted leaves the backlog, before its operation completes
         accepted = wait_until(retried, interval=0.2)
         wait_completed(api, accepted.json()["operationId"])
+        wait_completed(api, flood)
 
 
 def test_a_scheduled_send_is_not_backlog(bounded: ThreadServer) -> None:

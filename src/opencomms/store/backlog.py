@@ -13,8 +13,9 @@ from opencomms.store.database import Conn
 
 __all__ = ["account_backlog"]
 
-# `status IN (...)` repeats the predicate of ix_operations_running word for word, so
-# that either engine may read that partial index rather than every operation ever made
+# `status IN (...)` repeats the predicate of ix_operations_account_running word for word,
+# so that SQLite may read that partial index (the account's running operations) rather
+# than every operation the account ever made
 _BACKLOG = (
     "SELECT COALESCE(SUM(recipients - fanout_cursor + queued), 0) FROM operations"
     " WHERE status IN ('SCHEDULED', 'PROCESSING') AND status = 'PROCESSING'"

@@ -135,6 +135,13 @@ operations = sa.Table(
         sqlite_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
         postgresql_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
     ),
+    # an account's running operations: its backlog is read from them (store/backlog.py)
+    sa.Index(
+        "ix_operations_account_running",
+        "account_sid",
+        sqlite_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
+        postgresql_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
+    ),
     # the pruner's queue: finished operations, oldest change first
     sa.Index(
         "ix_operations_finished",
