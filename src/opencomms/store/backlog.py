@@ -13,16 +13,21 @@ from opencomms.store.database import Conn
 
 __all__ = ["account_backlog"]
 
-# `status IN (...)` repeats the predicate of ix_operations_account_running word for word,
-# so that SQLite may read that partial index (the account's running operations) rather
-# than every operation the account ever made
+# Over ix_operations_running_account, the account's running operations, rather than
+# every operation it ever made: `status IN (...)` repeats that partial index's predicate
+# word for word so that either engine may use it, and SQLite, which without statistics
+# prefers ix_operations_account, is told to
 _BACKLOG = (
-    "SELECT COALESCE(SUM(recipients - fanout_cursor + queued), 0) FROM operations"
+    "SELECT COALESCE(SUM(recipients - fanout_cursor + queued), 0) FROM operations{indexed}"
     " WHERE status IN ('SCHEDULED', 'PROCESSING') AND status = 'PROCESSING'"
     " AND account_sid = ?"
 )
+_QUERIES = {
+    "postgresql": _BACKLOG.format(indexed=""),
+    "sqlite": _BACKLOG.format(indexed=" INDEXED BY ix_operations_running_account"),
+}
 
 
 async def account_backlog(conn: Conn, account_sid: str) -> int:
-    row = await conn.fetchrow(_BACKLOG, account_sid)
+    row = await conn.fetchrow(_QUERIES[conn.dialect], account_sid)
     return int(row[0]) if row is not None else 0

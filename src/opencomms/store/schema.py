@@ -135,10 +135,11 @@ operations = sa.Table(
         sqlite_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
         postgresql_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
     ),
-    # an account's running operations: its backlog is read from them (store/backlog.py)
+    # the same, per account: the dispatcher's turns between accounts
     sa.Index(
-        "ix_operations_account_running",
+        "ix_operations_running_account",
         "account_sid",
+        "id",
         sqlite_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
         postgresql_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
     ),
@@ -280,6 +281,10 @@ jobs = sa.Table(
     sa.Column("locked_until", Time, nullable=False),
     sa.Column("tries", sa.Integer, nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    # whose work it is and how much (a fan-out: its operation's recipients), so that the
+    # fan-out claim takes turns between accounts and batches the small ones
+    sa.Column("account_sid", sa.Text, nullable=False, server_default=sa.text("''")),
+    sa.Column("size", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.UniqueConstraint("kind", "ref", name="uq_jobs_kind_ref"),
     sa.Index("ix_jobs_run_at", "run_at"),
 )
@@ -354,6 +359,8 @@ subscriptions = sa.Table(
     sa.Column("sink_id", Id, nullable=False, index=True),
     sa.Column("types", Json, nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", Time, nullable=True),
     sa.Index("ix_subscriptions_account", "account_sid", "id"),
 )
 
