@@ -167,11 +167,24 @@ async def _from_template(
 
 
 def _answer(prefix: str, base_url: str, operation_id: str) -> Answer:
+    """The 202, with the operation in the body and in every header name Twilio's Comms
+    API has used: `operationId`, `operation-id` and `X-Twilio-Operation-Id`;
+    `Operation-Location` and `Location`; `resource-location` and
+    `X-Twilio-Resource-Location`, where the Messages it makes are listed."""
     path = operation_path(prefix, operation_id)
+    listed = f"{prefix}/Messages?operationId={operation_id}"
     return Answer.json(
         202,
         {"operationId": operation_id, "operationLocation": base_url + path},
-        {"operationId": operation_id, "Operation-Location": path, "Location": path},
+        {
+            "operationId": operation_id,
+            "operation-id": operation_id,
+            "X-Twilio-Operation-Id": operation_id,
+            "Operation-Location": path,
+            "Location": path,
+            "resource-location": listed,
+            "X-Twilio-Resource-Location": listed,
+        },
     )
 
 
@@ -199,6 +212,7 @@ async def _accept(
         "senders": sender_ids,
         "callbacks": send.callbacks,
         "sendAtLocal": send.send_at_local,
+        "senderPoolId": (send.sender or {}).get("senderPoolId"),
     }
     recipients = msgspec.json.encode(send.recipients)
 
