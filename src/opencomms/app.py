@@ -12,6 +12,7 @@ from litestar.middleware import DefineMiddleware
 
 from opencomms.api import (
     account,
+    admission,
     api_keys,
     cancel,
     content,
@@ -178,7 +179,13 @@ def create_app(
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],
-        state=State({"runtime": runtime, provider_webhooks.STATE_KEY: _webhooks(runtime)}),
+        state=State(
+            {
+                "runtime": runtime,
+                provider_webhooks.STATE_KEY: _webhooks(runtime),
+                admission.STATE_KEY: admission.Admission(settings.limits),
+            }
+        ),
         request_max_body_size=settings.http.max_body_bytes,
         openapi_config=None,
         debug=False,

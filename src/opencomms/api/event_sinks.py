@@ -71,8 +71,9 @@ def _one(form: Form, name: str, errors: list[FieldError]) -> str | None:
     return values[0]
 
 
-def _configuration(text: str | None, errors: list[FieldError]) -> Any:
-    """The webhook's `destination`, from `SinkConfiguration` (JSON), else problems."""
+def _configuration(text: str | None, errors: list[FieldError]) -> dict[str, Any] | None:
+    """`SinkConfiguration` (JSON) when it is an object, its problems else; the
+    destination itself is checked as every sink URL is (sink_problems)."""
     if text is None:
         return None
     try:
@@ -95,7 +96,7 @@ def _configuration(text: str | None, errors: list[FieldError]) -> Any:
                 "must be true: opencomms always posts a JSON array of events",
             )
         )
-    return configuration.get("destination")
+    return configuration
 
 
 @post("/Sinks", status_code=201)
@@ -109,9 +110,11 @@ async def create_event_sink(request: AnyRequest) -> Response[bytes]:
         errors.append(
             FieldError("SinkType", "only webhook sinks are served here" if known else "unknown")
         )
-    destination = _configuration(_one(form, CONFIGURATION, errors), errors)
+    configuration = _configuration(_one(form, CONFIGURATION, errors), errors)
+    destination = None if configuration is None else configuration.get("destination")
     fields = (f"{CONFIGURATION}.destination", "Description")
-    errors += await sink_problems(request, destination, description or "", fields)
+    if configuration is not None:
+        errors += await sink_problems(request, destination, description or "", fields)
     if errors or not isinstance(destination, str) or description is None:
         raise invalid(errors)
     sink, secret = await insert_webhook_sink(request, destination, description, fields[0])

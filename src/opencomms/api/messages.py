@@ -13,6 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from opencomms.api import idempotency
+from opencomms.api.admission import admission_of
 from opencomms.api.callback_sinks import callback_url_problems, link_callback_sink
 from opencomms.api.common import (
     account_of,
@@ -112,8 +113,10 @@ async def _parsed(body: bytes, settings: Settings) -> tuple[SendRequest, list[Fi
 
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
     runtime = runtime_of(request)
-    send, problems = await _parsed(body, runtime.settings)
     account = account_of(request)
+    admission = admission_of(request)
+    await admission.admit(runtime.db, account)  # a 429 while the backlog is over its bound
+    send, problems = await _parsed(body, runtime.settings)
     # the checks that need the database or the network join the body's problems, so
     # that one 400 lists them all
     resolved: list[str] | FieldError = []
@@ -132,6 +135,8 @@ async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Respon
     operation_id = await _accept(
         runtime.db.write, account, send, resolved, record, runtime.settings.sinks.max_per_account
     )
+    if send.send_at is None and send.send_at_local is None:  # a scheduled one waits
+        admission.accepted(account, len(send.recipients))
     runtime.fanout_ready()
     return answer(operation_id).response()
 
