@@ -18,6 +18,7 @@ from opencomms.api import (
     content,
     event_sinks,
     event_subscriptions,
+    message_list,
     messages,
     operation_errors,
     operations,
@@ -39,7 +40,9 @@ from opencomms.store.errors import StoreUnavailable
 __all__ = ["create_app"]
 
 RESOURCES = [
-    messages.list_messages,
+    message_list.list_messages,
+    message_list.search_messages,
+    message_list.seek_message,
     messages.fetch_message,
     operations.list_operations,
     operations.fetch_operation,
