@@ -33,7 +33,7 @@ from opencomms.background.backoff import until_stored
 from opencomms.background.ownership import Ownership
 from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
-from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED, OPERATION_COMPLETED
+from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED
 from opencomms.events.cloudevents import encode_batch
 from opencomms.events.payloads import event_id, render
 from opencomms.events.posting import PostLimits, post_bounded
@@ -41,7 +41,7 @@ from opencomms.events.retry import backoff_ms, retry_after_ms
 from opencomms.events.signing import delivery_message_id, signed_headers
 from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
 from opencomms.sealing import Sealer
-from opencomms.store import accounts, inbound_messages, operations, sinks
+from opencomms.store import accounts, inbound_messages, sinks
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.outbox_watch import OutboxWatch
@@ -256,12 +256,6 @@ class EventDelivery:
         contexts = await sinks.attempt_contexts(
             conn, [e.attempt_id for e in events if e.attempt_id]
         )
-        completed = {e.operation_id for e in events if e.type == OPERATION_COMPLETED}
-        stats = {}
-        for operation_id in completed:
-            found = await operations.get_operation(conn, sink.account_sid, operation_id)
-            if found is not None:
-                stats[operation_id] = found.stats
         secrets = await accounts.signing_secrets(conn, sink.account_sid)
         if secrets is None:
             return None
@@ -271,7 +265,7 @@ class EventDelivery:
             conn,
             [e.message_id for e in events if e.type == MESSAGE_INBOUND_RECEIVED and e.message_id],
         )
-        body = encode_batch(render(events, contexts, stats, received))
+        body = encode_batch(render(events, contexts, received, sink.account_sid))
         webhook_secret = (
             account_secret if sink.kind == "callback" else self._sealer.unseal(sink.secret_sealed)
         )
