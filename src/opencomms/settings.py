@@ -34,6 +34,7 @@ __all__ = [
     "FaultSettings",
     "HttpSettings",
     "InputSettings",
+    "LimitSettings",
     "RetentionSettings",
     "SenderConfig",
     "SenderPoolConfig",
@@ -234,6 +235,22 @@ class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delivery_timeout: str = "15s"  # a whole delivery, connect to last byte read
 
 
+class LimitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[limits]`: how much accepted work one account may have waiting (docs/security.md,
+    "Backlog per account")."""
+
+    durations: ClassVar[tuple[str, ...]] = ("backlog_refresh",)
+
+    # recipients accepted and not yet submitted; past it a send is a 429; 0: no bound
+    max_backlog_per_account: Annotated[int, msgspec.Meta(ge=0)] = 1_000_000
+    # each process reads an account's backlog from the database at most this often
+    backlog_refresh: str = "250ms"
+
+    @property
+    def backlog_refresh_s(self) -> float:
+        return (parse_duration_ms(self.backlog_refresh) or 0) / 1000
+
+
 class ConnectorSettings(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
     """What the settings know of any `[connectors.<name>]` table. Each connector type
     subclasses it in its own module, tagged with its `type` (e.g. `SmppConfig`, tag
@@ -243,6 +260,8 @@ class ConnectorSettings(msgspec.Struct, tag_field="type", forbid_unknown_fields=
     # what a sender on this connector may be, and which fields are durations
     channels: ClassVar[frozenset[str]] = frozenset()
     durations: ClassVar[tuple[str, ...]] = ()
+    # True when every send names our webhook URL (Twilio's StatusCallback)
+    needs_public_url: ClassVar[bool] = False
 
     fallback_timeout: str = ""  # of the senders on it; empty: [simulator]'s
     receipt_wait: str = ""
@@ -280,6 +299,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
     input: InputSettings = msgspec.field(default_factory=InputSettings)
     sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
+    limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     templates: TemplateSettings = msgspec.field(default_factory=TemplateSettings)
     connectors: dict[str, ConnectorSettings] = msgspec.field(default_factory=dict)
@@ -438,6 +458,7 @@ def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("faults",), settings.faults
     yield ("templates",), settings.templates
     yield ("sinks",), settings.sinks
+    yield ("limits",), settings.limits
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
     for index, sender in enumerate(settings.senders):
@@ -600,9 +621,19 @@ def _checked(settings: Settings, environ: Mapping[str, str]) -> Settings:
         for name, config in settings.connectors.items()
     }
     settings = msgspec.structs.replace(settings, connectors=connectors)
+    _check_public_url(settings)
     _check_senders(settings)
     _check_pools(settings)
     return settings
+
+
+def _check_public_url(settings: Settings) -> None:
+    for name, config in settings.connectors.items():
+        if config.needs_public_url and not settings.server.public_url:
+            raise _Problem(
+                ("connectors", name),
+                "needs [server] public_url: each send tells the provider to call back there",
+            )
 
 
 def _from_file(path: Path) -> tuple[dict[str, Any], str]:

@@ -12,9 +12,10 @@ from opencomms.domain.event_types import (
     OPERATION_EVENT_TYPES,
     Address,
     InboundEventData,
+    InboundExtras,
     MessageEventData,
+    MessageExtras,
     OperationEventData,
-    SenderOfAttempt,
     message_event_type,
     operation_event_type,
 )
@@ -72,60 +73,53 @@ def json_of(data: msgspec.Struct) -> object:
 
 def test_a_message_events_data_without_its_attempt() -> None:
     """A Message canceled before any attempt: the attempt's fields are absent, not null."""
+    data = MessageEventData(operation_id="op", message_id="m", account_sid="AC1")
+    assert json_of(data) == {"operation_id": "op", "message_id": "m", "account_sid": "AC1"}
+
+
+def test_a_message_events_data_in_twilios_names_and_types() -> None:
+    """`downstream_id` (the attempt's SM id), `attempt` and `error_code` as strings,
+    `from`/`to` objects; the error's text under our own key."""
     data = MessageEventData(
-        operation_id="op", message_id="m", attempt_id=None, status="CANCELED",
-        error_code=None, error_message=None, timestamp="2024-05-01T12:00:00.000Z",
+        operation_id="op", message_id="m", account_sid="AC1", downstream_id="SM1",
+        attempt="2", error_code="30008",
+        sender=Address(id="comms_sender_1", address="+12065550100", channel="SMS"),
+        to=Address(address="+14155550100", channel="PHONE"), tags={"k": "v"},
+        opencomms=MessageExtras(error_message="Unknown error"),
     )  # fmt: skip
     assert json_of(data) == {
         "operation_id": "op",
         "message_id": "m",
-        "attempt_id": None,
-        "status": "CANCELED",
-        "error_code": None,
-        "error_message": None,
-        "timestamp": "2024-05-01T12:00:00.000Z",
+        "account_sid": "AC1",
+        "downstream_id": "SM1",
+        "attempt": "2",
+        "error_code": "30008",
+        "from": {"id": "comms_sender_1", "address": "+12065550100", "channel": "SMS"},
+        "to": {"address": "+14155550100", "channel": "PHONE"},
+        "tags": {"k": "v"},
+        "opencomms": {"error_message": "Unknown error"},
     }
 
 
-def test_a_message_events_data_with_its_attempt_says_from_and_to() -> None:
-    data = MessageEventData(
-        operation_id="op", message_id="m", attempt_id="SM1", status="FAILED",
-        error_code=30008, error_message="Unknown error", timestamp="t", attempt=2,
-        channel="SMS", to=Address(address="+14155550100", channel="PHONE"),
-        tags={"k": "v"},
-        sender=SenderOfAttempt(id="comms_sender_1", address="+12065550100", channel="SMS"),
-    )  # fmt: skip
-    encoded = json_of(data)
-    assert isinstance(encoded, dict)
-    assert encoded["from"] == {"id": "comms_sender_1", "address": "+12065550100", "channel": "SMS"}
-    assert encoded["to"] == {"address": "+14155550100", "channel": "PHONE"}
-    assert (encoded["attempt"], encoded["channel"], encoded["tags"]) == (2, "SMS", {"k": "v"})
-    assert (encoded["error_code"], encoded["error_message"]) == (30008, "Unknown error")
-    assert "sender" not in encoded
-
-
-def test_an_operation_events_data_has_stats_only_when_given() -> None:
+def test_an_operation_events_data_is_its_id_only() -> None:
+    """Twilio's operation schemas: `operation_id`, additionalProperties false."""
     assert json_of(OperationEventData(operation_id="op")) == {"operation_id": "op"}
-    completed = OperationEventData(operation_id="op", stats={"DELIVERED": 3})
-    assert json_of(completed) == {"operation_id": "op", "stats": {"DELIVERED": 3}}
 
 
 def test_an_inbound_events_data() -> None:
-    assert json_of(InboundEventData(message_id="IN1", timestamp="t")) == {
-        "message_id": "IN1",
-        "timestamp": "t",
-    }
+    assert json_of(InboundEventData(message_id="IN1")) == {"message_id": "IN1"}
     received = InboundEventData(
-        message_id="IN1", timestamp="t", channel="SMS",
-        to=Address(address="+12065550100", channel="SMS"), body="STOP", keyword=None,
-        sender=Address(address="+14155550100", channel="SMS"),
+        message_id="IN1", to=Address(address="+12065550100", channel="SMS"),
+        opencomms=InboundExtras(
+            sender=Address(address="+14155550100", channel="SMS"), body="STOP", keyword=None
+        ),
     )  # fmt: skip
     assert json_of(received) == {
         "message_id": "IN1",
-        "timestamp": "t",
-        "channel": "SMS",
         "to": {"address": "+12065550100", "channel": "SMS"},
-        "body": "STOP",
-        "keyword": None,
-        "from": {"address": "+14155550100", "channel": "SMS"},
+        "opencomms": {
+            "from": {"address": "+14155550100", "channel": "SMS"},
+            "body": "STOP",
+            "keyword": None,
+        },
     }

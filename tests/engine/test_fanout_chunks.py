@@ -13,7 +13,7 @@ from opencomms.domain.candidates import Candidate
 from opencomms.domain.errors import NO_CANDIDATE, TEMPLATE_FAILED, UNSTORABLE, UNSUBSCRIBED
 from opencomms.domain.new_messages import FanoutChunk, NewMessage
 from opencomms.domain.recipients import Recipient, RecipientAddress
-from opencomms.engine.fanout import build_chunk
+from opencomms.engine.fanout_recipients import build_chunk
 from opencomms.engine.rendering import Rendered
 from opencomms.store.new_messages import FanoutWork
 from tests.engine.states import NOW, sender

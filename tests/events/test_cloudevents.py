@@ -17,7 +17,7 @@ from opencomms.domain.event_types import (
     OPERATION_COMPLETED,
     Address,
     MessageEventData,
-    SenderOfAttempt,
+    dataschema,
 )
 from opencomms.events.cloudevents import (
     encode_batch,
@@ -33,20 +33,19 @@ RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 
 
+SCHEMA = "https://events-schemas.twilio.com/CommsApi.MessageQueued/3"
+
+
 def _message_data() -> MessageEventData:
     return MessageEventData(
         operation_id="comms_operation_01h2xcejqtf2nbrexx3vqjhp41",
         message_id="comms_message_01h2xcejqtf2nbrexx3vqjhp41",
-        attempt_id="SM" + "a" * 32,
-        attempt=1,
-        channel="SMS",
-        sender=SenderOfAttempt(id="comms_sender_x", address="+12065558844", channel="SMS"),
+        account_sid="AC" + "b" * 32,
+        downstream_id="SM" + "a" * 32,
+        attempt="1",
+        sender=Address(id="comms_sender_x", address="+12065558844", channel="SMS"),
         to=Address(address="+14153901002", channel="PHONE"),
-        status="DELIVERED",
-        error_code=None,
-        error_message=None,
         tags={"campaign": "spring"},
-        timestamp="2024-05-01T12:00:00.123Z",
     )
 
 
@@ -56,7 +55,12 @@ def _message_data() -> MessageEventData:
 def test_envelope_has_every_required_attribute() -> None:
     data = _message_data()
     event = envelope(
-        "EV" + "1" * 32, MESSAGE_QUEUED, 1_714_564_800_123, data, message_source(data.message_id)
+        "EV" + "1" * 32,
+        MESSAGE_QUEUED,
+        1_714_564_800_123,
+        data,
+        message_source(data.message_id),
+        dataschema(MESSAGE_QUEUED),
     )
     assert event == {
         "specversion": "1.0",
@@ -65,9 +69,10 @@ def test_envelope_has_every_required_attribute() -> None:
         "id": "EV" + "1" * 32,
         "time": "2024-05-01T12:00:00.123Z",
         "datacontenttype": "application/json",
+        "dataschema": SCHEMA,
         "data": data,
     }
-    for name in ("specversion", "id", "source", "type"):
+    for name in ("specversion", "id", "source", "type", "dataschema"):
         assert isinstance(event[name], str)
         assert event[name]
     assert all(ATTRIBUTE_NAME.match(name) for name in event)
@@ -77,7 +82,7 @@ def test_envelope_has_every_required_attribute() -> None:
     assert int(parsed.timestamp() * 1000) == 1_714_564_800_123
 
 
-def test_envelope_copies_data_and_takes_an_optional_dataschema() -> None:
+def test_envelope_copies_data_and_names_its_dataschema() -> None:
     data = {"operation_id": "comms_operation_x"}
     event = envelope(
         "EV1",
@@ -85,13 +90,21 @@ def test_envelope_copies_data_and_takes_an_optional_dataschema() -> None:
         0,
         data,
         operation_source("comms_operation_x"),
-        dataschema="https://example.com/schemas/OperationCompleted/1",
+        dataschema(OPERATION_COMPLETED),
     )
     assert event["source"] == "/v1/Messages/Operations/comms_operation_x"
-    assert event["dataschema"] == "https://example.com/schemas/OperationCompleted/1"
+    assert event["dataschema"] == "https://events-schemas.twilio.com/CommsApi.OperationCompleted/2"
     data["operation_id"] = "changed"
     assert event["data"] == {"operation_id": "comms_operation_x"}
-    assert "dataschema" not in envelope("EV1", OPERATION_COMPLETED, 0, data, "/s")
+
+
+def test_every_event_type_has_a_dataschema_uri() -> None:
+    """Twilio's published schema for each of Twilio's types; a URN of ours for the one
+    Twilio has not (message.canceled)."""
+    for type_ in EVENT_TYPES:
+        schema = dataschema(type_)
+        assert schema.startswith(("https://events-schemas.twilio.com/CommsApi.", "urn:opencomms:"))
+        assert re.search(r"/[0-9]+$", schema), schema
 
 
 @pytest.mark.parametrize(
@@ -100,7 +113,9 @@ def test_envelope_copies_data_and_takes_an_optional_dataschema() -> None:
 )
 def test_envelope_refuses_empty_required_attributes(event_id: str, type_: str, source: str) -> None:
     with pytest.raises(ValueError):
-        envelope(event_id, type_, 0, {}, source)
+        envelope(event_id, type_, 0, {}, source, SCHEMA)
+    with pytest.raises(ValueError):
+        envelope("EV1", MESSAGE_QUEUED, 0, {}, "/s", "")
 
 
 @pytest.mark.parametrize(
@@ -127,7 +142,9 @@ def test_rfc3339(time_ms: int, expected: str) -> None:
 
 def test_encode_batch_round_trips() -> None:
     events = [
-        envelope(f"EV{i:032x}", MESSAGE_QUEUED, 1_714_564_800_000 + i, _message_data(), "/s")
+        envelope(
+            f"EV{i:032x}", MESSAGE_QUEUED, 1_714_564_800_000 + i, _message_data(), "/s", SCHEMA
+        )
         for i in range(3)
     ]
     events[1]["data"].tags = {"text": "Grüße 👋 مرحبا"}
@@ -145,10 +162,11 @@ def test_encode_batch_round_trips() -> None:
 
 
 def test_encode_batch_keeps_attribute_order() -> None:
-    body = encode_batch([envelope("EV1", MESSAGE_QUEUED, 0, {"a": 1}, "/s")])
+    body = encode_batch([envelope("EV1", MESSAGE_QUEUED, 0, {"a": 1}, "/s", SCHEMA)])
     assert body == (
         b'[{"specversion":"1.0","type":"com.twilio.comms-api.message.queued","source":"/s",'
         b'"id":"EV1","time":"1970-01-01T00:00:00.000Z","datacontenttype":"application/json",'
+        b'"dataschema":"https://events-schemas.twilio.com/CommsApi.MessageQueued/3",'
         b'"data":{"a":1}}]'
     )
 

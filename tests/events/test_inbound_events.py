@@ -29,5 +29,7 @@ def test_a_stop_reply_arrives_as_an_inbound_received_event(
     assert event["type"] == INBOUND
     data = event["data"]
     assert data["message_id"].startswith("comms_inbound_")
-    assert (data["from"]["address"], data["body"], data["keyword"]) == (writer, "STOP", "STOP")
+    assert event["dataschema"] == "https://events-schemas.twilio.com/CommsApi.MessageInbound/2"
+    ours = data["opencomms"]
+    assert (ours["from"]["address"], ours["body"], ours["keyword"]) == (writer, "STOP", "STOP")
     assert data["to"]["address"] == "opencomms_rcs_agent"  # the sender that delivered

@@ -58,6 +58,7 @@ def _large_body() -> bytes:
                 "tags": {"k": "v" * 10_000},
             },
             f"/v1/Messages/m{i}",
+            "https://events-schemas.twilio.com/CommsApi.MessageDelivered/4",
         )
         for i in range(100)
     ]
@@ -74,6 +75,7 @@ BODIES = {
                 0,
                 {"text": "Grüße 👋 مرحبا 你好", "tags": {"é": "ü"}},
                 "/v1/Messages/m",
+                "https://events-schemas.twilio.com/CommsApi.MessageDelivered/4",
             )
         ]
     ),

@@ -13,6 +13,7 @@ from litestar.params import FromPath
 from opencomms.api.auth import forget_credential
 from opencomms.api.common import account_of, json_body, json_response, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid, not_found, unknown_fields
+from opencomms.api.paging import unknown_filters
 from opencomms.api.wire import api_key_json
 from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import API_KEY_SID_RE, new_api_key_secret, new_api_key_sid
@@ -58,6 +59,8 @@ async def create_api_key(request: AnyRequest) -> Response[bytes]:
 @get("/ApiKeys")
 async def list_api_keys(request: AnyRequest) -> Response[bytes]:
     require_account_credentials(request)
+    if problems := unknown_filters(request.query_params, ()):
+        raise invalid(problems)
     account = account_of(request)
     keys = await runtime_of(request).db.read(lambda conn: accounts.list_api_keys(conn, account))
     return json_response({"keys": [api_key_json(key) for key in keys]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -60,10 +60,16 @@ def prefix_of(request: AnyRequest) -> str:
     return "/preview" if request.url.path.startswith("/preview") else "/v1"
 
 
-def page_of(request: AnyRequest, query: Mapping[str, str], errors: list[FieldError]) -> Page:
-    """The page a list request asks for, its tokens bound to the caller and this list."""
+def page_of(
+    request: AnyRequest,
+    query: Mapping[str, str],
+    errors: list[FieldError],
+    filters: Collection[str] = (),
+) -> Page:
+    """The page a list request asks for, its tokens bound to the caller and this list;
+    a query parameter that is neither paging nor one of `filters` is a problem."""
     scope = account_of(request) + " " + request.url.path.removeprefix(prefix_of(request))
-    return parse_page(query, errors, PageTokens(runtime_of(request).page_key, scope))
+    return parse_page(query, errors, PageTokens(runtime_of(request).page_key, scope), filters)
 
 
 def require_json(request: AnyRequest) -> None:

@@ -28,6 +28,7 @@ from opencomms.api.common import (
 )
 from opencomms.api.content_request import parse_content_request
 from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.paging import unknown_filters
 from opencomms.domain.channels import reaches
 from opencomms.domain.clock import now_ms, rfc3339
 from opencomms.domain.content_templates import channel_modules, fallback_text, to_liquid
@@ -130,7 +131,7 @@ async def list_contents(request: AnyRequest) -> Response[bytes]:
         for name in names
         if name in query
     }
-    errors: list[FieldError] = []
+    errors = unknown_filters(query, ("Page",))
     page = page_of(request, paging, errors)
     number = query.get("Page", "0")
     if not _PAGE_NUMBER.fullmatch(number):

@@ -30,7 +30,7 @@ CEILING = PREFIX + "z" * 26
 async def list_operations(request: AnyRequest) -> Response[bytes]:
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = page_of(request, query, errors)
+    page = page_of(request, query, errors, ("status", "startDate", "endDate"))
     status = enum_filter(query, "status", {s.value for s in OperationStatus}, errors)
     since, until = date_bounds(query, PREFIX, errors)
     if errors:

@@ -15,25 +15,37 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-from opencomms.api.errors import FieldError
+from opencomms.api.errors import FieldError, field_path
 
-__all__ = ["Page", "PageTokens", "page_envelope", "parse_page"]
+__all__ = [
+    "PAGING_PARAMETERS",
+    "TOP",
+    "Page",
+    "PageTokens",
+    "page_envelope",
+    "parse_page",
+    "unknown_filters",
+]
 
 DEFAULT_SIZE = 50
 MAX_SIZE = 1_000
-_TOP = "~"  # sorts after every id
+TOP = "~"  # sorts after every id
 _SIZE = re.compile(r"[0-9]{1,4}")  # ASCII digits: str.isdigit() also takes "²", which int() refuses
 _BOUND = re.compile(r"~|[A-Za-z0-9_]{1,100}")  # an id (or the top): nothing else reaches SQL
 _MAC_BYTES = 16  # 128 bits of HMAC-SHA256: forging one is out of reach
 
 
-_PAGING_PARAMETERS = {"pageSize", "page_size", "pageToken", "page_token"}
+# ours, snake_case, and Twilio's REST spelling (twilio-python sends `PageSize`)
+_SIZE_NAMES = ("pageSize", "page_size", "PageSize")
+_TOKEN_NAMES = ("pageToken", "page_token", "PageToken")
+PAGING_PARAMETERS = frozenset(_SIZE_NAMES + _TOKEN_NAMES)
+UNKNOWN_FILTER = "is not a filter of this list"
 T = TypeVar("T")
 
 
@@ -83,22 +95,43 @@ class Page(NamedTuple):
 
 def _fingerprint(query: Mapping[str, str]) -> str:
     """A short digest of the filters of a list request (everything but paging)."""
-    filters = sorted((k, v) for k, v in query.items() if k not in _PAGING_PARAMETERS)
+    filters = sorted((k, v) for k, v in query.items() if k not in PAGING_PARAMETERS)
     return hashlib.sha256(msgspec.json.encode(filters)).hexdigest()[:16]
 
 
-def parse_page(query: Mapping[str, str], errors: list[FieldError], tokens: PageTokens) -> Page:
-    """The page asked for; problems go to `errors`."""
+def _first(query: Mapping[str, str], names: Sequence[str]) -> str | None:
+    return next((query[name] for name in names if name in query), None)
+
+
+def unknown_filters(query: Mapping[str, str], known: Collection[str]) -> list[FieldError]:
+    """A query parameter that is neither paging nor one of the list's `known` filters,
+    each named: a filter the server does not apply must not look applied."""
+    return [
+        FieldError(field_path("", name), UNKNOWN_FILTER)
+        for name in sorted(query)
+        if name not in PAGING_PARAMETERS and name not in known
+    ]
+
+
+def parse_page(
+    query: Mapping[str, str],
+    errors: list[FieldError],
+    tokens: PageTokens,
+    filters: Collection[str] = (),
+) -> Page:
+    """The page asked for; problems go to `errors`, with every query parameter that is
+    neither paging nor one of `filters`."""
+    errors += unknown_filters(query, filters)
     size = DEFAULT_SIZE
-    raw_size = query.get("pageSize", query.get("page_size"))
+    raw_size = _first(query, _SIZE_NAMES)
     if raw_size is not None:
         if not _SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_SIZE:
             errors.append(FieldError("pageSize", f"must be an integer from 1 to {MAX_SIZE}"))
         else:
             size = int(raw_size)
     filters = _fingerprint(query)
-    token = query.get("pageToken", query.get("page_token"))
-    before = _TOP
+    token = _first(query, _TOKEN_NAMES)
+    before = TOP
     if token:
         decoded = tokens.decode(token)
         if decoded is None:
@@ -107,7 +140,7 @@ def parse_page(query: Mapping[str, str], errors: list[FieldError], tokens: PageT
             errors.append(FieldError("pageToken", "was issued for a list with other filters"))
         else:
             before = decoded.b
-    return Page(size, before, token or tokens.encode(_TOP, filters), filters, tokens)
+    return Page(size, before, token or tokens.encode(TOP, filters), filters, tokens)
 
 
 def page_envelope(

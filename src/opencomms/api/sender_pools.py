@@ -17,7 +17,7 @@ from opencomms.api.common import (
     runtime_of,
 )
 from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
-from opencomms.api.paging import page_envelope
+from opencomms.api.paging import TOP, page_envelope
 from opencomms.api.senders import check_tags
 from opencomms.api.wire import pool_json, sender_json
 from opencomms.domain.clock import now_ms
@@ -162,7 +162,7 @@ async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Resp
     errors: list[FieldError] = []
     page = page_of(request, query, errors)
     after = -1
-    if query.get("pageToken", query.get("page_token")) and not errors:
+    if page.before != TOP and not errors:
         kind, _, position = page.before.partition("_")
         if kind != "position" or not position.isdigit():
             errors.append(FieldError("pageToken", "is not a token of this list"))

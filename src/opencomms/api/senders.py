@@ -143,7 +143,7 @@ def _taken(sender: SenderRecord) -> ApiError:
 async def list_senders(request: AnyRequest) -> Response[bytes]:
     query = dict(request.query_params)
     errors: list[FieldError] = []
-    page = page_of(request, query, errors)
+    page = page_of(request, query, errors, ("status", "channel"))
     status = enum_filter(query, "status", STATUSES, errors)
     channel = enum_filter(query, "channel", set(CHANNELS), errors)
     if errors:

@@ -20,6 +20,7 @@ from opencomms.store.records import (
 __all__ = [
     "api_key_json",
     "attempt_json",
+    "error_json",
     "message_json",
     "operation_json",
     "operation_path",
@@ -42,10 +43,13 @@ def operation_json(operation: OperationRecord) -> dict[str, Any]:
     }
 
 
-def _error(code: int | None, message: str | None) -> dict[str, Any] | None:
-    if code is None:
-        return None
+def error_json(code: int, message: str | None) -> dict[str, Any]:
+    """An error inside a resource, as the Comms API gives it (`infoUrl`, camelCase)."""
     return {"code": code, "message": message or "", "infoUrl": MORE_INFO.format(code=code)}
+
+
+def _error(code: int | None, message: str | None) -> dict[str, Any] | None:
+    return None if code is None else error_json(code, message)
 
 
 def message_json(message: MessageRecord, prefix: str = "/v1") -> dict[str, Any]:

@@ -15,6 +15,8 @@ from opencomms.connectors.rbm import RbmConfig, RbmConnector
 from opencomms.connectors.simulator import Simulator, SimulatorConnectorConfig
 from opencomms.connectors.smpp.config import SmppConfig
 from opencomms.connectors.smpp.connector import SmppConnector
+from opencomms.connectors.smtp import SmtpConfig, SmtpConnector
+from opencomms.connectors.twilio import TwilioConfig, TwilioConnector
 from opencomms.connectors.whatsapp import WhatsAppConfig, WhatsAppConnector
 from opencomms.settings import BUILTIN_CONNECTOR, ConnectorSettings, Settings
 
@@ -38,6 +40,10 @@ CONNECTOR_TYPES: dict[type[ConnectorSettings], Build] = {
     SmppConfig: lambda name, config, _: SmppConnector(name, config, password=config.password),
     RbmConfig: lambda name, config, _: RbmConnector(name, config),
     WhatsAppConfig: lambda name, config, _: WhatsAppConnector(name, config),
+    TwilioConfig: lambda name, config, all_: TwilioConnector(name, config, all_.server.public_url),
+    SmtpConfig: lambda name, config, settings: SmtpConnector(
+        name, config, settings.server.public_url
+    ),
 }
 
 

@@ -1,5 +1,7 @@
 """The events opencomms emits (docs/events.md): their type names and the vocabulary of
-their `data`, in snake_case as Twilio's payloads are.
+their `data`, with the field names and types of Twilio's published schemas
+(events-schemas.twilio.com/CommsApi.*; docs/decisions.md, "Event payloads"). What
+Twilio's schemas have no field for goes under one key of ours, `opencomms`.
 
 The store writes an event's type into the outbox with the change that causes it; the
 delivery worker renders its `data` as one of the structs below when it sends it, and
@@ -13,6 +15,7 @@ from typing import Literal
 import msgspec
 
 __all__ = [
+    "DATASCHEMAS",
     "EVENT_TYPES",
     "MESSAGE_CANCELED",
     "MESSAGE_DELIVERED",
@@ -30,10 +33,12 @@ __all__ = [
     "TYPE_PREFIX",
     "Address",
     "InboundEventData",
+    "InboundExtras",
     "MessageEventData",
+    "MessageExtras",
     "OperationEventData",
     "OperationStep",
-    "SenderOfAttempt",
+    "dataschema",
     "message_event_type",
     "operation_event_type",
 ]
@@ -92,55 +97,80 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 
-class Address(msgspec.Struct, kw_only=True):
-    """`to` of a message event; `to` and `from` of an inbound one."""
+SCHEMA_PREFIX = "https://events-schemas.twilio.com/CommsApi."
+# Twilio's published schema (name/version) of each type's `data`; canceled is ours
+# (Twilio has no such event) and says so with a URN of its own (docs/decisions.md).
+DATASCHEMAS: dict[str, str] = {
+    OPERATION_SCHEDULED: SCHEMA_PREFIX + "OperationScheduled/2",
+    OPERATION_PROCESSING: SCHEMA_PREFIX + "OperationProcessing/2",
+    OPERATION_COMPLETED: SCHEMA_PREFIX + "OperationCompleted/2",
+    MESSAGE_QUEUED: SCHEMA_PREFIX + "MessageQueued/3",
+    MESSAGE_SENT: SCHEMA_PREFIX + "MessageSent/4",
+    MESSAGE_DELIVERED: SCHEMA_PREFIX + "MessageDelivered/4",
+    MESSAGE_READ: SCHEMA_PREFIX + "MessageRead/4",
+    MESSAGE_UNDELIVERED: SCHEMA_PREFIX + "MessageUndelivered/4",
+    MESSAGE_FAILED: SCHEMA_PREFIX + "MessageFailed/4",
+    MESSAGE_CANCELED: "urn:opencomms:schema:CommsApi.MessageCanceled/1",
+    MESSAGE_INBOUND_RECEIVED: SCHEMA_PREFIX + "MessageInbound/2",
+}
+
+
+def dataschema(event_type: str) -> str:
+    """The `dataschema` of an event of this (known) type."""
+    return DATASCHEMAS[event_type]
+
+
+class Address(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`from` and `to` of a message event: `{id?, address, channel}`; `id` is the
+    sender's (`comms_sender_…`) on `from`, absent on `to` (no contacts here)."""
 
     address: str
     channel: str
-
-
-class SenderOfAttempt(msgspec.Struct, kw_only=True):
-    """`from` of a message event: the sender the attempt went out on."""
-
-    id: str
-    address: str
-    channel: str
+    id: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class OperationEventData(msgspec.Struct, kw_only=True):
-    """`operation.*`: `stats` (counts by status) only on `operation.completed`."""
+    """`operation.*`: Twilio's schemas allow `operation_id` and nothing else."""
 
     operation_id: str
-    stats: dict[str, int] | msgspec.UnsetType = msgspec.UNSET
 
 
-class MessageEventData(msgspec.Struct, kw_only=True):
-    """`message.<status>`, one per status change of a Message or of each attempt. The
-    attempt's details are left out when the event has no attempt (a Message canceled or
+class MessageExtras(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`data.opencomms` of a message event: what Twilio's schema has no field for."""
+
+    error_message: str | None = None
+
+
+class MessageEventData(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`message.<status>`, one per status change of a Message or of each attempt, in
+    Twilio's field names and types (`attempt` and `error_code` are strings there). The
+    attempt's fields are left out when the event has no attempt (a Message canceled or
     failed before any was made) or when it is no longer stored."""
 
     operation_id: str
     message_id: str
-    attempt_id: str | None  # the `SM…`/`MM…` id
-    status: str | None
-    error_code: int | None
-    error_message: str | None
-    timestamp: str  # RFC 3339, UTC, milliseconds (domain/clock.rfc3339)
-    attempt: int | msgspec.UnsetType = msgspec.UNSET  # 1-based, within the Message
-    channel: str | msgspec.UnsetType = msgspec.UNSET
+    account_sid: str
+    downstream_id: str | msgspec.UnsetType = msgspec.UNSET  # the attempt's `SM…`/`MM…` id
+    attempt: str | msgspec.UnsetType = msgspec.UNSET  # 1-based, within the Message
+    error_code: str | msgspec.UnsetType = msgspec.UNSET
+    sender: Address | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="from")
     to: Address | msgspec.UnsetType = msgspec.UNSET
     tags: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
-    sender: SenderOfAttempt | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="from")
+    opencomms: MessageExtras | msgspec.UnsetType = msgspec.UNSET
 
 
-class InboundEventData(msgspec.Struct, kw_only=True):
-    """`message.inbound-received`; the message's details are left out once it is no
-    longer stored."""
+class InboundExtras(msgspec.Struct, kw_only=True):
+    """`data.opencomms` of an inbound event: the reply itself."""
+
+    sender: Address = msgspec.field(name="from")
+    body: str
+    keyword: str | None
+
+
+class InboundEventData(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`message.inbound-received`: Twilio's fields (`message_id`, `to`: the sender
+    written to) and ours under `opencomms`; left out once the message is not stored."""
 
     message_id: str
-    timestamp: str
-    channel: str | msgspec.UnsetType = msgspec.UNSET
     to: Address | msgspec.UnsetType = msgspec.UNSET
-    body: str | msgspec.UnsetType = msgspec.UNSET
-    keyword: str | msgspec.UnsetType | None = msgspec.UNSET
-    sender: Address | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="from")
+    opencomms: InboundExtras | msgspec.UnsetType = msgspec.UNSET

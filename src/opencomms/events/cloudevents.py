@@ -2,7 +2,8 @@
 
 A webhook body is a JSON array of envelopes (EVENTS.md, "Delivery"):
 `{"specversion": "1.0", "type", "source", "id", "time", "datacontenttype":
-"application/json", "dataschema"?, "data"}`. `time` is RFC 3339 in UTC with
+"application/json", "dataschema", "data"}`; `dataschema` names the published
+schema of `data` (domain/event_types.DATASCHEMAS). `time` is RFC 3339 in UTC with
 milliseconds, as every date-time of the API.
 
 The types and the `data` of each are the domain's (domain/event_types.py).
@@ -41,15 +42,13 @@ def envelope(
     time_ms: int,
     data: msgspec.Struct | Mapping[str, Any],
     source: str,
-    *,
-    dataschema: str | None = None,
+    dataschema: str,
 ) -> dict[str, Any]:
     """A CloudEvents 1.0 envelope (structured JSON mode) for one event.
 
     `time_ms` is when the event happened, in milliseconds since the epoch; `data` one of
-    domain/event_types.py's structs (a mapping is copied).
-    `dataschema` is left out unless given: our `data` is not exactly Twilio's,
-    so pointing at Twilio's schema URLs would be wrong.
+    domain/event_types.py's structs (a mapping is copied); `dataschema` the URI of the
+    schema `data` follows.
     """
     if not event_id:
         raise ValueError("a CloudEvent needs an id")
@@ -57,6 +56,8 @@ def envelope(
         raise ValueError("a CloudEvent needs a source")
     if not type:
         raise ValueError("a CloudEvent needs a type")
+    if not dataschema:
+        raise ValueError("a CloudEvent of ours names its dataschema")
     event: dict[str, Any] = {
         "specversion": "1.0",
         "type": type,
@@ -64,9 +65,8 @@ def envelope(
         "id": event_id,
         "time": rfc3339(time_ms),
         "datacontenttype": "application/json",
+        "dataschema": dataschema,
     }
-    if dataschema is not None:
-        event["dataschema"] = dataschema
     event["data"] = data if isinstance(data, msgspec.Struct) else dict(data)
     return event
 

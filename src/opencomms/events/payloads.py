@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opencomms.domain.clock import rfc3339
 from opencomms.domain.event_types import (
     MESSAGE_INBOUND_RECEIVED,
-    OPERATION_COMPLETED,
     Address,
     InboundEventData,
+    InboundExtras,
     MessageEventData,
+    MessageExtras,
     OperationEventData,
-    SenderOfAttempt,
+    dataschema,
 )
 from opencomms.events.cloudevents import envelope, message_source, operation_source
 from opencomms.store.inbound_messages import InboundRecord
@@ -34,63 +34,68 @@ def event_id(seq: int) -> str:
 
 
 def _message_data(
-    event: PendingEvent, message_id: str, context: AttemptContext | None
+    event: PendingEvent, message_id: str, account_sid: str, context: AttemptContext | None
 ) -> MessageEventData:
     data = MessageEventData(
-        operation_id=event.operation_id,
-        message_id=message_id,
-        attempt_id=event.attempt_id,
-        status=event.status,
-        error_code=event.error_code,
-        error_message=event.error_message,
-        timestamp=rfc3339(event.created_at),
+        operation_id=event.operation_id, message_id=message_id, account_sid=account_sid
     )
+    if event.attempt_id is not None:
+        data.downstream_id = event.attempt_id
+    if event.error_code is not None:
+        data.error_code = str(event.error_code)
+    if event.error_message is not None:
+        data.opencomms = MessageExtras(error_message=event.error_message)
     if context is not None:
-        data.attempt = context.number
-        data.channel = context.channel
-        data.to = Address(address=context.to_address, channel=context.to_channel)
-        data.tags = context.tags
-        data.sender = SenderOfAttempt(
+        data.attempt = str(context.number)
+        data.sender = Address(
             id=context.sender_id, address=context.from_address, channel=context.channel
         )
+        data.to = Address(address=context.to_address, channel=context.to_channel)
+        data.tags = context.tags
     return data
 
 
-def _inbound_data(
-    message_id: str, created_at: int, record: InboundRecord | None
-) -> InboundEventData:
-    data = InboundEventData(message_id=message_id, timestamp=rfc3339(created_at))
+def _inbound_data(message_id: str, record: InboundRecord | None) -> InboundEventData:
+    data = InboundEventData(message_id=message_id)
     if record is not None:
-        data.channel = record.channel
         data.to = Address(address=record.to_address, channel=record.channel)
-        data.body = record.text
-        data.keyword = record.keyword
-        data.sender = Address(address=record.from_address, channel=record.channel)
+        data.opencomms = InboundExtras(
+            sender=Address(address=record.from_address, channel=record.channel),
+            body=record.text,
+            keyword=record.keyword,
+        )
     return data
 
 
 def render(
     events: Sequence[PendingEvent],
     contexts: Mapping[str, AttemptContext],
-    stats: Mapping[str, dict[str, int]],
     inbound: Mapping[str, InboundRecord],
+    account_sid: str,
 ) -> list[dict[str, Any]]:
-    """One CloudEvents envelope per outbox row; `stats` of completed operations by id,
-    `inbound` messages by id."""
+    """One CloudEvents envelope per outbox row (all of `account_sid`); `contexts`: the
+    attempts by id, `inbound`: the inbound messages by id."""
     rendered = []
     for event in events:
         data: OperationEventData | MessageEventData | InboundEventData
         if event.type == MESSAGE_INBOUND_RECEIVED and event.message_id is not None:
-            data = _inbound_data(event.message_id, event.created_at, inbound.get(event.message_id))
+            data = _inbound_data(event.message_id, inbound.get(event.message_id))
             source = INBOUND_SOURCE
         elif event.message_id is not None:
             context = contexts.get(event.attempt_id) if event.attempt_id else None
-            data = _message_data(event, event.message_id, context)
+            data = _message_data(event, event.message_id, account_sid, context)
             source = message_source(event.message_id)
         else:
             data = OperationEventData(operation_id=event.operation_id)
-            if event.type == OPERATION_COMPLETED and event.operation_id in stats:
-                data.stats = stats[event.operation_id]
             source = operation_source(event.operation_id)
-        rendered.append(envelope(event_id(event.seq), event.type, event.created_at, data, source))
+        rendered.append(
+            envelope(
+                event_id(event.seq),
+                event.type,
+                event.created_at,
+                data,
+                source,
+                dataschema(event.type),
+            )
+        )
     return rendered

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from opencomms.domain.clock import now_ms
-from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED, OPERATION_COMPLETED
+from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED
 from opencomms.events.lanes import LaneProgress, Round
 from opencomms.events.payloads import render
 from opencomms.sealing import Sealer
-from opencomms.store import accounts, inbound_messages, operations, sinks
+from opencomms.store import accounts, inbound_messages, sinks
 from opencomms.store.database import Conn
 from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
 
@@ -72,14 +72,9 @@ async def _rendered(
     if not events:
         return {}
     contexts = await sinks.attempt_contexts(conn, [e.attempt_id for e in events if e.attempt_id])
-    stats = {}
-    for operation_id in {e.operation_id for e in events if e.type == OPERATION_COMPLETED}:
-        found = await operations.get_operation(conn, account_sid, operation_id)
-        if found is not None:
-            stats[operation_id] = found.stats
     received = await inbound_messages.get_inbound(
         conn,
         [e.message_id for e in events if e.type == MESSAGE_INBOUND_RECEIVED and e.message_id],
     )
-    rendered = render(events, contexts, stats, received)
+    rendered = render(events, contexts, received, account_sid)
     return {event.seq: envelope for event, envelope in zip(events, rendered, strict=True)}

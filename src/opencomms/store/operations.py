@@ -82,7 +82,15 @@ async def insert_operation(
         operation_id,
         recipients.decode(),
     )
-    await jobs.enqueue(conn, "fanout", operation_id, run_at=now, now=now)
+    await jobs.enqueue(
+        conn,
+        "fanout",
+        operation_id,
+        run_at=now,
+        now=now,
+        account_sid=account_sid,
+        size=recipient_count,
+    )
     if status == "SCHEDULED":
         await events.insert_events(
             conn, [operation_event(account_sid, operation_id, "scheduled", now)]

@@ -10,7 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["metadata"]
+__all__ = ["FAILED_WITH_CODE", "metadata"]
+
+# the Messages an operation's Errors count: settled as failures, with their error
+FAILED_WITH_CODE = "error_code IS NOT NULL AND status IN ('FAILED', 'UNDELIVERED')"
 
 metadata = sa.MetaData()
 
@@ -132,6 +135,14 @@ operations = sa.Table(
         sqlite_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
         postgresql_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
     ),
+    # the same, per account: the dispatcher's turns between accounts
+    sa.Index(
+        "ix_operations_running_account",
+        "account_sid",
+        "id",
+        sqlite_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
+        postgresql_where=sa.text("status IN ('SCHEDULED', 'PROCESSING')"),
+    ),
     # the pruner's queue: finished operations, oldest change first
     sa.Index(
         "ix_operations_finished",
@@ -157,6 +168,7 @@ unaddressable = sa.Table(
     sa.Column("recipient", Json, nullable=False),
     sa.Column("error_code", sa.Integer, nullable=False),
     sa.Column("error_message", sa.Text, nullable=False),
+    sa.Index("ix_unaddressable_errors", "operation_id", "error_code", "recipient_index"),
 )
 
 messages = sa.Table(
@@ -190,6 +202,15 @@ messages = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_messages_operation", "operation_id", "id"),
     sa.Index("ix_messages_account", "account_sid", "id"),
+    # an operation's errors by code (GET .../Operations/{id}/Errors): its failed Messages
+    sa.Index(
+        "ix_messages_operation_errors",
+        "operation_id",
+        "error_code",
+        "id",
+        sqlite_where=sa.text(FAILED_WITH_CODE),
+        postgresql_where=sa.text(FAILED_WITH_CODE),
+    ),
     sa.Index(
         "ix_messages_due",
         "due_at",
@@ -260,6 +281,10 @@ jobs = sa.Table(
     sa.Column("locked_until", Time, nullable=False),
     sa.Column("tries", sa.Integer, nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    # whose work it is and how much (a fan-out: its operation's recipients), so that the
+    # fan-out claim takes turns between accounts and batches the small ones
+    sa.Column("account_sid", sa.Text, nullable=False, server_default=sa.text("''")),
+    sa.Column("size", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.UniqueConstraint("kind", "ref", name="uq_jobs_kind_ref"),
     sa.Index("ix_jobs_run_at", "run_at"),
 )
@@ -336,6 +361,8 @@ subscriptions = sa.Table(
     sa.Column("sink_id", Id, nullable=False, index=True),
     sa.Column("types", Json, nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", Time, nullable=True),
     sa.Index("ix_subscriptions_account", "account_sid", "id"),
 )
 

@@ -14,10 +14,12 @@ from tests.connectors.contract.runner import (
 )
 from tests.connectors.contract.simulator_cases import SIMULATOR
 from tests.connectors.contract.smpp_cases import SMPP
+from tests.connectors.contract.smtp_cases import SMTP
+from tests.connectors.contract.twilio_cases import TWILIO
 from tests.connectors.contract.whatsapp_cases import WHATSAPP
 
 # a new connector: its declaration module, and one line here
-CONTRACTS = (SIMULATOR, SMPP, RBM, WHATSAPP)
+CONTRACTS = (SIMULATOR, SMPP, RBM, WHATSAPP, SMTP, TWILIO)
 
 
 def test_every_connector_type_has_a_contract() -> None:
