@@ -359,6 +359,8 @@ subscriptions = sa.Table(
     sa.Column("sink_id", Id, nullable=False, index=True),
     sa.Column("types", Json, nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", Time, nullable=True),
     sa.Index("ix_subscriptions_account", "account_sid", "id"),
 )
 
