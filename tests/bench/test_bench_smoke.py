@@ -130,4 +130,8 @@ def test_scale_out_checks_itself(tmp_path: Path) -> None:
         messages = params.scale_operations * params.scale_recipients
         assert details["messages"] == details["submits"] == messages
         assert len(details["cpu_share_of_a_core"]["opencomms"]) == details["processes"]
+        spent = details["cpu_budget"]["cpu_ms_per_message"]
+        assert spent["opencomms"] > 0 and spent["postgresql"] > 0, spent
+        assert spent["machine (everything busy)"] > 0
+        assert 0 < details["cpu_budget"]["busy_share"] <= 1
     assert run.results[1].ratio.endswith("× 1 process"), run.results[1].ratio
