@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bench.params import Parameters
@@ -118,12 +118,16 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to save results")
     parser.add_argument("--strict", action="store_true", help="a missed target also fails")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument(
+        "--connectors", nargs="+", default=[], help="connectors scenario: only these peers"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     params = (Parameters.smoke() if args.smoke else Parameters()).with_engines(tuple(args.engines))
+    params = replace(params, connectors_peers=tuple(args.connectors))
     workdir = Path(tempfile.mkdtemp(prefix="opencomms-bench-"))
     print(f"opencomms bench: {', '.join(args.scenarios)} on {', '.join(args.engines)}")
     print(f"machine: {machine_info()['uptime']} (working directory {workdir})", flush=True)

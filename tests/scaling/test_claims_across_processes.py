@@ -80,7 +80,7 @@ def test_three_processes_share_an_operation_and_survive_two_kills(tmp_path: Path
 
             # first kill: at a random moment of the fan-out; the second: of the dispatch
             wait_until(lambda: attempts() >= rng.uniform(0, 0.2) * 30_000, timeout=60)
-            takeovers = kill_and_restart(url, victim, sink_id)
+            takeovers = int(kill_and_restart(url, victim, sink_id))
             wait_until(lambda: attempts() >= rng.uniform(0.3, 0.8) * 30_000, timeout=120)
             takeovers += kill_and_restart(url, victim, sink_id)
 

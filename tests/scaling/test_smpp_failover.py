@@ -12,6 +12,7 @@ import collections
 import contextlib
 import random
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,11 @@ async def _count_binds(smsc: Smsc, most: list[int]) -> None:
         await asyncio.sleep(0.01)
 
 
-def _fail_over(url: str, smsc: Smsc, processes: list[ServeProcess], sink_id: str) -> dict:
+def _reached(smsc: Smsc, submits: float) -> bool:
+    return len(smsc.submits) >= submits
+
+
+def _fail_over(url: str, smsc: Smsc, processes: list[ServeProcess], sink_id: str) -> dict[str, Any]:
     """Kill the process holding the binds; once another has bound, start it again.
     How long the binds took to come back, and whether the sink was the victim's."""
     owner_pid = wait_until(lambda: lease_holder(url, "connector:smsc"), 30)
@@ -123,8 +128,8 @@ def test_smpp_binds_fail_over_twice_during_a_large_send(tmp_path: Path) -> None:
             operation_id = send(api, {"to": to, "content": {"text": "Hi"}})
             failovers = []
             for low, high in ((0.05, 0.35), (0.45, 0.8)):  # two random moments of the send
-                share = rng.uniform(low, high)
-                wait_until(lambda s=share: len(smsc.submits) >= s * RECIPIENTS, 120, 0.01)
+                submits = rng.uniform(low, high) * RECIPIENTS
+                wait_until(partial(_reached, smsc, submits), 120, 0.01)
                 failovers.append(_fail_over(url, smsc, processes, sink_id))
             final = wait_completed(api, operation_id, timeout=150)
             messages = all_messages(api, operationId=operation_id)
