@@ -77,6 +77,7 @@ class Parameters:
     connectors_recipients: int = 10_000  # one POST (the most it takes)
     connectors_concurrency: int = 32  # the connector's connections, and the plain client's
     connectors_timeout_s: float = 600  # per half, to every send answered / COMPLETED
+    connectors_peers: tuple[str, ...] = ()  # only these (`--connectors twilio`); (): every one
     # scale-out (opt-in): the end-to-end workload on PostgreSQL, `serve --workers N`
     scale_processes: tuple[int, ...] = (1, 2, 4)
     scale_operations: int = 10

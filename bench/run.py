@@ -123,12 +123,16 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--single-seconds", type=float, help="single-sends: seconds at each rate (60; smoke 1)"
     )
+    parser.add_argument(
+        "--connectors", nargs="+", default=[], help="connectors scenario: only these peers"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     params = (Parameters.smoke() if args.smoke else Parameters()).with_engines(tuple(args.engines))
+    params = replace(params, connectors_peers=tuple(args.connectors))
     if args.single_seconds:
         params = replace(params, single_seconds=args.single_seconds)
     workdir = Path(tempfile.mkdtemp(prefix="opencomms-bench-"))

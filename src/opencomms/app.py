@@ -18,11 +18,13 @@ from opencomms.api import (
     content,
     event_sinks,
     event_subscriptions,
+    message_list,
     messages,
     operation_errors,
     operations,
     opt_outs,
     provider_webhooks,
+    sender_pool_operations,
     sender_pools,
     senders,
     sinks,
@@ -39,7 +41,9 @@ from opencomms.store.errors import StoreUnavailable
 __all__ = ["create_app"]
 
 RESOURCES = [
-    messages.list_messages,
+    message_list.list_messages,
+    message_list.search_messages,
+    message_list.seek_message,
     messages.fetch_message,
     operations.list_operations,
     operations.fetch_operation,
@@ -51,6 +55,8 @@ RESOURCES = [
     senders.fetch_sender,
     senders.update_sender,
     senders.delete_sender,
+    sender_pool_operations.list_pool_operations_route,
+    sender_pool_operations.fetch_pool_operation,
     sender_pools.create_pool,
     sender_pools.list_pools,
     sender_pools.fetch_pool,

@@ -12,6 +12,7 @@ import pytest
 from bench.params import Parameters
 from bench.report import Run
 from bench.run import SCENARIOS, run_scenarios
+from bench.scenarios.connector_peers import PEERS
 
 from tests.support.databases import require_postgres
 
@@ -90,7 +91,7 @@ def test_fair_share_checks_itself(tmp_path: Path) -> None:
 
 def _connectors(engine: str, directory: Path) -> Run:
     # opt-in (each connector against its test peer): at a tiny size, both halves of both
-    # connectors run and their checks hold
+    # connectors run and their checks hold (rbm, whatsapp, twilio)
     params = Parameters.smoke().with_engines((engine,))
     return run_scenarios(params, ["connectors"], directory / "results", directory / "work")
 
@@ -102,13 +103,15 @@ def _assert_connectors_sound(run: Run, engine: str) -> None:
     assert metrics == [
         "rbm peer alone", "opencomms → rbm peer", "opencomms → rbm peer",
         "whatsapp peer alone", "opencomms → whatsapp peer", "opencomms → whatsapp peer",
+        "twilio peer alone", "opencomms → twilio peer", "opencomms → twilio peer",
     ]  # fmt: skip
-    for result in run.results:
+    accepted = [str(PEERS[name].accepted_status) for name in PEERS for _ in range(3)]
+    for result, ok in zip(run.results, accepted, strict=True):
         assert result.engine == engine
         assert result.measured is not None and result.measured > 0, result
         details = result.details
         assert details["messages"] == Parameters.smoke().connectors_recipients
-        assert details["peer_alone_answers"] == {"200": details["messages"]}
+        assert details["peer_alone_answers"] == {ok: details["messages"]}
         assert details["webhooks"]["pending"] == details["webhooks"]["failed"] == 0
         assert details["connector_throughput"] == 0  # the cap lifted, as reported
     for result in run.results[1::3] + run.results[2::3]:
@@ -142,4 +145,8 @@ def test_scale_out_checks_itself(tmp_path: Path) -> None:
         messages = params.scale_operations * params.scale_recipients
         assert details["messages"] == details["submits"] == messages
         assert len(details["cpu_share_of_a_core"]["opencomms"]) == details["processes"]
+        spent = details["cpu_budget"]["cpu_ms_per_message"]
+        assert spent["opencomms"] > 0 and spent["postgresql"] > 0, spent
+        assert spent["machine (everything busy)"] > 0
+        assert 0 < details["cpu_budget"]["busy_share"] <= 1
     assert run.results[1].ratio.endswith("× 1 process"), run.results[1].ratio

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.rest.events.v1.sink import SinkInstance
 
+from tests.compat.conftest import LocalHttpClient
 from tests.events.helpers import posted_batches, wait_for_events
 from tests.support.polling import send, wait_completed
 from tests.support.server import ThreadServer
@@ -50,6 +51,17 @@ def receiver() -> Iterator[HTTPServer]:
     finally:
         server.clear()
         server.stop()
+
+
+def test_a_custom_http_client_reaches_it_too(twilio_client: Client, receiver: HTTPServer) -> None:
+    """The other documented hook: an `http_client` that sends Twilio's hosts here
+    (tests/compat/conftest.py), `events.twilio.com` to `/events`."""
+    made = webhook(twilio_client, receiver.url_for("/hook"))
+
+    assert [s.sid for s in twilio_client.events.v1.sinks.list()] == [made.sid]
+    http = twilio_client.http_client
+    assert isinstance(http, LocalHttpClient)
+    assert all("/events/v1/Sinks" in url for url in http.urls)
 
 
 def webhook(client: Client, url: str, description: str = "hooks") -> SinkInstance:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -88,6 +89,7 @@ class SmtpPeer:
         login: tuple[str, str] | None = None,
         dsn: bool = True,
         clock: Callable[[], float] = time.time,
+        report_success: bool = True,
     ) -> None:
         if security != "none" and certificate is None:
             raise ValueError("TLS needs a certificate (certs.make_certificate)")
@@ -96,9 +98,12 @@ class SmtpPeer:
         self._login = login
         self.dsn = dsn
         self.clock = clock
+        # a "delivered" DSN for each mail whose NOTIFY asks for SUCCESS, as a final MTA
+        self.report_success = report_success
         self.mails: list[Received] = []
         self.refused: list[tuple[str, str]] = []  # (address, reply) of each refusal
         self.logins: list[str] = []
+        self.clients: set[tuple[str, int]] = set()  # each client connection (host, port) seen
         self.report_replies: list[int] = []  # the listener's answer to each DSN sent
         self.report_to: tuple[str, int] | None = None  # the bounce listener
         self._options = _Options()
@@ -143,7 +148,8 @@ class SmtpPeer:
         loop = asyncio.get_running_loop()
         tls = self._certificate.server_context() if self._certificate else None
         self._server = await loop.create_server(
-            lambda: DsnSmtp(
+            lambda: _quietly(
+                DsnSmtp,
                 _Handler(self),
                 tls_context=tls if self.security == "starttls" else None,
                 require_starttls=self.security == "starttls",
@@ -214,12 +220,17 @@ class SmtpPeer:
 
     def _took(self, received: Received) -> None:
         self.mails.append(received)
+        notify = received.dsn_rcpt.get("NOTIFY", "FAILURE,DELAY").upper()
         bounce = self._options.bounces.get(received.rcpt_to.lower())
-        if bounce is None or "NEVER" in received.dsn_rcpt.get("NOTIFY", "").upper():
+        if bounce is None and self.report_success and "SUCCESS" in notify:
+            bounce = Bounce("delivered", "2.0.0")
+        wanted = "SUCCESS" if bounce and bounce.action != "failed" else "FAILURE"
+        if bounce is None or wanted not in notify:
             return
         headers = received.data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+        diagnostic = "smtp; 250 2.0.0 OK" if wanted == "SUCCESS" else DsnReport.diagnostic
         report = DsnReport(
-            received.rcpt_to, bounce.action, bounce.status,
+            received.rcpt_to, bounce.action, bounce.status, diagnostic,
             envelope_id=received.dsn_mail.get("ENVID"), returned_headers=headers,
         )  # fmt: skip
         self._due.append(_Due(received.arrival + bounce.after_s, report, received.mail_from,
@@ -234,6 +245,14 @@ class SmtpPeer:
         await self.deliver_due()
 
 
+def _quietly(factory: Callable[..., DsnSmtp], *args: Any, **kwargs: Any) -> DsnSmtp:
+    """A session, without aiosmtpd's warning about AUTH without STARTTLS: the peer asks
+    for AUTH over implicit TLS (which aiosmtpd does not count) or, by choice, in clear."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return factory(*args, **kwargs)
+
+
 class _Handler:
     def __init__(self, peer: SmtpPeer) -> None:
         self._peer = peer
@@ -243,6 +262,7 @@ class _Handler:
         responses: list[str],
     ) -> list[str]:  # fmt: skip
         session.host_name = hostname
+        self._peer.clients.add(tuple(session.peer))  # type: ignore[arg-type]
         extra = ["250-ENHANCEDSTATUSCODES"] + (["250-DSN"] if self._peer.dsn else [])
         return [*responses[:-1], *extra, responses[-1]]
 

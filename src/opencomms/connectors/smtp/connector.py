@@ -2,7 +2,7 @@
 
 `submit()` sends each submission over one of `connections` SMTP sessions (pool.py):
 MAIL FROM the bounce address with a DSN request (RFC 3461: `RET=HDRS`, `ENVID=` the
-attempt id; `NOTIFY=FAILURE,DELAY` per recipient) when the relay offers DSN, RCPT TO
+attempt id; `NOTIFY=` the `dsn_notify` key per recipient) when the relay offers DSN, RCPT TO
 the recipient, then DATA. What it promises the engine:
 
 - a refusal at MAIL, RCPT or DATA is an answer: 5xx REJECTED at once (the fallback
@@ -23,6 +23,7 @@ import logging
 import ssl
 from collections import OrderedDict
 from collections.abc import Sequence
+from email import policy
 from pathlib import Path
 
 import aiosmtplib
@@ -57,6 +58,9 @@ NO_CONTENT = 21619  # Twilio's "A text message body or media urls must be specif
 KEPT = 100_000  # attempt ids remembered (`was_submitted`, backoffs); older ones are unknown
 FIRST_BACKOFF_MS = 1000
 OPERATOR_PAUSE_MS = 60_000  # our credentials refused: nothing is sent for this long
+# lines as long as RFC 5322 allows: a long List-Unsubscribe URL is not folded (which
+# the email module does by encoding it as RFC 2047 words no mail client reads as a URL)
+WIRE = policy.SMTP.clone(max_line_length=998)
 _UNREACHABLE = (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError)
 
 
@@ -126,7 +130,8 @@ class SmtpConnector:
     async def _submit_one(self, submission: Submission) -> SubmitResult | None:
         attempt_id = submission.attempt_id
         try:
-            mail = email_message(submission, self._unsubscribe_url(submission)).as_bytes()
+            message = email_message(submission, self._unsubscribe_url(submission))
+            mail = message.as_bytes(policy=WIRE)
         except ContentError as error:
             self._remember(attempt_id, False)
             return _rejected(attempt_id, NO_CONTENT, f"SMTP: {error}")
@@ -172,9 +177,11 @@ class SmtpConnector:
 
     async def _envelope(self, client: aiosmtplib.SMTP, submission: Submission) -> None:
         sender = self._config.bounce_address or submission.from_address
+        if client.last_ehlo_response is None:  # aiosmtplib says EHLO only with MAIL
+            await client.ehlo()
         dsn = client.supports_extension("dsn")
         mail_options = ["RET=HDRS", f"ENVID={submission.attempt_id}"] if dsn else []
-        rcpt_options = ["NOTIFY=FAILURE,DELAY"] if dsn else []
+        rcpt_options = [f"NOTIFY={self._config.dsn_notify}"] if dsn else []
         try:
             await client.mail(sender, options=mail_options)
             await client.rcpt(submission.to_address, options=rcpt_options)
