@@ -28,7 +28,7 @@ from opencomms.api.sinks import (
 from opencomms.api.twilio_form import Form, events_base, form_body, twilio_date, twilio_list
 from opencomms.domain.clock import now_ms
 from opencomms.domain.event_types import DATASCHEMAS, EVENT_TYPES
-from opencomms.domain.ids import SUBSCRIPTION_ID_RE
+from opencomms.domain.ids import SINK_ID_RE, SUBSCRIPTION_ID_RE
 from opencomms.store import sinks
 from opencomms.store.sinks import SubscriptionRecord
 
@@ -161,6 +161,8 @@ async def list_event_subscriptions(request: AnyRequest) -> Response[bytes]:
         {"SinkSid": request.query_params["SinkSid"]} if "SinkSid" in request.query_params else {}
     )
     sink_sid = filters.get("SinkSid")
+    if sink_sid is not None and not SINK_ID_RE.fullmatch(sink_sid):
+        raise invalid([FieldError("SinkSid", "must be a sink's sid: DG and 32 hex digits")])
     base = events_base(request)
     body = await twilio_list(
         request,
