@@ -26,6 +26,7 @@ from opencomms.api import (
     provider_webhooks,
     sender_pool_operations,
     sender_pools,
+    sender_search,
     senders,
     sinks,
 )
@@ -50,6 +51,8 @@ RESOURCES = [
     operation_errors.list_operation_errors,
     cancel.cancel_whole_operation,
     cancel.cancel_one_message,
+    sender_search.search_senders,
+    sender_search.resolve_senders,
     senders.create_sender,
     senders.list_senders,
     senders.fetch_sender,

@@ -24,6 +24,7 @@ EXPECTED = {
     "end-to-end": 2,  # with and without the sink
     "memory": 1,
     "read-path": 2,  # the operation GET and the page
+    "single-sends": len(Parameters.smoke().single_rates) + 1,  # each rate, and idle
 }
 
 
@@ -46,6 +47,20 @@ def _assert_sound(run: Run, engine: str, directory: Path) -> None:
     assert saved["progress"][engine], "the end-to-end progress was not recorded"
     if importlib.util.find_spec("matplotlib") is not None:
         assert (directory / "results" / "latest-end-to-end.png").stat().st_size > 0
+        assert (directory / "results" / "latest-single-sends.png").stat().st_size > 0
+    _assert_single_sends(run)
+
+
+def _assert_single_sends(run: Run) -> None:
+    """Each rate's run reports its figures and a backlog that starts and ends empty."""
+    at_rates = [r for r in run.results if r.scenario == "single-sends" and "rate" in r.details]
+    assert [r.details["rate"] for r in at_rates] == list(Parameters.smoke().single_rates)
+    for result in at_rates:
+        details = result.details
+        assert details["accepted"] > 0 and details["completed_rps"] > 0, details
+        assert set(details["post_to_sent_ms"]) == {"p50", "p95", "p99"}
+        backlog = details["backlog"]
+        assert backlog[0][0] == 0 and tuple(backlog[-1][1:]) == (0, 0), backlog
 
 
 def test_every_scenario_checks_itself_on_sqlite(tmp_path: Path) -> None:
