@@ -443,6 +443,16 @@ def test_sink_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> 
     ) == (5, "7d", 1024, "5s")  # fmt: skip
 
 
+def test_the_backlog_bound_has_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load_settings(None, environ={}).limits
+    text = '[limits]\nmax_backlog_per_account = 0\nbacklog_refresh = "1s"\n'
+
+    configured = load(tmp_path, text).limits  # type: ignore[attr-defined]
+
+    assert (defaults.max_backlog_per_account, defaults.backlog_refresh_s) == (1_000_000, 0.25)
+    assert (configured.max_backlog_per_account, configured.backlog_refresh_s) == (0, 1.0)
+
+
 def test_input_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
     defaults = load_settings(None, environ={}).input
     text = "[input]\nmax_variable_chars = 50\nmax_module_items = 5\nmax_send_at_years = 2\n"
@@ -494,6 +504,8 @@ SECTION_BAD = [
     ("input", "max_variable_chars = 0", ">= 1"),
     ("input", "max_send_at_years = 1000", "<= 100"),
     ("input", "max_variables = 3", "unknown field"),
+    ("limits", "max_backlog_per_account = -1", ">= 0"),
+    ("limits", 'backlog_refresh = "soon"', "not a positive duration"),
 ]
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 
 from bench.api import Api, BenchFailure, phone_number, send_body
+from bench.cpu_budget import budget, cores_needed, postgres_server_pids, snapshot
 from bench.params import Parameters
 from bench.report import Result
 from bench.scenarios import Context, check, checked
@@ -50,6 +51,7 @@ class Outcome:
     completed_s: float = 0.0
     submits: int = 0
     cpu_s: dict[str, Any] = field(default_factory=dict)  # CPU seconds over the timed part
+    budget: dict[str, Any] = field(default_factory=dict)  # bench/cpu_budget.py
     peak_rss_mb: list[float] = field(default_factory=list)
     progress: list[tuple[float, int]] = field(default_factory=list)
 
@@ -178,6 +180,13 @@ def _cpu_shares(before: dict[str, Any], after: dict[str, Any], seconds: float) -
     }
 
 
+def _parts(pids: list[int]) -> dict[str, list[int]]:
+    """The processes whose CPU the budget counts: the opencomms processes, every process
+    of the PostgreSQL server (its background writers too, and any other database's
+    backends: on a quiet machine, none busy), this benchmark process (the client)."""
+    return {"opencomms": pids, "postgresql": postgres_server_pids(), "bench": [os.getpid()]}
+
+
 async def _drive(
     server: ServerProcess, outcome: Outcome, pids: list[int], params: Parameters
 ) -> list[str]:
@@ -185,7 +194,7 @@ async def _drive(
     bodies = [send_body(recipients, offset=i * recipients) for i in range(operations)]
     database = server.database_url.rpartition("/")[2]
     async with Api(server.url, server.credentials.auth) as api:
-        cpu = _cpu(pids, database)
+        cpu, before = _cpu(pids, database), snapshot(_parts(pids))
         started = time.monotonic()
         operation_ids = [await api.send(body) for body in bodies]
         outcome.posted_s = time.monotonic() - started
@@ -198,6 +207,8 @@ async def _drive(
         )
         outcome.completed_s = time.monotonic() - started
         outcome.cpu_s = _cpu_shares(cpu, _cpu(pids, database), outcome.completed_s)
+        after = snapshot(_parts(pids))
+        outcome.budget = budget(before, after, outcome.messages, os.cpu_count() or 1)
         await check_operations(api, finals, recipients)
     return operation_ids
 
@@ -227,6 +238,7 @@ def _details(outcome: Outcome) -> dict[str, Any]:
         "completed_s": round(outcome.completed_s, 2),
         "submits": outcome.submits,
         "cpu_share_of_a_core": outcome.cpu_s,
+        "cpu_budget": outcome.budget,
         "peak_rss_mb": outcome.peak_rss_mb,
         "progress": outcome.progress[:: max(1, len(outcome.progress) // 50)],
     }
@@ -256,6 +268,26 @@ def _judge(results: dict[int, Result], target: float) -> None:
         verdict = "reached" if two.met else "MISS"
         figure = two.ratio or "no 1-process figure"
         print(f"  2 processes: {figure} (target {target:g}×): {verdict}", flush=True)
+        if one is not None and one.measured:
+            _cores_for_target(two, target * one.measured)
+
+
+def _cores_for_target(two: Result, rate: float) -> None:
+    """How many cores the target rate takes at the CPU per message measured with 2
+    processes (opencomms, PostgreSQL and the client together), beside the machine's
+    cores and how busy they were."""
+    spent = two.details.get("cpu_budget", {})
+    if not spent:
+        return
+    needed = cores_needed(rate, spent["cpu_ms_per_message"]["together"])
+    spent["cores_for_target"] = round(needed, 2)
+    state = "saturated" if spent["saturated"] else "not saturated"
+    print(
+        f"  the target ({rate:,.0f} msg/s) takes {needed:.2f} cores at 2 processes' CPU per"
+        f" message; the machine has {spent['cores']}, {spent['busy_share']:.0%} busy"
+        f" during the run ({state})",
+        flush=True,
+    )
 
 
 def run_scale_out(context: Context, engine: str) -> list[Result]:

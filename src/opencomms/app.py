@@ -12,21 +12,28 @@ from litestar.middleware import DefineMiddleware
 
 from opencomms.api import (
     account,
+    admission,
     api_keys,
     cancel,
     content,
+    event_sinks,
+    event_subscriptions,
+    message_list,
     messages,
     operation_errors,
     operations,
     opt_outs,
     provider_webhooks,
+    sender_pool_operations,
     sender_pools,
+    sender_search,
     senders,
     sinks,
 )
 from opencomms.api.auth import BasicAuthMiddleware
 from opencomms.api.common import refuse_unstorable_parameters
 from opencomms.api.errors import exception_handlers
+from opencomms.api.twilio_form import EVENTS_PREFIX
 from opencomms.engine.runtime import Runtime
 from opencomms.settings import Settings
 from opencomms.store.database import ping
@@ -35,18 +42,24 @@ from opencomms.store.errors import StoreUnavailable
 __all__ = ["create_app"]
 
 RESOURCES = [
-    messages.list_messages,
+    message_list.list_messages,
+    message_list.search_messages,
+    message_list.seek_message,
     messages.fetch_message,
     operations.list_operations,
     operations.fetch_operation,
     operation_errors.list_operation_errors,
     cancel.cancel_whole_operation,
     cancel.cancel_one_message,
+    sender_search.search_senders,
+    sender_search.resolve_senders,
     senders.create_sender,
     senders.list_senders,
     senders.fetch_sender,
     senders.update_sender,
     senders.delete_sender,
+    sender_pool_operations.list_pool_operations_route,
+    sender_pool_operations.fetch_pool_operation,
     sender_pools.create_pool,
     sender_pools.list_pools,
     sender_pools.fetch_pool,
@@ -108,6 +121,27 @@ def _api(prefix: str, settings: Settings) -> Router:
     return Router(prefix, route_handlers=[send, *RESOURCES])
 
 
+EVENT_STREAMS = [
+    event_sinks.create_event_sink,
+    event_sinks.list_event_sinks,
+    event_sinks.fetch_event_sink,
+    event_sinks.update_event_sink,
+    event_sinks.delete_event_sink,
+    event_sinks.test_event_sink,
+    event_sinks.validate_event_sink,
+    event_subscriptions.create_event_subscription,
+    event_subscriptions.list_event_subscriptions,
+    event_subscriptions.fetch_event_subscription,
+    event_subscriptions.update_event_subscription,
+    event_subscriptions.delete_event_subscription,
+    event_subscriptions.list_subscribed_events,
+    event_subscriptions.create_subscribed_event,
+    event_subscriptions.fetch_subscribed_event,
+    event_subscriptions.update_subscribed_event,
+    event_subscriptions.delete_subscribed_event,
+]
+
+
 def _webhooks(runtime: Runtime) -> provider_webhooks.ProviderWebhooks:
     """The connectors `/webhooks/{name}` reaches: the runtime's own (a mapping of its own,
     so that a test may host a connector there without the engine running it)."""
@@ -144,12 +178,20 @@ def create_app(
             provider_webhooks.provider_webhook,
             _api("/v1", settings),
             _api("/preview", settings),
+            # Twilio's Event Streams API, in its own dialect, as at events.twilio.com/v1
+            Router(EVENTS_PREFIX, route_handlers=EVENT_STREAMS),
         ],
         middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$"])],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],
-        state=State({"runtime": runtime, provider_webhooks.STATE_KEY: _webhooks(runtime)}),
+        state=State(
+            {
+                "runtime": runtime,
+                provider_webhooks.STATE_KEY: _webhooks(runtime),
+                admission.STATE_KEY: admission.Admission(settings.limits),
+            }
+        ),
         request_max_body_size=settings.http.max_body_bytes,
         openapi_config=None,
         debug=False,

@@ -34,6 +34,7 @@ __all__ = [
     "FaultSettings",
     "HttpSettings",
     "InputSettings",
+    "LimitSettings",
     "RetentionSettings",
     "SenderConfig",
     "SenderPoolConfig",
@@ -233,6 +234,22 @@ class SinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delivery_timeout: str = "15s"  # a whole delivery, connect to last byte read
 
 
+class LimitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[limits]`: how much accepted work one account may have waiting (docs/security.md,
+    "Backlog per account")."""
+
+    durations: ClassVar[tuple[str, ...]] = ("backlog_refresh",)
+
+    # recipients accepted and not yet submitted; past it a send is a 429; 0: no bound
+    max_backlog_per_account: Annotated[int, msgspec.Meta(ge=0)] = 1_000_000
+    # each process reads an account's backlog from the database at most this often
+    backlog_refresh: str = "250ms"
+
+    @property
+    def backlog_refresh_s(self) -> float:
+        return (parse_duration_ms(self.backlog_refresh) or 0) / 1000
+
+
 class ConnectorSettings(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
     """What the settings know of any `[connectors.<name>]` table. Each connector type
     subclasses it in its own module, tagged with its `type` (e.g. `SmppConfig`, tag
@@ -281,6 +298,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings)
     input: InputSettings = msgspec.field(default_factory=InputSettings)
     sinks: SinkSettings = msgspec.field(default_factory=SinkSettings)
+    limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     templates: TemplateSettings = msgspec.field(default_factory=TemplateSettings)
     connectors: dict[str, ConnectorSettings] = msgspec.field(default_factory=dict)
@@ -439,6 +457,7 @@ def _structs(settings: Settings) -> Iterator[tuple[Key, msgspec.Struct]]:
     yield ("faults",), settings.faults
     yield ("templates",), settings.templates
     yield ("sinks",), settings.sinks
+    yield ("limits",), settings.limits
     for name, connector in settings.connectors.items():
         yield ("connectors", name), connector
     for index, sender in enumerate(settings.senders):

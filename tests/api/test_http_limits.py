@@ -134,7 +134,7 @@ def _assert_contract_error(answer: Answer | None, status: int) -> dict[str, obje
     body = answer.json()
     assert body["status"] == status
     assert body["code"] == CODES.get(status, 20000 + status)
-    assert set(body) == {"code", "message", "moreInfo", "status", "errors"}
+    assert set(body) == {"code", "message", "more_info", "moreInfo", "status", "errors"}
     return body
 
 

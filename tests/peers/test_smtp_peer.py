@@ -152,16 +152,19 @@ async def test_a_dsn_when_its_clock_says_an_hour_passed() -> None:
         listener.close()
 
 
-async def test_an_immediate_dsn_and_no_dsn_for_notify_never() -> None:
+async def test_an_immediate_dsn_only_where_notify_asks_for_it() -> None:
     inbox, listener = await _inbox()
     peer = await SmtpPeer().start()
     peer.report_to = ("127.0.0.1", listener.sockets[0].getsockname()[1])
     peer.bounce("relay@x.test", Bounce("relayed", "2.0.0"))
     try:
         async with aiosmtplib.SMTP(hostname="127.0.0.1", port=peer.port) as client:
-            await client.sendmail("b@ours.test", ["relay@x.test"], MAIL)
+            await client.sendmail("b@ours.test", ["relay@x.test"], MAIL,
+                                  rcpt_options=["NOTIFY=SUCCESS"])  # fmt: skip
             await client.sendmail("b@ours.test", ["relay@x.test"], MAIL,
                                   rcpt_options=["NOTIFY=NEVER"])  # fmt: skip
+            await client.sendmail("b@ours.test", ["other@x.test"], MAIL,
+                                  rcpt_options=["NOTIFY=FAILURE"])  # fmt: skip
         await peer.settle()
         assert len(inbox.mails) == 1 and b"Action: relayed" in inbox.mails[0]
     finally:

@@ -40,11 +40,12 @@ def free_port() -> int:
 
 
 class ThreadServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        """`port`: one chosen beforehand (a `[server] public_url` naming it), else a free one."""
         self.settings = settings
         self.app = create_app(settings)
         self.runtime: Runtime = self.app.state.runtime
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = BoundedConfig(
             self.app,

@@ -17,13 +17,14 @@ import contextlib
 import itertools
 import socket
 import struct
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import smpp34
 
-__all__ = ["Smsc", "Submitted"]
+__all__ = ["Smsc", "Submitted", "smsc_in_thread"]
 
 HEADER = struct.Struct(">IIII")
 SUBMIT_SM, SUBMIT_SM_RESP = 0x00000004, 0x80000004
@@ -322,3 +323,22 @@ class Smsc:
                 raise AssertionError(f"condition not met within {within}s")
             await asyncio.sleep(0.005)
         return value
+
+
+@contextlib.contextmanager
+def smsc_in_thread(smsc: Smsc) -> Iterator[asyncio.AbstractEventLoop]:
+    """`smsc` started on an event loop of its own thread, for a synchronous test that
+    blocks (real processes, HTTP clients); yields that loop. Its lists (`submits`,
+    `binds`) may be read from the test's thread; anything else runs on the loop."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="smsc", daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(smsc.start(), loop).result(30)
+        yield loop
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(smsc.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

@@ -1,7 +1,10 @@
 """The contract's error body, and the translation of every failure into it.
 
-`{"code", "message", "moreInfo", "status", "errors": [{"field", "message"}]}`: a 400
-lists every problem found at once. No exception leaves the app as anything else.
+`{"code", "message", "more_info", "moreInfo", "status", "errors": [{"field", "message"}]}`:
+a 400 lists every problem found at once. No exception leaves the app as anything else.
+`more_info` is the name in Twilio's `TwilioError` (the Comms API's OpenAPI);
+`moreInfo`, the same URL, is the contract's (shared/spec/API.md) and stays for the
+clients written against it (docs/decisions.md, "Error body field names").
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class FieldError(msgspec.Struct):
 class ErrorBody(msgspec.Struct):
     code: int
     message: str
+    more_info: str
     moreInfo: str
     status: int
     errors: list[FieldError]
@@ -80,9 +84,8 @@ class ApiError(Exception):
 
     def body(self) -> bytes:
         """The contract's error body, encoded."""
-        body = ErrorBody(
-            self.code, self.message, MORE_INFO.format(code=self.code), self.status, self.errors
-        )
+        url = MORE_INFO.format(code=self.code)
+        body = ErrorBody(self.code, self.message, url, url, self.status, self.errors)
         return msgspec.json.encode(body)
 
     def response(self) -> Response[bytes]:

@@ -1,4 +1,4 @@
-"""`/v1/Messages`: send (202 + operation), list with filters, fetch with attempts."""
+"""`/v1/Messages`: send (202 + operation), fetch with attempts (the list: message_list.py)."""
 
 from __future__ import annotations
 
@@ -13,29 +13,26 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from opencomms.api import idempotency
+from opencomms.api.admission import admission_of
 from opencomms.api.callback_sinks import callback_url_problems, link_callback_sink
 from opencomms.api.common import (
     account_of,
     base_url_of,
     json_response,
-    page_of,
     prefix_of,
     raw_json_body,
     runtime_of,
 )
 from opencomms.api.content import template_content
 from opencomms.api.errors import FieldError, invalid, not_found
-from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.idempotency import Answer
-from opencomms.api.paging import page_envelope
 from opencomms.api.pruned import missing_message
-from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN, SendRequest, parse_send_request
+from opencomms.api.send_request import SendRequest, parse_send_request
 from opencomms.api.wire import attempt_json, message_json, operation_path
-from opencomms.domain.channels import SenderChannel
 from opencomms.domain.clock import now_ms
-from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE, new_operation_id
+from opencomms.domain.ids import MESSAGE_ID_RE, new_operation_id
 from opencomms.domain.local_time import window_ms
-from opencomms.domain.statuses import MessageStatus, OperationStatus
+from opencomms.domain.statuses import OperationStatus
 from opencomms.settings import Settings
 from opencomms.store import messages, operations, senders
 from opencomms.store.database import Conn
@@ -43,12 +40,10 @@ from opencomms.store.idempotency import Claim
 
 if TYPE_CHECKING:
     from opencomms.engine.runtime import Runtime
-from opencomms.store.messages import MessageFilters
 
-__all__ = ["fetch_message", "list_messages", "send_messages"]
+__all__ = ["fetch_message", "send_messages"]
 
 AnyRequest = Request[Any, Any, Any]
-_TAGS_FILTER = msgspec.json.Decoder()
 PARSE_ON_LOOP_BYTES = 64 * 1024  # a larger body is checked in a thread
 MESSAGE_FILTERS = (
     "operationId",
@@ -118,8 +113,10 @@ async def _parsed(body: bytes, settings: Settings) -> tuple[SendRequest, list[Fi
 
 async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Response[bytes]:
     runtime = runtime_of(request)
-    send, problems = await _parsed(body, runtime.settings)
     account = account_of(request)
+    admission = admission_of(request)
+    await admission.admit(runtime.db, account)  # a 429 while the backlog is over its bound
+    send, problems = await _parsed(body, runtime.settings)
     # the checks that need the database or the network join the body's problems, so
     # that one 400 lists them all
     resolved: list[str] | FieldError = []
@@ -138,6 +135,8 @@ async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Respon
     operation_id = await _accept(
         runtime.db.write, account, send, resolved, record, runtime.settings.sinks.max_per_account
     )
+    if send.send_at is None and send.send_at_local is None:  # a scheduled one waits
+        admission.accepted(account, len(send.recipients))
     runtime.fanout_ready()
     return answer(operation_id).response()
 
@@ -162,11 +161,24 @@ async def _from_template(
 
 
 def _answer(prefix: str, base_url: str, operation_id: str) -> Answer:
+    """The 202, with the operation in the body and in every header name Twilio's Comms
+    API has used: `operationId`, `operation-id` and `X-Twilio-Operation-Id`;
+    `Operation-Location` and `Location`; `resource-location` and
+    `X-Twilio-Resource-Location`, where the Messages it makes are listed."""
     path = operation_path(prefix, operation_id)
+    listed = f"{prefix}/Messages?operationId={operation_id}"
     return Answer.json(
         202,
         {"operationId": operation_id, "operationLocation": base_url + path},
-        {"operationId": operation_id, "Operation-Location": path, "Location": path},
+        {
+            "operationId": operation_id,
+            "operation-id": operation_id,
+            "X-Twilio-Operation-Id": operation_id,
+            "Operation-Location": path,
+            "Location": path,
+            "resource-location": listed,
+            "X-Twilio-Resource-Location": listed,
+        },
     )
 
 
@@ -194,6 +206,7 @@ async def _accept(
         "senders": sender_ids,
         "callbacks": send.callbacks,
         "sendAtLocal": send.send_at_local,
+        "senderPoolId": (send.sender or {}).get("senderPoolId"),
     }
     recipients = msgspec.json.encode(send.recipients)
 
@@ -218,55 +231,6 @@ async def _accept(
 
     await write(store)
     return operation_id
-
-
-def _tags_filter(text: str | None, errors: list[FieldError]) -> tuple[tuple[str, str], ...]:
-    """`k:v;k2:v2;`: 1 to 10 pairs, each key and value of the tags' own characters."""
-    if not text:
-        return ()
-    pairs = []
-    for part in text.removesuffix(";").split(";"):
-        key, sep, value = part.partition(":")
-        if not sep or not TAG_PATTERN.match(key) or not TAG_PATTERN.match(value):
-            errors.append(
-                FieldError("tags", "must be key:value pairs of [a-zA-Z0-9._~-] joined by ';'")
-            )
-            return ()
-        pairs.append((key, value))
-    if len(pairs) > MAX_TAGS:
-        errors.append(FieldError("tags", f"must have at most {MAX_TAGS} pairs"))
-        return ()
-    return tuple(pairs)
-
-
-@get("/Messages")
-async def list_messages(request: AnyRequest) -> Response[bytes]:
-    query = dict(request.query_params)
-    errors: list[FieldError] = []
-    page = page_of(request, query, errors, MESSAGE_FILTERS)
-    operation_id = query.get("operationId", query.get("operation_id"))
-    if operation_id is not None and not OPERATION_ID_RE.match(operation_id):
-        errors.append(FieldError("operationId", "is not an operation id"))
-    status = enum_filter(query, "status", {s.value for s in MessageStatus}, errors)
-    channel = enum_filter(query, "channel", {c.value for c in SenderChannel}, errors)
-    since, until = date_bounds(query, "comms_message_", errors)
-    tags = _tags_filter(query.get("tags"), errors)
-    if errors:
-        raise invalid(errors)
-    filters = MessageFilters(
-        before=min(page.before, until),
-        since=since,
-        operation_id=operation_id,
-        status=status,
-        channel=channel,
-        tags=tags,
-    )
-    account = account_of(request)
-    rows = await runtime_of(request).db.read(
-        lambda conn: messages.list_messages(conn, account, filters, page.size + 1)
-    )
-    prefix = prefix_of(request)
-    return json_response(page_envelope("messages", rows, page, lambda m: message_json(m, prefix)))
 
 
 @get("/Messages/{message_id:str}")

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-from opencomms.api.errors import FieldError
+from opencomms.api.errors import FieldError, field_path
 
 __all__ = [
     "PAGING_PARAMETERS",
@@ -107,7 +107,7 @@ def unknown_filters(query: Mapping[str, str], known: Collection[str]) -> list[Fi
     """A query parameter that is neither paging nor one of the list's `known` filters,
     each named: a filter the server does not apply must not look applied."""
     return [
-        FieldError(name, UNKNOWN_FILTER)
+        FieldError(field_path("", name), UNKNOWN_FILTER)
         for name in sorted(query)
         if name not in PAGING_PARAMETERS and name not in known
     ]

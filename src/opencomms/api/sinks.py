@@ -15,7 +15,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
-from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
+from opencomms.api.errors import ApiError, FieldError, invalid, not_found, unknown_fields
 from opencomms.api.send_request import URL_PATTERN
 from opencomms.domain.clock import iso, now_ms, parse_iso_ms
 from opencomms.domain.ids import (
@@ -39,11 +39,18 @@ __all__ = [
     "delete_subscription",
     "fetch_sink",
     "fetch_subscription",
+    "insert_subscription",
+    "insert_webhook_sink",
     "list_sink_deliveries",
     "list_sinks",
     "list_subscriptions",
+    "load_sink",
+    "load_subscription",
+    "pattern_problems",
     "replay_sink",
     "room_for_sink",
+    "sink_problems",
+    "subscribable_sink_problems",
 ]
 
 AnyRequest = Request[Any, Any, Any]
@@ -104,28 +111,38 @@ async def check_room_for_sink(conn: Conn, account: str, limit: int, field: str) 
         raise invalid([problem])
 
 
-@post("/Sinks", status_code=201)
-async def create_sink(request: AnyRequest) -> Response[bytes]:
-    body = await json_body(request)
+MAX_DESCRIPTION = 512
+
+
+async def sink_problems(
+    request: AnyRequest, url: Any, description: Any, fields: tuple[str, str]
+) -> list[FieldError]:
+    """Everything wrong with a new webhook sink at `url`; `fields`: how the request names
+    the URL and the description."""
     runtime, account = runtime_of(request), account_of(request)
     limit = runtime.settings.sinks.max_per_account
-    errors = unknown_fields(body, ("url", "description"))
-    errors += await checked_callback_url(request, body.get("url"), "url")
-    description = body.get("description", "")
-    if not isinstance(description, str) or len(description) > 512:
-        errors.append(FieldError("description", "must be at most 512 characters"))
-    full = await runtime.db.read(lambda conn: room_for_sink(conn, account, limit, "url"))
-    if errors or full:
-        raise invalid(errors + ([full] if full else []))
+    errors = await checked_callback_url(request, url, fields[0])
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        errors.append(FieldError(fields[1], f"must be at most {MAX_DESCRIPTION} characters"))
+    full = await runtime.db.read(lambda conn: room_for_sink(conn, account, limit, fields[0]))
+    return errors + ([full] if full else [])
+
+
+async def insert_webhook_sink(
+    request: AnyRequest, url: str, description: str, url_field: str
+) -> tuple[SinkRecord, str]:
+    """The new sink (its checks passed) and its Standard Webhooks secret, in the clear."""
+    runtime, account = runtime_of(request), account_of(request)
+    limit = runtime.settings.sinks.max_per_account
     secret = new_webhook_secret()
     sealed = runtime.sealer.seal(secret)
 
     async def create(conn: Conn) -> SinkRecord:
-        await check_room_for_sink(conn, account, limit, "url")
+        await check_room_for_sink(conn, account, limit, url_field)
         now = now_ms()
         cursor = await sinks.current_position(conn)
         sink = SinkRecord(
-            id=new_sink_id(), account_sid=account, kind="webhook", url=body["url"],
+            id=new_sink_id(), account_sid=account, kind="webhook", url=url,
             description=description, secret_sealed=sealed, status="ACTIVE",
             cursor_txid=cursor.txid, cursor_seq=cursor.seq, tries=0, failing_since=None,
             next_attempt_at=now, created_at=now, updated_at=now, last_used_at=None,
@@ -133,7 +150,31 @@ async def create_sink(request: AnyRequest) -> Response[bytes]:
         await sinks.insert_sink(conn, sink)
         return sink
 
-    sink = await runtime_of(request).db.write(create)
+    return await runtime.db.write(create), secret
+
+
+async def our_json_body(request: AnyRequest, twilio_path: str) -> dict[str, Any]:
+    """The JSON body; a form-encoded one is Twilio's dialect, served elsewhere: the 415
+    says where."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        raise ApiError(
+            415,
+            "This call takes JSON. Twilio's form-encoded Event Streams API is served at"
+            f" /events/v1{twilio_path} (docs/events.md).",
+        )
+    return await json_body(request)
+
+
+@post("/Sinks", status_code=201)
+async def create_sink(request: AnyRequest) -> Response[bytes]:
+    body = await our_json_body(request, "/Sinks")
+    description = body.get("description", "")
+    errors = unknown_fields(body, ("url", "description"))
+    errors += await sink_problems(request, body.get("url"), description, ("url", "description"))
+    if errors:
+        raise invalid(errors)
+    sink, secret = await insert_webhook_sink(request, body["url"], description, "url")
     return json_response(sink_json(sink, secret=secret), status=201)
 
 
@@ -149,7 +190,8 @@ async def list_sinks(request: AnyRequest) -> Response[bytes]:
     )
 
 
-async def _load_sink(request: AnyRequest, sink_id: str) -> SinkRecord:
+async def load_sink(request: AnyRequest, sink_id: str) -> SinkRecord:
+    """The caller's sink, or a 404."""
     if not SINK_ID_RE.fullmatch(sink_id):
         raise not_found("Sink", sink_id)
     account = account_of(request)
@@ -161,7 +203,7 @@ async def _load_sink(request: AnyRequest, sink_id: str) -> SinkRecord:
 
 @get("/Sinks/{sink_id:str}")
 async def fetch_sink(request: AnyRequest, sink_id: FromPath[str]) -> Response[bytes]:
-    return json_response(sink_json(await _load_sink(request, sink_id)))
+    return json_response(sink_json(await load_sink(request, sink_id)))
 
 
 @delete("/Sinks/{sink_id:str}", status_code=204)
@@ -176,7 +218,7 @@ async def delete_sink(request: AnyRequest, sink_id: FromPath[str]) -> None:
 @get("/Sinks/{sink_id:str}/Deliveries")
 async def list_sink_deliveries(request: AnyRequest, sink_id: FromPath[str]) -> Response[bytes]:
     """The most recent delivery attempts: outcome, response code, error, next retry."""
-    sink = await _load_sink(request, sink_id)
+    sink = await load_sink(request, sink_id)
     rows = await runtime_of(request).db.read(
         lambda conn: sinks.list_deliveries(conn, sink.id, MAX_DELIVERIES)
     )
@@ -208,7 +250,7 @@ async def replay_sink(request: AnyRequest, sink_id: FromPath[str]) -> Response[b
     """Send again the sink's events created in [startDate, endDate) (endDate: now), with
     their original ids, after the events it is due anyway."""
     body = await json_body(request)
-    sink = await _load_sink(request, sink_id)
+    sink = await load_sink(request, sink_id)
     errors = unknown_fields(body, ("startDate", "endDate"))
     now = now_ms()
     bounds = []
@@ -231,38 +273,52 @@ async def replay_sink(request: AnyRequest, sink_id: FromPath[str]) -> Response[b
     )
 
 
-@post("/Subscriptions", status_code=201)
-async def create_subscription(request: AnyRequest) -> Response[bytes]:
-    body = await json_body(request)
-    errors = unknown_fields(body, ("sinkId", "types"))
-    types = body.get("types")
+def pattern_problems(types: Any, field: str) -> list[FieldError]:
+    """What is wrong with a list of type patterns (exact types or `prefix*`)."""
     if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
-        errors.append(FieldError("types", "must be a non-empty array of event types"))
-        types = []
-    for index, pattern in enumerate(types):
-        problem = validate_type_pattern(pattern)
-        if problem:
-            errors.append(FieldError(f"types[{index}]", problem))
+        return [FieldError(field, "must be a non-empty array of event types")]
+    problems = ((index, validate_type_pattern(pattern)) for index, pattern in enumerate(types))
+    return [FieldError(f"{field}[{index}]", problem) for index, problem in problems if problem]
+
+
+async def subscribable_sink_problems(
+    request: AnyRequest, sink_id: Any, field: str
+) -> list[FieldError]:
+    """Whether the caller has a webhook sink `sink_id` (a callbacks.url sink takes none)."""
     account = account_of(request)
-    sink_id = body.get("sinkId")
     sink = None
     if isinstance(sink_id, str) and SINK_ID_RE.fullmatch(sink_id):
         sink = await runtime_of(request).db.read(
             lambda conn: sinks.get_sink(conn, account, sink_id)
         )
     if sink is None:
-        errors.append(FieldError("sinkId", "no sink with this id"))
-    elif sink.kind != "webhook":
-        errors.append(
-            FieldError("sinkId", "is a callbacks.url sink: it gets the events of its sends only")
-        )
-    if errors:
-        raise invalid(errors)
+        return [FieldError(field, "no sink with this id")]
+    if sink.kind != "webhook":
+        return [FieldError(field, "is a callbacks.url sink: it gets the events of its sends only")]
+    return []
+
+
+async def insert_subscription(
+    request: AnyRequest, sink_id: str, types: list[str], description: str = ""
+) -> SubscriptionRecord:
+    """The new subscription (its checks passed); its sink looks for events at once."""
     subscription = SubscriptionRecord(
-        new_subscription_id(), account, str(sink_id), list(types), now_ms()
+        new_subscription_id(), account_of(request), sink_id, types, now_ms(), description
     )
     await runtime_of(request).db.write(lambda conn: sinks.insert_subscription(conn, subscription))
     runtime_of(request).wake_sink(subscription.sink_id)
+    return subscription
+
+
+@post("/Subscriptions", status_code=201)
+async def create_subscription(request: AnyRequest) -> Response[bytes]:
+    body = await our_json_body(request, "/Subscriptions")
+    errors = unknown_fields(body, ("sinkId", "types"))
+    errors += pattern_problems(body.get("types"), "types")
+    errors += await subscribable_sink_problems(request, body.get("sinkId"), "sinkId")
+    if errors:
+        raise invalid(errors)
+    subscription = await insert_subscription(request, body["sinkId"], list(body["types"]))
     return json_response(subscription_json(subscription), status=201)
 
 
@@ -278,10 +334,8 @@ async def list_subscriptions(request: AnyRequest) -> Response[bytes]:
     )
 
 
-@get("/Subscriptions/{subscription_id:str}")
-async def fetch_subscription(
-    request: AnyRequest, subscription_id: FromPath[str]
-) -> Response[bytes]:
+async def load_subscription(request: AnyRequest, subscription_id: str) -> SubscriptionRecord:
+    """The caller's subscription, or a 404."""
     if not SUBSCRIPTION_ID_RE.fullmatch(subscription_id):
         raise not_found("Subscription", subscription_id)
     account = account_of(request)
@@ -290,7 +344,14 @@ async def fetch_subscription(
     )
     if found is None:
         raise not_found("Subscription", subscription_id)
-    return json_response(subscription_json(found))
+    return found
+
+
+@get("/Subscriptions/{subscription_id:str}")
+async def fetch_subscription(
+    request: AnyRequest, subscription_id: FromPath[str]
+) -> Response[bytes]:
+    return json_response(subscription_json(await load_subscription(request, subscription_id)))
 
 
 @delete("/Subscriptions/{subscription_id:str}", status_code=204)

@@ -28,7 +28,7 @@ class MessageState(msgspec.Struct, frozen=True):
     candidate_count: int
     current_attempt_id: str | None
     channel: str | None  # of the current attempt
-    sender: dict[str, str] | None  # the current attempt's: address, channel, senderId
+    sender: dict[str, str] | None  # the current attempt's from, or the planned one before any
     due_at: int | None  # when the dispatcher must next look at it
     error_code: int | None
     error_message: str | None

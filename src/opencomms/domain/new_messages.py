@@ -36,6 +36,8 @@ class NewMessage(msgspec.Struct, frozen=True):
     error_code: int | None
     error_message: str | None
     created_at: int
+    # the `from` it is planned to go with (its first way), shown until an attempt is made
+    sender: dict[str, str] | None = None
 
 
 class Unaddressable(msgspec.Struct, frozen=True):

@@ -129,6 +129,7 @@ class _MessageMaker:
         self._now = now
         self._opted_out = opted_out
         self._channel_of = {sender.id: sender.channel for sender in ordered}
+        self._by_id = {sender.id: sender for sender in ordered}
         self._sms_ids = {s.id for s in ordered if s.channel == SenderChannel.SMS}
         local = work.spec.get("sendAtLocal")
         self._local_time = datetime.fromisoformat(local) if local else None
@@ -169,7 +170,17 @@ class _MessageMaker:
             error_code=None if error is None else error[0],
             error_message=None if error is None else error[1],
             created_at=self._now,
+            sender=self._planned_from(reachable),
         )
+
+    def _planned_from(self, candidates: Sequence[Candidate]) -> dict[str, str] | None:
+        """The `from` of the first way to try, with the pool the send named, if any."""
+        if not candidates:
+            return None
+        sender = self._by_id[candidates[0].sender_id]
+        planned = {"address": sender.address, "channel": sender.channel, "senderId": sender.id}
+        pool = self._work.spec.get("senderPoolId")
+        return planned if pool is None else {**planned, "senderPoolId": pool}
 
     def _candidates(self, addresses: Sequence[RecipientAddress]) -> list[Candidate]:
         """Every (address, sender) pair whose sender reaches the address's channel."""

@@ -138,13 +138,21 @@ def _new_attempt(
         next_candidate=index + 1,
         current_attempt_id=attempt.id,
         channel=sender.channel,
-        sender={"address": sender.address, "channel": sender.channel, "senderId": sender.id},
+        sender=_from(sender, message.sender),
         due_at=lease_until,
     )
     batch.update_message(planned)
     submission = _submission(due, attempt, _valid_for_ms(sender, planned))
     claimed.submit.setdefault(sender.connector, []).append(submission)
     return True
+
+
+def _from(sender: SenderRecord, planned: dict[str, str] | None) -> dict[str, str]:
+    """The Message's `from` for an attempt through `sender`; the pool the send named
+    (kept in the planned `from` since fan-out) stays."""
+    chosen = {"address": sender.address, "channel": sender.channel, "senderId": sender.id}
+    pool = (planned or {}).get("senderPoolId")
+    return chosen if pool is None else {**chosen, "senderPoolId": pool}
 
 
 def _attempt(

@@ -9,7 +9,14 @@ from opencomms.store.database import Conn
 from opencomms.store.jsoncol import load
 from opencomms.store.records import AttemptRecord, MessageRecord
 
-__all__ = ["MessageFilters", "bounded_above", "get_message", "list_attempts", "list_messages"]
+__all__ = [
+    "MessageFilters",
+    "bounded_above",
+    "get_message",
+    "list_attempts",
+    "list_messages",
+    "message_of_attempt",
+]
 
 _COLUMNS = (
     "id, account_sid, operation_id, status, recipient, content, tags, channel, sender,"
@@ -46,6 +53,7 @@ class MessageFilters(NamedTuple):
     status: str | None = None
     channel: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    address: str | None = None  # a recipient's address an attempt was made to
 
 
 async def get_message(conn: Conn, account_sid: str, message_id: str) -> MessageRecord | None:
@@ -63,6 +71,14 @@ async def list_attempts(conn: Conn, message_id: str) -> list[AttemptRecord]:
         message_id,
     )
     return [AttemptRecord(*row) for row in rows]
+
+
+async def message_of_attempt(conn: Conn, account_sid: str, attempt_id: str) -> str | None:
+    """The id of the Message `attempt_id` (the attempts' primary key) was made for."""
+    row = await conn.fetchrow(
+        "SELECT message_id FROM attempts WHERE id = ? AND account_sid = ?", attempt_id, account_sid
+    )
+    return None if row is None else str(row[0])
 
 
 async def list_messages(
@@ -90,6 +106,9 @@ async def list_messages(
             " WHERE t.message_id = messages.id AND t.key = ? AND t.value = ?)"
         )
         args += [key, value]
+    if filters.address is not None:  # ix_attempts_to_address
+        clauses.append("id IN (SELECT message_id FROM attempts WHERE to_address = ?)")
+        args.append(filters.address)
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM messages WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
         *args,

@@ -99,10 +99,9 @@ _COPIED = (
     "error_message",
     "created_at",
 )
-_ENCODED = ("recipient", "candidates", "candidate_count", "content", "tags", "settled")
+_ENCODED = ("recipient", "candidates", "candidate_count", "content", "tags", "settled", "sender")
 _NO_ATTEMPT_YET = {
     "channel": None,
-    "sender": None,
     "attempt_count": 0,
     "next_candidate": 0,
     "current_attempt_id": None,
@@ -121,6 +120,7 @@ def _message_row(m: NewMessage) -> tuple[Any, ...]:
         dump(m.content),
         dump(m.tags),
         int(m.settled),
+        None if m.sender is None else dump(m.sender),
     )
     return (*_copied(m), *encoded, *_no_attempt_yet, m.created_at)
 

@@ -47,6 +47,8 @@ __all__ = [
     "sink_by_id",
     "subscription_types",
     "touch_callback",
+    "update_sink_description",
+    "update_subscription",
 ]
 
 
@@ -74,6 +76,8 @@ class SubscriptionRecord(NamedTuple):
     sink_id: str
     types: list[str]
     created_at: int
+    description: str = ""
+    updated_at: int | None = None  # None: never changed since it was made
 
 
 class PendingEvent(NamedTuple):
@@ -106,15 +110,43 @@ async def get_sink(conn: Conn, account_sid: str, sink_id: str) -> SinkRecord | N
     return None if row is None else SinkRecord(*row)
 
 
-async def list_sinks(conn: Conn, account_sid: str, *, before: str, limit: int) -> list[SinkRecord]:
-    """The account's sinks of both kinds, newest first."""
+async def list_sinks(
+    conn: Conn,
+    account_sid: str,
+    *,
+    before: str,
+    limit: int,
+    status: str | None = None,
+    in_use: bool | None = None,
+) -> list[SinkRecord]:
+    """The account's sinks of both kinds, newest first; only those of `status`, and
+    only those with (`in_use`) or without a subscription, when given."""
+    clauses, args = ["account_sid = ?", "id < ?"], [account_sid, before]
+    if status is not None:
+        clauses.append("status = ?")
+        args.append(status)
+    if in_use is not None:
+        used = "EXISTS (SELECT 1 FROM subscriptions WHERE subscriptions.sink_id = sinks.id)"
+        clauses.append(used if in_use else f"NOT {used}")
     rows = await conn.fetch(
-        f"SELECT {_SINK} FROM sinks WHERE account_sid = ? AND id < ? ORDER BY id DESC LIMIT ?",
-        account_sid,
-        before,
+        f"SELECT {_SINK} FROM sinks WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
+        *args,
         limit,
     )
     return [SinkRecord(*row) for row in rows]
+
+
+async def update_sink_description(
+    conn: Conn, account_sid: str, sink_id: str, description: str, now: int
+) -> bool:
+    changed = await conn.execute(
+        "UPDATE sinks SET description = ?, updated_at = ? WHERE id = ? AND account_sid = ?",
+        description,
+        now,
+        sink_id,
+        account_sid,
+    )
+    return changed == 1
 
 
 async def delete_sink(conn: Conn, account_sid: str, sink_id: str) -> bool:
@@ -199,26 +231,30 @@ async def link_callback(conn: Conn, operation_id: str, sink_id: str) -> None:
 
 async def insert_subscription(conn: Conn, subscription: SubscriptionRecord) -> None:
     await conn.execute(
-        "INSERT INTO subscriptions (id, account_sid, sink_id, types, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO subscriptions (id, account_sid, sink_id, types, created_at, description,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         subscription.id,
         subscription.account_sid,
         subscription.sink_id,
         dump(subscription.types),
         subscription.created_at,
+        subscription.description,
+        subscription.updated_at,
     )
 
 
+_SUBSCRIPTION = "id, account_sid, sink_id, types, created_at, description, updated_at"
+
+
 def _subscription(row: Sequence[Any]) -> SubscriptionRecord:
-    return SubscriptionRecord(row[0], row[1], row[2], load(row[3]), row[4])
+    return SubscriptionRecord(row[0], row[1], row[2], load(row[3]), row[4], row[5], row[6])
 
 
 async def get_subscription(
     conn: Conn, account_sid: str, subscription_id: str
 ) -> SubscriptionRecord | None:
     row = await conn.fetchrow(
-        "SELECT id, account_sid, sink_id, types, created_at FROM subscriptions"
-        " WHERE id = ? AND account_sid = ?",
+        f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = ? AND account_sid = ?",
         subscription_id,
         account_sid,
     )
@@ -226,16 +262,39 @@ async def get_subscription(
 
 
 async def list_subscriptions(
-    conn: Conn, account_sid: str, *, before: str, limit: int
+    conn: Conn, account_sid: str, *, before: str, limit: int, sink_id: str | None = None
 ) -> list[SubscriptionRecord]:
+    """The account's subscriptions, newest first; only those of `sink_id` when given."""
+    of_sink = "" if sink_id is None else " AND sink_id = ?"
     rows = await conn.fetch(
-        "SELECT id, account_sid, sink_id, types, created_at FROM subscriptions"
-        " WHERE account_sid = ? AND id < ? ORDER BY id DESC LIMIT ?",
-        account_sid,
-        before,
+        f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE account_sid = ? AND id < ?{of_sink}"
+        " ORDER BY id DESC LIMIT ?",
+        *([account_sid, before] if sink_id is None else [account_sid, before, sink_id]),
         limit,
     )
     return [_subscription(row) for row in rows]
+
+
+async def update_subscription(
+    conn: Conn,
+    account_sid: str,
+    subscription_id: str,
+    now: int,
+    *,
+    description: str | None = None,
+    types: list[str] | None = None,
+) -> bool:
+    """Change a subscription's description and/or types (a None is left as it is)."""
+    changed = await conn.execute(
+        "UPDATE subscriptions SET description = COALESCE(?, description),"
+        " types = COALESCE(?, types), updated_at = ? WHERE id = ? AND account_sid = ?",
+        description,
+        None if types is None else dump(types),
+        now,
+        subscription_id,
+        account_sid,
+    )
+    return changed == 1
 
 
 async def delete_subscription(conn: Conn, account_sid: str, subscription_id: str) -> bool:

@@ -12,7 +12,10 @@ to DATA (an early report) and lose one (the connection drops after the mail).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
+import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -88,6 +91,7 @@ class SmtpPeer:
         login: tuple[str, str] | None = None,
         dsn: bool = True,
         clock: Callable[[], float] = time.time,
+        report_success: bool = True,
     ) -> None:
         if security != "none" and certificate is None:
             raise ValueError("TLS needs a certificate (certs.make_certificate)")
@@ -96,9 +100,12 @@ class SmtpPeer:
         self._login = login
         self.dsn = dsn
         self.clock = clock
+        # a "delivered" DSN for each mail whose NOTIFY asks for SUCCESS, as a final MTA
+        self.report_success = report_success
         self.mails: list[Received] = []
         self.refused: list[tuple[str, str]] = []  # (address, reply) of each refusal
         self.logins: list[str] = []
+        self.clients: set[tuple[str, int]] = set()  # each client connection (host, port) seen
         self.report_replies: list[int] = []  # the listener's answer to each DSN sent
         self.report_to: tuple[str, int] | None = None  # the bounce listener
         self._options = _Options()
@@ -107,6 +114,7 @@ class SmtpPeer:
         self._held = asyncio.Event()
         self._release = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sessions: weakref.WeakSet[DsnSmtp] = weakref.WeakSet()
         self.port = 0
 
     # --- scripting ------------------------------------------------------------------
@@ -133,6 +141,12 @@ class SmtpPeer:
         self._options.hold = False
         self._release.set()
 
+    def drop_clients(self) -> None:
+        """Close every client's connection, as a relay closes idle sessions."""
+        for session in list(self._sessions):
+            if session.transport is not None:
+                session.transport.abort()
+
     def lose_next(self) -> None:
         """Take the next mail, then drop the connection without answering its DATA."""
         self._options.lose += 1
@@ -143,15 +157,9 @@ class SmtpPeer:
         loop = asyncio.get_running_loop()
         tls = self._certificate.server_context() if self._certificate else None
         self._server = await loop.create_server(
-            lambda: DsnSmtp(
-                _Handler(self),
-                tls_context=tls if self.security == "starttls" else None,
-                require_starttls=self.security == "starttls",
-                authenticator=self._authenticate if self._login else None,
-                auth_required=self._login is not None,
-                auth_require_tls=self.security == "starttls",
-                hostname="peer.opencomms.test",
-                loop=loop,
+            lambda: self._session(
+                tls,
+                loop,
             ),
             host="127.0.0.1",
             port=0,
@@ -159,6 +167,21 @@ class SmtpPeer:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
+
+    def _session(self, tls: ssl.SSLContext | None, loop: asyncio.AbstractEventLoop) -> DsnSmtp:
+        session = _quietly(
+            DsnSmtp,
+            _Handler(self),
+            tls_context=tls if self.security == "starttls" else None,
+            require_starttls=self.security == "starttls",
+            authenticator=self._authenticate if self._login else None,
+            auth_required=self._login is not None,
+            auth_require_tls=self.security == "starttls",
+            hostname="peer.opencomms.test",
+            loop=loop,
+        )
+        self._sessions.add(session)
+        return session
 
     async def stop(self) -> None:
         self.release()
@@ -214,12 +237,17 @@ class SmtpPeer:
 
     def _took(self, received: Received) -> None:
         self.mails.append(received)
+        notify = received.dsn_rcpt.get("NOTIFY", "FAILURE,DELAY").upper()
         bounce = self._options.bounces.get(received.rcpt_to.lower())
-        if bounce is None or "NEVER" in received.dsn_rcpt.get("NOTIFY", "").upper():
+        if bounce is None and self.report_success and "SUCCESS" in notify:
+            bounce = Bounce("delivered", "2.0.0")
+        wanted = "SUCCESS" if bounce and bounce.action != "failed" else "FAILURE"
+        if bounce is None or wanted not in notify:
             return
         headers = received.data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+        diagnostic = "smtp; 250 2.0.0 OK" if wanted == "SUCCESS" else DsnReport.diagnostic
         report = DsnReport(
-            received.rcpt_to, bounce.action, bounce.status,
+            received.rcpt_to, bounce.action, bounce.status, diagnostic,
             envelope_id=received.dsn_mail.get("ENVID"), returned_headers=headers,
         )  # fmt: skip
         self._due.append(_Due(received.arrival + bounce.after_s, report, received.mail_from,
@@ -234,6 +262,14 @@ class SmtpPeer:
         await self.deliver_due()
 
 
+def _quietly(factory: Callable[..., DsnSmtp], *args: Any, **kwargs: Any) -> DsnSmtp:
+    """A session, without aiosmtpd's warning about AUTH without STARTTLS: the peer asks
+    for AUTH over implicit TLS (which aiosmtpd does not count) or, by choice, in clear."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return factory(*args, **kwargs)
+
+
 class _Handler:
     def __init__(self, peer: SmtpPeer) -> None:
         self._peer = peer
@@ -243,6 +279,7 @@ class _Handler:
         responses: list[str],
     ) -> list[str]:  # fmt: skip
         session.host_name = hostname
+        self._peer.clients.add(tuple(session.peer))  # type: ignore[arg-type]
         extra = ["250-ENHANCEDSTATUSCODES"] + (["250-DSN"] if self._peer.dsn else [])
         return [*responses[:-1], *extra, responses[-1]]
 

@@ -15,6 +15,7 @@ __all__ = ["SECRET_FIELDS", "SmtpConfig", "host_port"]
 Positive = Annotated[int, msgspec.Meta(ge=1, le=1_000)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65_535)]
 SECRET_FIELDS = ("password", "webhook_secret")
+_NOTIFY = r"^(NEVER|(SUCCESS|FAILURE|DELAY)(,(SUCCESS|FAILURE|DELAY)){0,2})$"
 
 
 class SmtpConfig(ConnectorSettings, tag="smtp", kw_only=True):
@@ -49,6 +50,9 @@ class SmtpConfig(ConnectorSettings, tag="smtp", kw_only=True):
     # unsubscribe links; without it neither is offered
     webhook_secret: str = ""
     webhook_secret_env: str = ""
+    # RFC 3461 NOTIFY of each recipient: which DSNs to ask for. SUCCESS makes a mail
+    # DELIVERED when the relay chain reports it; without it a mail stays SENT
+    dsn_notify: Annotated[str, msgspec.Meta(pattern=_NOTIFY)] = "SUCCESS,FAILURE,DELAY"
     list_unsubscribe: bool = True  # List-Unsubscribe + List-Unsubscribe-Post headers
     max_backoff: str = "5m"  # the longest wait a 4xx reply asks for
     fallback_timeout: str = "10m"

@@ -2,7 +2,7 @@
 
 `submit()` sends each submission over one of `connections` SMTP sessions (pool.py):
 MAIL FROM the bounce address with a DSN request (RFC 3461: `RET=HDRS`, `ENVID=` the
-attempt id; `NOTIFY=FAILURE,DELAY` per recipient) when the relay offers DSN, RCPT TO
+attempt id; `NOTIFY=` the `dsn_notify` key per recipient) when the relay offers DSN, RCPT TO
 the recipient, then DATA. What it promises the engine:
 
 - a refusal at MAIL, RCPT or DATA is an answer: 5xx REJECTED at once (the fallback
@@ -43,7 +43,7 @@ from opencomms.connectors.smtp.config import SmtpConfig, host_port
 from opencomms.connectors.smtp.dsn import Bounce, bounce_receipts
 from opencomms.connectors.smtp.errors import Kind, reply_row
 from opencomms.connectors.smtp.listener import BounceListener
-from opencomms.connectors.smtp.mime import ContentError, email_message
+from opencomms.connectors.smtp.mime import ContentError, email_message, wire_bytes
 from opencomms.connectors.smtp.pool import SmtpPool
 from opencomms.connectors.smtp.unsubscribe import Unsubscribe, unsubscribe_url
 from opencomms.connectors.smtp.webhook import WebhookHandler
@@ -126,7 +126,7 @@ class SmtpConnector:
     async def _submit_one(self, submission: Submission) -> SubmitResult | None:
         attempt_id = submission.attempt_id
         try:
-            mail = email_message(submission, self._unsubscribe_url(submission)).as_bytes()
+            mail = wire_bytes(email_message(submission, self._unsubscribe_url(submission)))
         except ContentError as error:
             self._remember(attempt_id, False)
             return _rejected(attempt_id, NO_CONTENT, f"SMTP: {error}")
@@ -172,9 +172,11 @@ class SmtpConnector:
 
     async def _envelope(self, client: aiosmtplib.SMTP, submission: Submission) -> None:
         sender = self._config.bounce_address or submission.from_address
+        if client.last_ehlo_response is None:  # aiosmtplib says EHLO only with MAIL
+            await client.ehlo()
         dsn = client.supports_extension("dsn")
         mail_options = ["RET=HDRS", f"ENVID={submission.attempt_id}"] if dsn else []
-        rcpt_options = ["NOTIFY=FAILURE,DELAY"] if dsn else []
+        rcpt_options = [f"NOTIFY={self._config.dsn_notify}"] if dsn else []
         try:
             await client.mail(sender, options=mail_options)
             await client.rcpt(submission.to_address, options=rcpt_options)

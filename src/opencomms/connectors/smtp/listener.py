@@ -60,8 +60,9 @@ class _Handler:
         return "250 2.0.0 report taken"
 
     def _keep(self, data: bytes) -> None:
-        self._keep_dir.mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(self._keep_dir, create=True).add(data)
+        for folder in ("tmp", "new", "cur"):  # a Maildir, also in a directory made by hand
+            (self._keep_dir / folder).mkdir(parents=True, exist_ok=True)
+        mailbox.Maildir(self._keep_dir, create=False).add(data)
         log.info("bounce listener: mail that is no report of ours kept in %s", self._keep_dir)
 
 
