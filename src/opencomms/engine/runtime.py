@@ -166,7 +166,8 @@ class Runtime:
         )
         pruner = self._pruner = Pruner(db, self.retention)
         return [
-            ("fanout", fanout.run),
+            ("fanout", fanout.run_small),
+            ("fanout of large operations", fanout.run_large),
             ("dispatcher", dispatcher.run),
             ("early receipts", partial(_sweep_early_receipts, db)),
             ("events", events.run),
