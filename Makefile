@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve rotate-token test lint bench bench-smpp bench-fair-share bench-connectors bench-scale-out clean
+.PHONY: serve rotate-token test lint bench bench-smpp bench-fair-share bench-connectors bench-scale-out bench-single-sends clean
 
 serve: $(VENV)/.installed
 	@test -f opencomms.env || (umask 077 && $(BIN)/opencomms credentials > opencomms.env)
@@ -69,6 +69,12 @@ bench-connectors: $(VENV)/.installed-bench
 bench-scale-out: $(VENV)/.installed-bench
 	$(BIN)/python -m bench --scenarios scale-out --engines postgresql \
 		--results bench/results/scale-out $(BENCH_ARGS)
+
+# single-sends alone (~12 min; also part of `make bench`): 1-recipient POSTs at 500, 1,000,
+# 2,000 a second and the maximum, and an idle server's latency; results go to
+# bench/results/single-sends/.
+bench-single-sends: $(VENV)/.installed-bench
+	$(BIN)/python -m bench --scenarios single-sends --results bench/results/single-sends $(BENCH_ARGS)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.created
 	$(BIN)/pip install -q -e '.[test,bench]'

@@ -26,6 +26,11 @@ class Targets:
     smpp_vs_jasmin_http: float = 10
     # scale-out (issue 13): 2 processes of `serve --workers` against 1, end to end
     scale_two_processes: float = 1.7
+    # single-sends (issue 14): operations COMPLETED per second over those accepted, at
+    # every offered rate; POST → SENT of sequential sends on an idle server
+    single_completed_share: float = 0.95
+    single_idle_p50_ms: float = 20
+    single_idle_p99_ms: float = 100
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,20 @@ class Parameters:
     connectors_recipients: int = 10_000  # one POST (the most it takes)
     connectors_concurrency: int = 32  # the connector's connections, and the plain client's
     connectors_timeout_s: float = 600  # per half, to every send answered / COMPLETED
+    connectors_peers: tuple[str, ...] = ()  # only these (`--connectors twilio`); (): every one
     # scale-out (opt-in): the end-to-end workload on PostgreSQL, `serve --workers N`
     scale_processes: tuple[int, ...] = (1, 2, 4)
     scale_operations: int = 10
     scale_recipients: int = 10_000
     scale_timeout_s: float = 600  # to COMPLETED, or the run fails
+    # single-sends: 1-recipient POSTs at each offered rate (0: the maximum, a closed loop
+    # of `single_connections`) for `single_seconds`, each on a fresh server and database
+    single_rates: tuple[float, ...] = (500, 1_000, 2_000, 0)
+    single_seconds: float = 60
+    single_connections: int = 64  # the server allows 100 per client
+    single_in_flight: int = 512  # requests out at once; one due past it is skipped
+    single_drain_timeout_s: float = 900  # after the offering, to every operation COMPLETED
+    single_idle_sends: int = 200  # sequential, each after the previous COMPLETED
     targets: Targets = field(default_factory=Targets)
 
     @classmethod
@@ -114,6 +128,11 @@ class Parameters:
             scale_operations=2,
             scale_recipients=100,
             scale_timeout_s=60,
+            single_rates=(50, 0),
+            single_seconds=1,
+            single_connections=4,
+            single_drain_timeout_s=60,
+            single_idle_sends=5,
         )
 
     def with_engines(self, engines: tuple[str, ...]) -> Parameters:

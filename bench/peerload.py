@@ -1,5 +1,5 @@
 """The peer-alone load client of the `connectors` scenario: N valid sends POSTed straight
-to a provider's test peer (RBM or WhatsApp Cloud API) from C keep-alive connections, as
+to a provider's test peer (RBM, WhatsApp Cloud API or Twilio) from C keep-alive connections, as
 fast as the peer answers. Its rate is the peer's own limit, set against opencomms
 sending the same messages through its connector.
 
@@ -16,22 +16,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import msgspec
 
 from bench.api import phone_number
 
-__all__ = ["PeerLoad", "Request", "main", "requests", "run_load", "text"]
+__all__ = ["TWILIO_FROM", "PeerLoad", "Request", "main", "requests", "run_load", "text"]
 
+TWILIO_FROM = "+12065558844"  # the Twilio sender of the benchmark
 TOKEN_VARIABLE = "BENCH_PEER_TOKEN"  # the bearer token, kept out of the command line
+# how each kind authenticates and encodes its sends (Twilio: the account SID and auth
+# token as Basic auth, the token variable holding `sid:token`; a form body)
+AUTHORIZATION = {"rbm": "Bearer", "whatsapp": "Bearer", "twilio": "Basic"}
+CONTENT_TYPE = {"rbm": "application/json", "whatsapp": "application/json",
+                "twilio": "application/x-www-form-urlencoded"}  # fmt: skip
 
 
 class PeerLoad(msgspec.Struct):
@@ -71,18 +78,31 @@ def _rbm(base_url: str, agent_id: str, index: int) -> Request:
     return Request(url, params, msgspec.json.encode(body))
 
 
+def _twilio(base_url: str, account_sid: str, index: int) -> Request:
+    form = {"To": phone_number(index), "From": TWILIO_FROM, "Body": text(index)}
+    url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+    return Request(url, {}, urlencode(form).encode())
+
+
 def requests(kind: str, base_url: str, count: int, *, account: str) -> list[Request]:
     """`count` sends to the benchmark's recipients 0..count-1: `account` is the RBM agent
-    id, or the WhatsApp phone-number id."""
-    build = {"whatsapp": _whatsapp, "rbm": _rbm}[kind]
+    id, the WhatsApp phone-number id, or the Twilio account SID."""
+    build = {"whatsapp": _whatsapp, "rbm": _rbm, "twilio": _twilio}[kind]
     return [build(base_url, account, index) for index in range(count)]
 
 
-async def run_load(load: list[Request], token: str, *, connections: int) -> PeerLoad:
+async def run_load(
+    load: list[Request], token: str, *, connections: int, kind: str = "whatsapp"
+) -> PeerLoad:
     """POST every request, `connections` at a time, over keep-alive connections."""
     statuses: Counter[str] = Counter()
     queue = iter(load)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if AUTHORIZATION[kind] == "Basic":
+        token = base64.b64encode(token.encode()).decode()
+    headers = {
+        "Authorization": f"{AUTHORIZATION[kind]} {token}",
+        "Content-Type": CONTENT_TYPE[kind],
+    }
     connector = aiohttp.TCPConnector(limit=connections)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(
@@ -108,20 +128,24 @@ async def run_load(load: list[Request], token: str, *, connections: int) -> Peer
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.peerload", description=__doc__)
-    parser.add_argument("kind", choices=("rbm", "whatsapp"))
+    parser.add_argument("kind", choices=("rbm", "whatsapp", "twilio"))
     parser.add_argument("base_url", help="the connector's base_url for this peer")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--connections", type=int, required=True)
     parser.add_argument("--agent-id", default="", help="rbm: the agent id")
     parser.add_argument("--phone-number-id", default="", help="whatsapp: the number's id")
+    parser.add_argument("--account-sid", default="", help="twilio: the account SID")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    account = args.agent_id if args.kind == "rbm" else args.phone_number_id
+    account = {"rbm": args.agent_id, "whatsapp": args.phone_number_id}.get(
+        args.kind, args.account_sid
+    )
     load = requests(args.kind, args.base_url, args.count, account=account)
-    result = asyncio.run(run_load(load, os.environ[TOKEN_VARIABLE], connections=args.connections))
+    token = os.environ[TOKEN_VARIABLE]
+    result = asyncio.run(run_load(load, token, connections=args.connections, kind=args.kind))
     sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     return 0
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.backlog_chart import single_sends_chart
+
 __all__ = ["Result", "Run", "load_now", "machine_info", "print_table", "save"]
 
 
@@ -173,4 +175,8 @@ def save(run: Run, directory: Path) -> dict[str, Path]:
     if _chart(run, chart):
         (directory / "latest-end-to-end.png").write_bytes(chart.read_bytes())
         written["chart"] = chart
+    backlog = directory / f"{stamp}-single-sends.png"
+    if single_sends_chart(run, backlog):
+        (directory / "latest-single-sends.png").write_bytes(backlog.read_bytes())
+        written["backlog chart"] = backlog
     return written

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bench.params import Parameters
@@ -25,13 +25,14 @@ from bench.scenarios.end_to_end import run_end_to_end
 from bench.scenarios.fair_share import run_fair_share
 from bench.scenarios.read_path import run_read_path
 from bench.scenarios.scale_out import run_scale_out
+from bench.scenarios.single_sends import run_single_sends
 from bench.scenarios.smpp_jasmin import run_smpp_vs_jasmin_http
 from bench.server import POSTGRES_ADMIN_URL, postgres_available
 
 __all__ = ["OPT_IN_SCENARIOS", "SCENARIOS", "main", "run_scenarios"]
 
 RESULTS = Path(__file__).parent / "results"
-SCENARIOS = ("baseline", "accept-10k", "accept-rate", "end-to-end", "read-path")
+SCENARIOS = ("baseline", "accept-10k", "accept-rate", "end-to-end", "read-path", "single-sends")
 # run only when named: fair-share takes ~3 min (SQLite only); smpp-vs-jasmin-http needs
 # real peers (.ci/peers.sh; SQLite only); connectors runs rbm and whatsapp against their
 # test peers (~3 min per engine); scale-out runs 1, 2 and 4 processes (PostgreSQL only)
@@ -48,6 +49,7 @@ def _engine_runner(
         "accept-rate": (run_accept_rate, params.accept_engines),
         "end-to-end": (run_end_to_end, params.engines),
         "read-path": (run_read_path, params.engines),
+        "single-sends": (run_single_sends, params.engines),
         "fair-share": (run_fair_share, ("sqlite",)),
         "smpp-vs-jasmin-http": (run_smpp_vs_jasmin_http, ("sqlite",)),
         "connectors": (run_connectors, params.engines),
@@ -118,12 +120,21 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to save results")
     parser.add_argument("--strict", action="store_true", help="a missed target also fails")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument(
+        "--single-seconds", type=float, help="single-sends: seconds at each rate (60; smoke 1)"
+    )
+    parser.add_argument(
+        "--connectors", nargs="+", default=[], help="connectors scenario: only these peers"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     params = (Parameters.smoke() if args.smoke else Parameters()).with_engines(tuple(args.engines))
+    params = replace(params, connectors_peers=tuple(args.connectors))
+    if args.single_seconds:
+        params = replace(params, single_seconds=args.single_seconds)
     workdir = Path(tempfile.mkdtemp(prefix="opencomms-bench-"))
     print(f"opencomms bench: {', '.join(args.scenarios)} on {', '.join(args.engines)}")
     print(f"machine: {machine_info()['uptime']} (working directory {workdir})", flush=True)

@@ -19,11 +19,13 @@ from typing import Any
 
 import httpx
 from tests.support.rbm_peer import RBM_SCOPE, RbmPeer, sign_jwt
+from tests.support.twilio_peer import TwilioPeer
 from tests.support.whatsapp_peer import WhatsAppPeer
 
+from bench.peerload import TWILIO_FROM
 from bench.scenarios import check
 
-__all__ = ["PEERS", "Peer", "RbmSide", "Reached", "WhatsAppSide"]
+__all__ = ["PEERS", "Peer", "RbmSide", "Reached", "TwilioSide", "WhatsAppSide"]
 
 # the WhatsApp peer's per-number cap (Meta's default is 80/s): lifted, so that the peer's
 # own speed and opencomms' are what is measured
@@ -71,6 +73,7 @@ class WhatsAppSide:
     """The WhatsApp Cloud API peer: statuses `sent` then `delivered` per message."""
 
     name = "whatsapp"
+    accepted_status = 200
     connector = "wa"
     channel = "WHATSAPP"
     sender = "+15550783881"
@@ -155,6 +158,7 @@ class RbmSide:
     RCS-capable, no READ."""
 
     name = "rbm"
+    accepted_status = 200
     connector = "rcs"
     channel = "RCS"
     agent = "opencomms-bench-agent"
@@ -231,4 +235,72 @@ concurrency = {concurrency}
         }
 
 
-PEERS: dict[str, Any] = {"rbm": RbmSide(), "whatsapp": WhatsAppSide()}
+class TwilioSide:
+    """The Twilio Messaging peer: status callbacks `sent` then `delivered` per message,
+    each its own signed POST to the StatusCallback the send named (so nothing to attach)."""
+
+    name = "twilio"
+    accepted_status = 201
+    connector = "up"
+    channel = "SMS"
+    sender = TWILIO_FROM
+    account, token = "AC" + "be" * 16, "bench-twilio-auth-token"
+
+    @contextmanager
+    def started(self, directory: Path, *, webhooks: bool) -> Iterator[Peer]:
+        """A peer (no throughput cap); without `webhooks` it posts no callback at all."""
+        del directory
+        statuses: tuple[str, ...] = ("sent", "delivered") if webhooks else ()
+        peer = TwilioPeer(account_sid=self.account, auth_token=self.token, statuses=statuses,
+                          callback_concurrency=32)  # fmt: skip
+        with peer:
+            yield Peer(self, peer)
+
+    def config(self, peer: TwilioPeer, concurrency: int) -> str:
+        return f"""\
+[connectors.{self.connector}]
+type = "twilio"
+account_sid = "{self.account}"
+auth_token_env = "BENCH_TWILIO_AUTH_TOKEN"
+base_url = "{peer.base_url}"
+throughput = 0
+connections = {concurrency}
+"""
+
+    def env(self, peer: TwilioPeer) -> dict[str, str]:
+        del peer
+        return {"BENCH_TWILIO_AUTH_TOKEN": self.token}
+
+    def attach(self, peer: TwilioPeer, webhook_url: str) -> None:
+        """Nothing to attach: each send names its StatusCallback."""
+        del peer, webhook_url
+
+    def caps(self, peer: TwilioPeer) -> dict[str, Any]:
+        del peer
+        return {"peer_throughput_per_s": None, "connector_throughput": 0}
+
+    def load(self, peer: TwilioPeer) -> tuple[list[str], str]:
+        """The peer-alone client's arguments, and its Basic credentials (`sid:token`)."""
+        return [peer.base_url, "--account-sid", self.account], f"{self.account}:{self.token}"
+
+    def count(self, peer: TwilioPeer) -> int:
+        return len(peer.accepted)
+
+    def reached(self, peer: TwilioPeer) -> list[Reached]:
+        return [Reached(a.outgoing.number, a.outgoing.body, a.at) for a in list(peer.accepted)]
+
+    def refused(self, peer: TwilioPeer) -> int:
+        return sum(1 for send in list(peer.sends) if send.status_code != 201)
+
+    def webhooks(self, peer: TwilioPeer) -> dict[str, int]:
+        callbacks = list(peer.callbacks)
+        answered = [c for c in callbacks if c.done.is_set()]
+        return {
+            "posted": len(callbacks),
+            "pending": peer.unsettled(),
+            "failed": sum(1 for c in answered if c.answered != 200),
+            "retries": 0,  # Twilio does not retry a status callback, nor does the peer
+        }
+
+
+PEERS: dict[str, Any] = {"rbm": RbmSide(), "whatsapp": WhatsAppSide(), "twilio": TwilioSide()}

@@ -193,3 +193,33 @@ def test_a_callbacks_url_sink_takes_no_subscription(
 
     assert callback["opencomms"] == {"kind": "callback"}
     assert "callbacks.url" in problems(refused)["SinkSid"]
+
+
+def test_what_the_database_cannot_store_is_a_400_and_never_reaches_it(
+    events_api: httpx.Client, receiver: HTTPServer
+) -> None:
+    sink = make_sink(events_api, receiver.url_for("/hook"))
+
+    nul = events_api.post(f"/Sinks/{sink['sid']}", data={"Description": "a\x00b"})
+    listed = events_api.get("/Subscriptions", params={"SinkSid": "DG\x00"})
+    made = events_api.post(
+        "/Sinks",
+        data={
+            "Description": "\x00",
+            "SinkType": "webhook",
+            "SinkConfiguration": configuration(receiver.url_for("/nul")),
+        },
+    )
+
+    assert "NUL" in problems(nul)["Description"]
+    assert set(problems(listed)) == {"SinkSid"}
+    assert set(problems(made)) == {"Description"}
+    assert events_api.get(f"/Sinks/{sink['sid']}").json()["description"] == "d"
+    assert len(events_api.get("/Sinks").json()["sinks"]) == 1
+
+
+def test_a_form_encoded_sink_under_v1_is_told_where_twilios_dialect_is(api: httpx.Client) -> None:
+    for path in ("/Sinks", "/Subscriptions"):
+        refused = api.post(path, data={"Description": "d"})
+        assert refused.status_code == 415
+        assert f"/events/v1{path}" in refused.json()["message"]

@@ -25,6 +25,7 @@ LISTS = [
     "/Senders",
     "/SenderPools",
     "/SenderPools/{pool}/Senders",
+    "/SenderPools/Operations",
     "/OptOuts",
     "/Sinks",
     "/Subscriptions",

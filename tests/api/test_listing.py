@@ -531,7 +531,7 @@ def test_every_list_pages_on_a_database_with_a_linguistic_collation(tmp_path: Pa
             for n in range(100, 103)
         ]
         for sender in senders:
-            assert api.post("/SenderPools", json={"senders": [sender["id"]]}).status_code == 201
+            assert api.post("/SenderPools", json={"senders": [sender["id"]]}).status_code == 202
         operations = [
             send(api, {"to": [phone(n) for n in range(100, 110)], "content": {"text": "x"}})
             for _ in range(3)

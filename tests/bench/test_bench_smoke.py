@@ -12,6 +12,7 @@ import pytest
 from bench.params import Parameters
 from bench.report import Run
 from bench.run import SCENARIOS, run_scenarios
+from bench.scenarios.connector_peers import PEERS
 
 from tests.support.databases import require_postgres
 
@@ -23,6 +24,7 @@ EXPECTED = {
     "end-to-end": 2,  # with and without the sink
     "memory": 1,
     "read-path": 2,  # the operation GET and the page
+    "single-sends": len(Parameters.smoke().single_rates) + 1,  # each rate, and idle
 }
 
 
@@ -45,6 +47,20 @@ def _assert_sound(run: Run, engine: str, directory: Path) -> None:
     assert saved["progress"][engine], "the end-to-end progress was not recorded"
     if importlib.util.find_spec("matplotlib") is not None:
         assert (directory / "results" / "latest-end-to-end.png").stat().st_size > 0
+        assert (directory / "results" / "latest-single-sends.png").stat().st_size > 0
+    _assert_single_sends(run)
+
+
+def _assert_single_sends(run: Run) -> None:
+    """Each rate's run reports its figures and a backlog that starts and ends empty."""
+    at_rates = [r for r in run.results if r.scenario == "single-sends" and "rate" in r.details]
+    assert [r.details["rate"] for r in at_rates] == list(Parameters.smoke().single_rates)
+    for result in at_rates:
+        details = result.details
+        assert details["accepted"] > 0 and details["completed_rps"] > 0, details
+        assert set(details["post_to_sent_ms"]) == {"p50", "p95", "p99"}
+        backlog = details["backlog"]
+        assert backlog[0][0] == 0 and tuple(backlog[-1][1:]) == (0, 0), backlog
 
 
 def test_every_scenario_checks_itself_on_sqlite(tmp_path: Path) -> None:
@@ -75,7 +91,7 @@ def test_fair_share_checks_itself(tmp_path: Path) -> None:
 
 def _connectors(engine: str, directory: Path) -> Run:
     # opt-in (each connector against its test peer): at a tiny size, both halves of both
-    # connectors run and their checks hold
+    # connectors run and their checks hold (rbm, whatsapp, twilio)
     params = Parameters.smoke().with_engines((engine,))
     return run_scenarios(params, ["connectors"], directory / "results", directory / "work")
 
@@ -87,13 +103,15 @@ def _assert_connectors_sound(run: Run, engine: str) -> None:
     assert metrics == [
         "rbm peer alone", "opencomms → rbm peer", "opencomms → rbm peer",
         "whatsapp peer alone", "opencomms → whatsapp peer", "opencomms → whatsapp peer",
+        "twilio peer alone", "opencomms → twilio peer", "opencomms → twilio peer",
     ]  # fmt: skip
-    for result in run.results:
+    accepted = [str(PEERS[name].accepted_status) for name in PEERS for _ in range(3)]
+    for result, ok in zip(run.results, accepted, strict=True):
         assert result.engine == engine
         assert result.measured is not None and result.measured > 0, result
         details = result.details
         assert details["messages"] == Parameters.smoke().connectors_recipients
-        assert details["peer_alone_answers"] == {"200": details["messages"]}
+        assert details["peer_alone_answers"] == {ok: details["messages"]}
         assert details["webhooks"]["pending"] == details["webhooks"]["failed"] == 0
         assert details["connector_throughput"] == 0  # the cap lifted, as reported
     for result in run.results[1::3] + run.results[2::3]:

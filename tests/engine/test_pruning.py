@@ -55,7 +55,7 @@ def phone_pool(api: httpx.Client) -> str:
     """A pool without an email sender: email recipients of a send from it are unaddressable."""
     default = api.get("/SenderPools").json()["senderPools"][0]
     response = api.post("/SenderPools", json={"name": "phones", "senders": default["senders"][:3]})
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     pool_id: str = response.json()["id"]
     return pool_id
 

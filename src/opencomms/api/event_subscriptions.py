@@ -28,7 +28,7 @@ from opencomms.api.sinks import (
 from opencomms.api.twilio_form import Form, events_base, form_body, twilio_date, twilio_list
 from opencomms.domain.clock import now_ms
 from opencomms.domain.event_types import DATASCHEMAS, EVENT_TYPES
-from opencomms.domain.ids import SUBSCRIPTION_ID_RE
+from opencomms.domain.ids import SINK_ID_RE, SUBSCRIPTION_ID_RE
 from opencomms.store import sinks
 from opencomms.store.sinks import SubscriptionRecord
 
@@ -100,7 +100,7 @@ def type_problem(event_type: Any) -> str | None:
 def version_problem(event_type: str, version: Any) -> str | None:
     """What is wrong with schema `version` of a known type (None: the one served)."""
     served = schema_version(event_type)
-    if version is not None and version != served:
+    if version is not None and (isinstance(version, bool) or str(version) != str(served)):
         return f"{version!r}: version {served} is the one served for {event_type}"
     return None
 
@@ -161,6 +161,8 @@ async def list_event_subscriptions(request: AnyRequest) -> Response[bytes]:
         {"SinkSid": request.query_params["SinkSid"]} if "SinkSid" in request.query_params else {}
     )
     sink_sid = filters.get("SinkSid")
+    if sink_sid is not None and not SINK_ID_RE.fullmatch(sink_sid):
+        raise invalid([FieldError("SinkSid", "must be a sink's sid: DG and 32 hex digits")])
     base = events_base(request)
     body = await twilio_list(
         request,
@@ -276,10 +278,8 @@ async def create_subscribed_event(request: AnyRequest, sid: FromPath[str]) -> Re
     )
 
 
-def _version(form: Form) -> Any:
-    """`SchemaVersion` as a number when it is one (else as given, for the problem)."""
-    text = form.get("SchemaVersion", [None])[0]
-    return int(text) if text is not None and text.isascii() and text.isdigit() else text
+def _version(form: Form) -> str | None:
+    return form.get("SchemaVersion", [None])[0]
 
 
 @get("/Subscriptions/{sid:str}/SubscribedEvents/{event_type:str}")

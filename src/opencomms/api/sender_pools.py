@@ -10,14 +10,17 @@ from litestar.params import FromPath
 
 from opencomms.api.common import (
     account_of,
+    decode_json,
     json_body,
     json_response,
     page_of,
     plain_list,
+    raw_json_body,
     runtime_of,
 )
 from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
 from opencomms.api.paging import TOP, page_envelope
+from opencomms.api.sender_pool_operations import accepted, completed_operation
 from opencomms.api.senders import check_tags
 from opencomms.api.wire import pool_json, sender_json
 from opencomms.domain.clock import now_ms
@@ -26,6 +29,7 @@ from opencomms.domain.sender_addresses import CONTROL
 from opencomms.store import senders
 from opencomms.store.database import Conn
 from opencomms.store.records import SenderPoolRecord
+from opencomms.store.sender_pool_operations import PoolOperationRecord, insert_pool_operation
 
 __all__ = [
     "add_pool_senders",
@@ -41,19 +45,27 @@ __all__ = [
 AnyRequest = Request[Any, Any, Any]
 FIELDS = {"name", "senders", "tags", "default"}
 MAX_SENDERS = 10_000
+_SENDERS_SHAPE = (
+    f'must be an array of at most {MAX_SENDERS} senders: {{"senderId": …}} objects or ids'
+)
 
 
-async def _check_senders(request: AnyRequest, value: Any, errors: list[FieldError]) -> list[str]:
+def _sender_id(item: Any) -> str | None:
+    """A sender id as Twilio gives one (`{"senderId": "comms_sender_…"}`) or as a string."""
+    if isinstance(item, dict) and set(item) == {"senderId"}:
+        item = item["senderId"]
+    return item if isinstance(item, str) else None
+
+
+async def _check_senders(
+    request: AnyRequest, value: Any, errors: list[FieldError], field: str = "senders"
+) -> list[str]:
     """The sender ids, in order, if each is a sender of this account."""
-    if (
-        not isinstance(value, list)
-        or len(value) > MAX_SENDERS
-        or not all(isinstance(v, str) for v in value)
-    ):
-        errors.append(
-            FieldError("senders", f"must be an array of at most {MAX_SENDERS} sender ids")
-        )
+    given = [_sender_id(item) for item in value] if isinstance(value, list) else [None]
+    if len(given) > MAX_SENDERS or None in given:
+        errors.append(FieldError(field, _SENDERS_SHAPE))
         return []
+    value = [sender_id for sender_id in given if sender_id is not None]
     ids = list(dict.fromkeys(value))
     account = account_of(request)
     wellformed = [sender_id for sender_id in ids if SENDER_ID_RE.fullmatch(sender_id)]
@@ -61,7 +73,7 @@ async def _check_senders(request: AnyRequest, value: Any, errors: list[FieldErro
     for index, sender_id in enumerate(value):
         sender = found.get(sender_id)
         if sender is None or sender.account_sid != account:
-            errors.append(FieldError(f"senders[{index}]", f"no sender {sender_id}"))
+            errors.append(FieldError(f"{field}[{index}]", f"no sender {sender_id}"))
     return ids
 
 
@@ -99,14 +111,21 @@ async def _save(conn: Conn, pool: SenderPoolRecord, *, new: bool) -> None:
         await senders.set_default_pool(conn, pool.account_sid, pool.id)
 
 
-@post("/SenderPools", status_code=201)
+@post("/SenderPools", status_code=202)
 async def create_pool(request: AnyRequest) -> Response[bytes]:
+    """202 with the (completed) SenderPool Operation, as Twilio answers, and the pool."""
     body = await json_body(request)
     now = now_ms()
     blank = SenderPoolRecord(new_sender_pool_id(), account_of(request), "", {}, False, [], now, now)
     pool = await _apply(request, body, blank)
-    await runtime_of(request).db.write(lambda conn: _save(conn, pool, new=True))
-    return json_response(pool_json(pool), status=201)
+    operation = completed_operation(pool.account_sid, pool.id, len(pool.sender_ids), now)
+
+    async def save(conn: Conn) -> None:
+        await _save(conn, pool, new=True)
+        await insert_pool_operation(conn, operation)
+
+    await runtime_of(request).db.write(save)
+    return accepted(request, operation, pool_json(pool))
 
 
 @get("/SenderPools")
@@ -187,24 +206,43 @@ async def list_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Resp
     )
 
 
-@post("/SenderPools/{pool_id:str}/Senders", status_code=200)
-async def add_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
-    body = await json_body(request)
-    pool = await _load(request, pool_id)
-    errors = unknown_fields(body, {"senders"})
-    ids = await _check_senders(request, body.get("senders"), errors)
+async def _senders_to_add(request: AnyRequest) -> list[str]:
+    """The body of an add: Twilio's JSON array of senders, or `{"senders": [...]}`."""
+    value, errors = decode_json(await raw_json_body(request))
     if errors:
         raise invalid(errors)
+    if isinstance(value, list):
+        ids = await _check_senders(request, value, errors, field="body")
+    elif isinstance(value, dict):
+        errors = unknown_fields(value, {"senders"})
+        ids = await _check_senders(request, value.get("senders"), errors)
+    else:
+        raise invalid([FieldError("body", "must be a JSON array of senders")])
+    if errors:
+        raise invalid(errors)
+    return ids
+
+
+@post("/SenderPools/{pool_id:str}/Senders", status_code=202)
+async def add_pool_senders(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
+    """202 with the (completed) SenderPool Operation, as Twilio answers, and the pool."""
+    pool = await _load(request, pool_id)
+    ids = await _senders_to_add(request)
     account = account_of(request)
+    now = now_ms()
 
-    async def add(conn: Conn) -> SenderPoolRecord | None:
+    async def add(conn: Conn) -> tuple[SenderPoolRecord | None, PoolOperationRecord]:
+        before = set(pool.sender_ids)
         await senders.add_pool_members(conn, pool.id, ids)
-        return await senders.get_pool(conn, account, pool.id)  # read where it was written
+        added = len([sender_id for sender_id in dict.fromkeys(ids) if sender_id not in before])
+        operation = completed_operation(account, pool.id, added, now)
+        await insert_pool_operation(conn, operation)
+        return await senders.get_pool(conn, account, pool.id), operation
 
-    updated = await runtime_of(request).db.write(add)
+    updated, operation = await runtime_of(request).db.write(add)
     if updated is None:  # deleted meanwhile
         raise not_found("SenderPool", pool_id)
-    return json_response(pool_json(updated))
+    return accepted(request, operation, pool_json(updated))
 
 
 @delete("/SenderPools/{pool_id:str}/Senders/{sender_id:str}", status_code=204)

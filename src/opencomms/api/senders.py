@@ -25,7 +25,7 @@ from opencomms.domain.channels import SenderChannel
 from opencomms.domain.clock import now_ms
 from opencomms.domain.durations import parse_duration_ms
 from opencomms.domain.ids import SENDER_ID_RE, new_sender_id
-from opencomms.domain.sender_addresses import sender_address_problem
+from opencomms.domain.sender_addresses import CONTROL, sender_address_problem
 from opencomms.store import senders
 from opencomms.store.records import SenderRecord
 from opencomms.store.senders import Registration
@@ -34,7 +34,7 @@ __all__ = ["create_sender", "delete_sender", "fetch_sender", "list_senders", "up
 
 AnyRequest = Request[Any, Any, Any]
 STATUSES = {"ACTIVATED", "DEACTIVATED"}
-MUTABLE = {"status", "tags", "connector", "fallbackTimeout", "receiptWait"}
+MUTABLE = {"status", "tags", "connector", "fallbackTimeout", "receiptWait", "displayName"}
 CHANNELS = frozenset(channel.value for channel in SenderChannel)
 MAX_DURATION_MS = 30 * 86_400_000  # 30 days: a fallback timeout or receipt wait longer is a typo
 
@@ -52,6 +52,28 @@ def check_tags(value: Any, errors: list[FieldError]) -> dict[str, str]:
     return value
 
 
+def _display_name(value: Any, errors: list[FieldError]) -> str | None:
+    """A sender's `displayName`: 1 to 256 characters without control characters, or null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= 256 or CONTROL.search(value):
+        errors.append(FieldError("displayName", "must be null or 1 to 256 characters"))
+        return None
+    return value
+
+
+def _connector(request: AnyRequest, name: Any, base: SenderRecord, errors: list[FieldError]) -> str:
+    """The connector `name`, if it is configured and carries the sender's channel."""
+    connector = runtime_of(request).connectors.get(name) if isinstance(name, str) else None
+    if connector is None:
+        errors.append(FieldError("connector", "no connector with this name is configured"))
+    elif base.channel in CHANNELS and base.channel not in connector.channels:
+        errors.append(FieldError("connector", f"does not carry {base.channel}"))
+    else:
+        return str(name)
+    return base.connector
+
+
 def _changes(
     request: AnyRequest, body: dict[str, Any], base: SenderRecord, errors: list[FieldError]
 ) -> SenderRecord:
@@ -65,15 +87,10 @@ def _changes(
             changes["status"] = status.upper()
     if "tags" in body:
         changes["tags"] = check_tags(body["tags"], errors)
+    if "displayName" in body:
+        changes["display_name"] = _display_name(body["displayName"], errors)
     if "connector" in body:
-        name = body["connector"]
-        connector = runtime_of(request).connectors.get(name) if isinstance(name, str) else None
-        if connector is None:
-            errors.append(FieldError("connector", "no connector with this name is configured"))
-        elif base.channel in CHANNELS and base.channel not in connector.channels:
-            errors.append(FieldError("connector", f"does not carry {base.channel}"))
-        else:
-            changes["connector"] = name
+        changes["connector"] = _connector(request, body["connector"], base, errors)
     for field, column in (
         ("fallbackTimeout", "fallback_timeout_ms"),
         ("receiptWait", "receipt_wait_ms"),

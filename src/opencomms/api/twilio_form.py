@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 
 from litestar import Request
 
-from opencomms.api.common import account_of, base_url_of, page_of, runtime_of
+from opencomms.api.common import UNSTORABLE, account_of, base_url_of, page_of, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid
 from opencomms.api.paging import Page
 from opencomms.domain.clock import rfc3339
+from opencomms.domain.storable import is_storable
 from opencomms.store.database import Conn
 
 __all__ = [
@@ -58,10 +59,16 @@ async def form_body(request: AnyRequest, known: Collection[str]) -> Form:
         raise ApiError(415, f"this API takes {FORM} bodies, as Twilio's does")
     form = await request.form()
     values = {name: [str(v) for v in form.getall(name)] for name in form}
-    unknown = [FieldError(name, "is not a parameter of this call") for name in values]
-    unknown = [error for error in unknown if error.field not in known]
-    if unknown:
-        raise invalid(unknown)
+    problems = [
+        FieldError(name, "is not a parameter of this call") for name in values if name not in known
+    ]
+    problems += [
+        FieldError(name, UNSTORABLE)
+        for name, listed in values.items()
+        if name in known and not all(is_storable(value) for value in listed)
+    ]
+    if problems:
+        raise invalid(problems)
     return values
 
 

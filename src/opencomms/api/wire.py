@@ -102,6 +102,7 @@ def attempt_json(attempt: AttemptRecord, message: MessageRecord) -> dict[str, An
 def sender_json(sender: SenderRecord) -> dict[str, Any]:
     return {
         "id": sender.id,
+        "displayName": sender.display_name,
         "address": sender.address,
         "channel": sender.channel,
         "connector": sender.connector,

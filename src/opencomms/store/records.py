@@ -42,6 +42,7 @@ class SenderRecord(msgspec.Struct, frozen=True):
     receipt_wait_ms: int
     created_at: int
     updated_at: int
+    display_name: str | None = None
 
 
 class SenderPoolRecord(msgspec.Struct, frozen=True):

@@ -64,6 +64,8 @@ senders = sa.Table(
     # the address as owned in sender_addresses: every spelling of it gives one key
     # (domain/sender_addresses.py)
     sa.Column("address_key", sa.Text, nullable=False),
+    # the name recipients may see beside the address (an email's From name), or NULL
+    sa.Column("display_name", sa.Text, nullable=True),
     sa.UniqueConstraint("account_sid", "channel", "address", name="uq_senders_address"),
     sa.Index("ix_senders_account", "account_sid", "id"),
 )
@@ -89,6 +91,23 @@ sender_pools = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_sender_pools_account", "account_sid", "id"),
+)
+
+# Twilio's SenderPool Operations: each pool create or add of senders, with its outcome
+sender_pool_operations = sa.Table(
+    "sender_pool_operations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("account_sid", Id, nullable=False),
+    sa.Column("pool_id", Id, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("queued", sa.Integer, nullable=False),
+    sa.Column("created", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_sender_pool_operations_account", "account_sid", "id"),
 )
 
 sender_pool_members = sa.Table(
@@ -338,6 +357,8 @@ sinks = sa.Table(
     # the last event delivered (or given up on), in commit order
     sa.Column("cursor_txid", sa.BigInteger, nullable=False),
     sa.Column("cursor_seq", sa.BigInteger, nullable=False),
+    # per lane, the last event delivered beyond the cursor (JSON; events/lanes.py)
+    sa.Column("lane_progress", sa.Text, nullable=True),
     # retries of the batch after the cursor
     sa.Column("tries", sa.Integer, nullable=False),
     sa.Column("failing_since", Time, nullable=True),

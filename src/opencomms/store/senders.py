@@ -41,7 +41,7 @@ __all__ = [
 
 _SENDER_COLUMNS = (
     "id, account_sid, address, channel, connector, status, tags,"
-    " fallback_timeout_ms, receipt_wait_ms, created_at, updated_at"
+    " fallback_timeout_ms, receipt_wait_ms, created_at, updated_at, display_name"
 )
 _S_SENDER_COLUMNS = ", ".join(f"s.{column.strip()}" for column in _SENDER_COLUMNS.split(","))
 
@@ -71,7 +71,7 @@ async def insert_sender(conn: Conn, sender: SenderRecord) -> bool:
     Its address must be claimed too: `register_sender`, or the operator's."""
     changed = await conn.execute(
         f"INSERT INTO senders ({_SENDER_COLUMNS}, address_key)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (account_sid, channel, address) DO NOTHING",
         sender.id,
         sender.account_sid,
@@ -84,6 +84,7 @@ async def insert_sender(conn: Conn, sender: SenderRecord) -> bool:
         sender.receipt_wait_ms,
         sender.created_at,
         sender.updated_at,
+        sender.display_name,
         address_key(sender.channel, sender.address),
     )
     return changed == 1
@@ -104,13 +105,14 @@ async def change_sender(conn: Conn, sender: SenderRecord, previous_connector: st
 async def update_sender(conn: Conn, sender: SenderRecord) -> None:
     await conn.execute(
         "UPDATE senders SET status = ?, tags = ?, connector = ?, fallback_timeout_ms = ?,"
-        " receipt_wait_ms = ?, updated_at = ? WHERE id = ? AND account_sid = ?",
+        " receipt_wait_ms = ?, updated_at = ?, display_name = ? WHERE id = ? AND account_sid = ?",
         sender.status,
         dump(sender.tags),
         sender.connector,
         sender.fallback_timeout_ms,
         sender.receipt_wait_ms,
         sender.updated_at,
+        sender.display_name,
         sender.id,
         sender.account_sid,
     )
@@ -173,13 +175,14 @@ async def list_senders(
     limit: int,
     status: str | None = None,
     channel: str | None = None,
+    address: str | None = None,
 ) -> list[SenderRecord]:
     """A page of senders, newest first, after the id `after`."""
     clauses, args = ["account_sid = ?"], [account_sid]
     if after is not None and bounded_above(after, "comms_sender_"):
         clauses.append("id < ?")
         args.append(after)
-    for column, value in (("status =", status), ("channel =", channel)):
+    for column, value in (("status =", status), ("channel =", channel), ("address =", address)):
         if value is not None:
             clauses.append(f"{column} ?")
             args.append(value)

@@ -23,7 +23,6 @@ import logging
 import ssl
 from collections import OrderedDict
 from collections.abc import Sequence
-from email import policy
 from pathlib import Path
 
 import aiosmtplib
@@ -44,7 +43,7 @@ from opencomms.connectors.smtp.config import SmtpConfig, host_port
 from opencomms.connectors.smtp.dsn import Bounce, bounce_receipts
 from opencomms.connectors.smtp.errors import Kind, reply_row
 from opencomms.connectors.smtp.listener import BounceListener
-from opencomms.connectors.smtp.mime import ContentError, email_message
+from opencomms.connectors.smtp.mime import ContentError, email_message, wire_bytes
 from opencomms.connectors.smtp.pool import SmtpPool
 from opencomms.connectors.smtp.unsubscribe import Unsubscribe, unsubscribe_url
 from opencomms.connectors.smtp.webhook import WebhookHandler
@@ -58,9 +57,6 @@ NO_CONTENT = 21619  # Twilio's "A text message body or media urls must be specif
 KEPT = 100_000  # attempt ids remembered (`was_submitted`, backoffs); older ones are unknown
 FIRST_BACKOFF_MS = 1000
 OPERATOR_PAUSE_MS = 60_000  # our credentials refused: nothing is sent for this long
-# lines as long as RFC 5322 allows: a long List-Unsubscribe URL is not folded (which
-# the email module does by encoding it as RFC 2047 words no mail client reads as a URL)
-WIRE = policy.SMTP.clone(max_line_length=998)
 _UNREACHABLE = (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError)
 
 
@@ -130,8 +126,7 @@ class SmtpConnector:
     async def _submit_one(self, submission: Submission) -> SubmitResult | None:
         attempt_id = submission.attempt_id
         try:
-            message = email_message(submission, self._unsubscribe_url(submission))
-            mail = message.as_bytes(policy=WIRE)
+            mail = wire_bytes(email_message(submission, self._unsubscribe_url(submission)))
         except ContentError as error:
             self._remember(attempt_id, False)
             return _rejected(attempt_id, NO_CONTENT, f"SMTP: {error}")

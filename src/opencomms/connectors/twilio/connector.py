@@ -14,9 +14,9 @@ reports each answer as it comes. What it promises the engine:
   answers None for it and the engine takes it as SENT. Its status callbacks still find
   it, by the attempt id in the StatusCallback URL; without any, its fallback timeout or
   receipt wait settles it;
-- after a throughput refusal (20429, 429, 5xx, a queue overflow, credentials refused)
-  the connector sends nothing until the pause is over, and what comes meanwhile is
-  THROTTLED at once.
+- after a throughput refusal (20429, 429, 5xx, credentials refused) the connector sends
+  nothing until the pause is over, and what comes meanwhile is THROTTLED at once; a
+  full queue of one From number (21611) holds back that attempt only.
 
 `webhook()` takes Twilio's signed callbacks, and answers 200 only once every report in
 one is stored.
@@ -51,7 +51,7 @@ from opencomms.connectors.twilio.callbacks import (
     signature_matches,
 )
 from opencomms.connectors.twilio.config import TwilioConfig
-from opencomms.connectors.twilio.errors import Kind, twilio_error
+from opencomms.connectors.twilio.errors import QUEUE_FULL, Kind, twilio_error
 from opencomms.connectors.twilio.messages import ContentError, callback_url, message_form
 from opencomms.domain.durations import parse_duration_ms
 
@@ -184,7 +184,8 @@ class TwilioConnector:
                 self.name,
                 message,
             )
-        self._pause(wait_ms)
+        if code != QUEUE_FULL:  # one number's queue; the rest is the account's
+            self._pause(wait_ms)
         return _throttled(attempt_id, wait_ms)
 
     def _pause(self, ms: int) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["ERRORS", "OPERATOR_RETRY_MS", "Kind", "TwilioError", "twilio_error"]
+__all__ = ["ERRORS", "OPERATOR_RETRY_MS", "QUEUE_FULL", "Kind", "TwilioError", "twilio_error"]
 
 
 class Kind(StrEnum):
@@ -43,6 +43,7 @@ class TwilioError(NamedTuple):
 SECOND = 1000
 MINUTE = 60 * SECOND
 OPERATOR_RETRY_MS = MINUTE
+QUEUE_FULL = 21611  # one From number's queue at Twilio: the others' sends go on
 
 R, T, OP = Kind.REFUSED, Kind.THROTTLED, Kind.OPERATOR
 
@@ -58,7 +59,7 @@ ERRORS: dict[int, TwilioError] = {
     20429: TwilioError("Too Many Requests", T, SECOND),
     20500: TwilioError("Internal Server Error", T, 5 * SECOND),
     20503: TwilioError("Service Unavailable", T, 5 * SECOND),
-    21611: TwilioError(
+    QUEUE_FULL: TwilioError(
         "This 'From' number has exceeded the maximum number of queued messages", T, MINUTE
     ),
     30001: TwilioError("Queue overflow", T, MINUTE),
