@@ -216,3 +216,10 @@ def test_what_the_database_cannot_store_is_a_400_and_never_reaches_it(
     assert set(problems(made)) == {"Description"}
     assert events_api.get(f"/Sinks/{sink['sid']}").json()["description"] == "d"
     assert len(events_api.get("/Sinks").json()["sinks"]) == 1
+
+
+def test_a_form_encoded_sink_under_v1_is_told_where_twilios_dialect_is(api: httpx.Client) -> None:
+    for path in ("/Sinks", "/Subscriptions"):
+        refused = api.post(path, data={"Description": "d"})
+        assert refused.status_code == 415
+        assert f"/events/v1{path}" in refused.json()["message"]

@@ -4,6 +4,7 @@ kind, and expire when unused (`[sinks] callback_expiry`, 1 s on the limited serv
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 from pytest_httpserver import HTTPServer
 
+from opencomms.domain.durations import parse_duration_ms
 from tests.events.conftest import LIMITS
 from tests.events.helpers import make_sink
 from tests.support.polling import send, wait_completed, wait_until
@@ -120,6 +122,9 @@ def test_a_deleted_callback_sink_gets_nothing_more(
     operation_id = send(limited_api, body)
     (callback,) = sinks_of(limited_api)
     assert limited_api.delete(f"/Sinks/{callback['id']}").status_code == 204
+    # a POST already under way when the sink went ends within the delivery timeout;
+    # nothing may start after
+    time.sleep((parse_duration_ms(LIMITS.delivery_timeout) or 0) / 1000 + 0.5)
     received = len(httpserver.log)
 
     wait_completed(limited_api, operation_id)

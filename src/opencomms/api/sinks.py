@@ -15,7 +15,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
-from opencomms.api.errors import FieldError, invalid, not_found, unknown_fields
+from opencomms.api.errors import ApiError, FieldError, invalid, not_found, unknown_fields
 from opencomms.api.send_request import URL_PATTERN
 from opencomms.domain.clock import iso, now_ms, parse_iso_ms
 from opencomms.domain.ids import (
@@ -153,9 +153,22 @@ async def insert_webhook_sink(
     return await runtime.db.write(create), secret
 
 
+async def our_json_body(request: AnyRequest, twilio_path: str) -> dict[str, Any]:
+    """The JSON body; a form-encoded one is Twilio's dialect, served elsewhere: the 415
+    says where."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        raise ApiError(
+            415,
+            "This call takes JSON. Twilio's form-encoded Event Streams API is served at"
+            f" /events/v1{twilio_path} (docs/events.md).",
+        )
+    return await json_body(request)
+
+
 @post("/Sinks", status_code=201)
 async def create_sink(request: AnyRequest) -> Response[bytes]:
-    body = await json_body(request)
+    body = await our_json_body(request, "/Sinks")
     description = body.get("description", "")
     errors = unknown_fields(body, ("url", "description"))
     errors += await sink_problems(request, body.get("url"), description, ("url", "description"))
@@ -299,7 +312,7 @@ async def insert_subscription(
 
 @post("/Subscriptions", status_code=201)
 async def create_subscription(request: AnyRequest) -> Response[bytes]:
-    body = await json_body(request)
+    body = await our_json_body(request, "/Subscriptions")
     errors = unknown_fields(body, ("sinkId", "types"))
     errors += pattern_problems(body.get("types"), "types")
     errors += await subscribable_sink_problems(request, body.get("sinkId"), "sinkId")

@@ -152,6 +152,20 @@ async def test_the_pool_holds_at_most_its_connections(peer: SmtpPeer) -> None:
         await connector.close()
 
 
+@pytest.mark.parametrize("seen", [False, True], ids=["close not seen yet", "close seen"])
+async def test_a_session_the_relay_closed_is_opened_again(peer: SmtpPeer, seen: bool) -> None:
+    connector = await _connector(peer.port, connections=1)
+    try:
+        assert (await connector.submit([_submission(1)]))[0].outcome is ACCEPTED
+        peer.drop_clients()
+        if seen:
+            await asyncio.sleep(0.1)  # the client noticed the close before the next mail
+        assert (await connector.submit([_submission(2)]))[0].outcome is ACCEPTED
+        assert len(peer.mails) == 2 and len(peer.clients) == 2
+    finally:
+        await connector.close()
+
+
 async def test_the_bounce_listener(peer: SmtpPeer, tmp_path: Path) -> None:
     heard = Heard()
     port = free_port()

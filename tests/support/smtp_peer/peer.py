@@ -12,8 +12,10 @@ to DATA (an early report) and lose one (the connection drops after the mail).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -112,6 +114,7 @@ class SmtpPeer:
         self._held = asyncio.Event()
         self._release = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sessions: weakref.WeakSet[DsnSmtp] = weakref.WeakSet()
         self.port = 0
 
     # --- scripting ------------------------------------------------------------------
@@ -138,6 +141,12 @@ class SmtpPeer:
         self._options.hold = False
         self._release.set()
 
+    def drop_clients(self) -> None:
+        """Close every client's connection, as a relay closes idle sessions."""
+        for session in list(self._sessions):
+            if session.transport is not None:
+                session.transport.abort()
+
     def lose_next(self) -> None:
         """Take the next mail, then drop the connection without answering its DATA."""
         self._options.lose += 1
@@ -148,16 +157,9 @@ class SmtpPeer:
         loop = asyncio.get_running_loop()
         tls = self._certificate.server_context() if self._certificate else None
         self._server = await loop.create_server(
-            lambda: _quietly(
-                DsnSmtp,
-                _Handler(self),
-                tls_context=tls if self.security == "starttls" else None,
-                require_starttls=self.security == "starttls",
-                authenticator=self._authenticate if self._login else None,
-                auth_required=self._login is not None,
-                auth_require_tls=self.security == "starttls",
-                hostname="peer.opencomms.test",
-                loop=loop,
+            lambda: self._session(
+                tls,
+                loop,
             ),
             host="127.0.0.1",
             port=0,
@@ -165,6 +167,21 @@ class SmtpPeer:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
+
+    def _session(self, tls: ssl.SSLContext | None, loop: asyncio.AbstractEventLoop) -> DsnSmtp:
+        session = _quietly(
+            DsnSmtp,
+            _Handler(self),
+            tls_context=tls if self.security == "starttls" else None,
+            require_starttls=self.security == "starttls",
+            authenticator=self._authenticate if self._login else None,
+            auth_required=self._login is not None,
+            auth_require_tls=self.security == "starttls",
+            hostname="peer.opencomms.test",
+            loop=loop,
+        )
+        self._sessions.add(session)
+        return session
 
     async def stop(self) -> None:
         self.release()
