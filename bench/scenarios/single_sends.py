@@ -84,10 +84,21 @@ async def _completed(server: ServerProcess, within_s: float) -> list[dict[str, A
         while True:
             page = await api.get_json("/Messages/Operations", status="PROCESSING", pageSize=1)
             if not page["operations"]:
-                return await api.operations()
+                listed = await api.operations()
+                await _no_failure(api, listed)
+                return listed
             if time.monotonic() > deadline:
                 raise BenchFailure(f"operations still PROCESSING after {within_s} s")
             await asyncio.sleep(0.25)
+
+
+async def _no_failure(api: Api, listed: list[dict[str, Any]]) -> None:
+    """A failed Message fails the run, named with its error."""
+    failed = [body["id"] for body in listed if body["stats"]["failed"]]
+    if failed:
+        page = await api.get_json("/Messages", operationId=failed[0])
+        errors = [message["error"] for message in page["messages"]]
+        raise BenchFailure(f"{len(failed)} operations have a FAILED Message, e.g. {errors}")
 
 
 def _check_run(

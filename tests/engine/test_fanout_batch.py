@@ -13,10 +13,10 @@ import pytest
 
 from opencomms.domain.clock import now_ms
 from opencomms.engine.cancel import CancelOutcome, cancel_operation
-from opencomms.engine.fanout_batch import BatchFanout
+from opencomms.engine.fanout_batch import Batch, BatchFanout, claim_batch
 from opencomms.engine.rendering import Renderer
 from opencomms.settings import TemplateSettings
-from opencomms.store import jobs, operations, senders
+from opencomms.store import operations, senders
 from opencomms.store.database import Conn, Database
 from tests.engine.states import NOW, sender
 
@@ -89,12 +89,8 @@ async def accept(
     return ids
 
 
-async def claim(db: Database, limit: int = 200) -> list[str]:
-    return await db.write(
-        lambda conn: jobs.claim_fair(
-            conn, "fanout", now=NOW + 1, lease_ms=LEASE_MS, limit=limit, sizes=(0, 100)
-        )
-    )
+async def claim(db: Database) -> Batch:
+    return await db.write(lambda conn: claim_batch(conn, NOW + 1))
 
 
 async def messages_of(db: Database) -> dict[str, list[tuple[str, str]]]:
@@ -123,13 +119,12 @@ async def test_many_one_recipient_operations_fan_out_in_one_transaction(
     claimed = await claim(db)
     await BatchFanout(counted, renderer).fan_out(claimed)
 
-    assert len(claimed) == 200
+    assert len(claimed.refs) == 200
     assert counted.writes == 1
     made = await messages_of(db)
-    assert sorted(made) == sorted(claimed)
+    assert sorted(made) == sorted(claimed.refs) == ids[:200]
     assert all(found == [("QUEUED", "Hi")] for found in made.values())
     assert await jobs_left(db) == 50
-    assert set(ids) - set(made) == set(ids) - set(claimed)
 
 
 async def test_a_batch_that_fails_before_commit_is_redone_once_and_a_replay_is_a_no_op(
@@ -147,7 +142,7 @@ async def test_a_batch_that_fails_before_commit_is_redone_once_and_a_replay_is_a
     await BatchFanout(db, renderer).fan_out(claimed)  # replayed: its cursors moved
 
     made = await messages_of(db)
-    assert sorted(made) == sorted(claimed)
+    assert sorted(made) == sorted(claimed.refs)
     assert all(len(found) == 1 for found in made.values())
     assert await jobs_left(db) == 0
 
@@ -158,12 +153,13 @@ async def test_a_lone_send_is_claimed_first_while_another_account_has_thousands_
     flood = await accept(db, "ACA", 2_000)
     [lone] = await accept(db, "ACB", 1)
 
-    first = await claim(db, limit=50)
+    first = await claim(db)
     await BatchFanout(db, renderer).fan_out(first)
 
-    assert sorted(first) == sorted([lone, *flood[:49]])
+    # every account's oldest first: the lone send, then the flood's oldest 199
+    assert sorted(first.refs) == sorted([lone, *flood[:199]])
     assert (await messages_of(db))[lone] == [("QUEUED", "Hi")]
-    assert await jobs_left(db) == 2_000 - 49
+    assert await jobs_left(db) == 2_000 - 199
 
 
 async def test_a_canceled_operation_in_a_batch_gets_canceled_messages_only(

@@ -28,7 +28,7 @@ from typing import Any
 
 from litestar import Request
 
-from opencomms.api.errors import ApiError
+from opencomms.api.errors import CODES, ApiError
 from opencomms.settings import LimitSettings
 from opencomms.store.backlog import account_backlog
 from opencomms.store.database import Database
@@ -109,8 +109,8 @@ class Admission:
         backlog = seen.value + seen.added
         return ApiError(
             429,
-            f"The account has {backlog} recipients waiting to be sent, at or over its"
-            f" limit of {self.bound}; retry after the Retry-After header's seconds.",
+            f"{CODES[429][1]} The account has {backlog} recipients waiting to be sent,"
+            f" at or over its limit of {self.bound}.",
             headers={"Retry-After": str(min(max(wait, 1), MAX_RETRY_AFTER_S))},
         )
 

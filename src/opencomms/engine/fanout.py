@@ -21,7 +21,7 @@ from opencomms.background.backoff import until_stored
 from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
 from opencomms.domain.new_messages import FanoutChunk
-from opencomms.engine.fanout_batch import BATCH_OPERATIONS, SMALL, BatchFanout
+from opencomms.engine.fanout_batch import LEASE_MS, SMALL, BatchFanout, claim_batch
 from opencomms.engine.fanout_recipients import build_chunk, templates_of
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.store import jobs, new_messages, operations, opt_outs, senders
@@ -33,11 +33,6 @@ __all__ = ["FanoutWorker"]
 log = logging.getLogger(__name__)
 
 CHUNK = 1_000
-# An operation's fan-out is leased for LEASE_MS, renewed with each chunk stored: a
-# process that dies fanning out has it taken over by another once the lease runs out
-# (the cursor makes a chunk stored twice a no-op). A batch of small operations is
-# stored long before its lease runs out.
-LEASE_MS = 30_000
 IDLE_POLL_S = 0.2
 RETRY_MS = 5_000
 LARGE = (SMALL + 1, 2**31 - 1)  # the sizes of the large lane's jobs
@@ -64,33 +59,25 @@ class FanoutWorker:
         self._small_wakeup.ring()
         self._large_wakeup.ring()
 
-    async def run(self) -> None:
-        """Both lanes, until cancelled (or until one fails: then both end)."""
-        async with asyncio.TaskGroup() as lanes:
-            lanes.create_task(self._run_small())
-            lanes.create_task(self._run_large())
-
-    async def _run_small(self) -> None:
-        claim = partial(
-            jobs.claim_fair, kind="fanout", lease_ms=LEASE_MS, limit=BATCH_OPERATIONS,
-            sizes=(0, SMALL),
-        )  # fmt: skip
+    async def run_small(self) -> None:
+        """The small operations' lane: claim a batch, fan it out, wake the dispatcher."""
         while True:
-            refs = await self._db.write(lambda conn: claim(conn, now=now_ms()))
-            if not refs:
+            batch = await self._db.write(lambda conn: claim_batch(conn, now_ms()))
+            if not batch.refs:
                 await self._small_wakeup.wait()
                 continue
             try:
                 await until_stored(
-                    partial(self._batches.fan_out, refs), "fan-out batch", self._max_backoff_s
+                    partial(self._batches.fan_out, batch), "fan-out batch", self._max_backoff_s
                 )
             except Exception:
                 log.exception("fan-out of a batch failed; its operations go one at a time")
-                for operation_id in refs:
-                    await self._one(operation_id)
+                for work in batch.works:
+                    await self._one(work.operation_id)
             self._on_messages()
 
-    async def _run_large(self) -> None:
+    async def run_large(self) -> None:
+        """The large operations' lane: one at a time, a chunk per transaction."""
         claim = partial(jobs.claim_fair, kind="fanout", lease_ms=LEASE_MS, limit=1, sizes=LARGE)
         while True:
             refs = await self._db.write(lambda conn: claim(conn, now=now_ms()))

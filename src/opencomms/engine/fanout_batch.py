@@ -1,13 +1,13 @@
 """Fan-out of small operations in batches: many at a time, each batch one transaction.
 
 A one-recipient send fanned out alone costs a claim, two reads and a write, for one
-Message. Here up to BATCH_OPERATIONS operations claimed together are read in one query,
-share one read of their senders and opt-outs, skip the renderer when they have no
-templates (each templated one is rendered in one round trip), and are stored together:
-their Messages in one bulk insert, their cursors moved, jobs deleted and settled
-operations completed in the same transaction (store/new_messages.py `insert_batch`).
-A crash before it commits leaves every operation as it was; a batch replayed after it
-committed is a no-op (each operation's cursor has moved).
+Message. Here up to BATCH_OPERATIONS operations are claimed together and, in the same
+transaction, read in one query with one read of their senders and opt-outs; they skip
+the renderer when they have no templates (each templated one is rendered in one round
+trip), and are stored together: their Messages in one bulk insert, their cursors
+moved, jobs deleted and settled operations completed in the same transaction
+(store/new_messages.py `insert_batch`). A crash before it commits leaves every operation
+as it was; a batch replayed after it committed is a no-op (each cursor has moved).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from functools import partial
+
+import msgspec
 
 from opencomms.domain.clock import now_ms
 from opencomms.domain.new_messages import FanoutChunk
@@ -25,13 +27,42 @@ from opencomms.store.database import Conn, Database
 from opencomms.store.new_messages import FanoutWork
 from opencomms.store.records import SenderRecord
 
-__all__ = ["BATCH_OPERATIONS", "SMALL", "BatchFanout"]
+__all__ = ["LEASE_MS", "SMALL", "Batch", "BatchFanout", "claim_batch"]
 
 SMALL = 100  # recipients: an operation of up to this many is fanned out in a batch
 BATCH_OPERATIONS = 200  # operations claimed at a time
 BATCH_RECIPIENTS = 1_000  # recipients stored in one transaction (as a large one's chunk)
+# A claim is leased for LEASE_MS: a process that dies fanning out has its operations taken
+# over by another once it runs out (their cursors make what it stored a no-op to redo).
+# A large operation's lease is renewed with each chunk stored (engine/fanout.py); a batch
+# is stored long before its lease runs out.
+LEASE_MS = 30_000
 
 OptedOut = dict[str, str | None]
+
+
+class Batch(msgspec.Struct):
+    """Small operations claimed together, with what their fan-out reads."""
+
+    refs: list[str]  # every operation claimed (those gone included: their jobs are done)
+    works: list[FanoutWork]
+    pool: dict[str, SenderRecord]  # the senders of them all
+    opted_out: dict[str, OptedOut]  # by account, among their recipients' addresses
+
+
+async def claim_batch(conn: Conn, now: int) -> Batch:
+    """Lease up to BATCH_OPERATIONS small operations, in turns between accounts, and read
+    their work in the same transaction (one round trip fewer for a lone send); the jobs
+    of operations gone since (pruned) are finished."""
+    refs = await jobs.claim_fair(
+        conn, "fanout", now=now, lease_ms=LEASE_MS, limit=BATCH_OPERATIONS, sizes=(0, SMALL)
+    )
+    if not refs:
+        return Batch([], [], {}, {})
+    works = await new_messages.load_works(conn, refs)
+    await jobs.finish_many(conn, "fanout", sorted(set(refs) - {w.operation_id for w in works}))
+    pool, opted_out = await _shared(conn, works)
+    return Batch(refs, works, pool, opted_out)
 
 
 class BatchFanout:
@@ -39,31 +70,19 @@ class BatchFanout:
         self._db = db
         self._renderer = renderer
 
-    async def fan_out(self, operation_ids: Sequence[str]) -> None:
-        """Fan out these claimed operations (small ones), in as few transactions as
-        BATCH_RECIPIENTS allows. Those gone (pruned) have their job finished."""
-        works = await self._db.read(partial(new_messages.load_works, operation_ids=operation_ids))
-        found = {work.operation_id for work in works}
-        gone = sorted(set(operation_ids) - found)
-        if gone:
-            await self._db.write(partial(jobs.finish_many, kind="fanout", refs=gone))
-        for group in _groups(works):
-            fanned = await self._fanned(group)
+    async def fan_out(self, batch: Batch) -> None:
+        """Fan out a claimed batch, in as few transactions as BATCH_RECIPIENTS allows."""
+        for group in _groups(batch.works):
+            fanned = [(work, await self._chunk(batch, work)) for work in group]
             await self._db.write(partial(_store, fanned=fanned))
 
-    async def _fanned(self, works: Sequence[FanoutWork]) -> list[tuple[FanoutWork, FanoutChunk]]:
-        """What each operation's recipients left become."""
-        pool, opted_out = await self._db.read(partial(_shared, works=works))
-        fanned: list[tuple[FanoutWork, FanoutChunk]] = []
-        for work in works:
-            rendered = await self._rendered(work)
-            ordered = [pool[i] for i in work.spec["senders"] if i in pool]
-            end = len(work.recipients)
-            chunk = build_chunk(
-                work, work.cursor, end, ordered, rendered, now_ms(), opted_out[work.account_sid]
-            )
-            fanned.append((work, chunk))
-        return fanned
+    async def _chunk(self, batch: Batch, work: FanoutWork) -> FanoutChunk:
+        """What the operation's recipients left become."""
+        rendered = await self._rendered(work)
+        ordered = [batch.pool[i] for i in work.spec["senders"] if i in batch.pool]
+        end = len(work.recipients)
+        opted_out = batch.opted_out[work.account_sid]
+        return build_chunk(work, work.cursor, end, ordered, rendered, now_ms(), opted_out)
 
     async def _rendered(self, work: FanoutWork) -> list[Rendered]:
         """Each recipient's rendered texts: without templates, no renderer round trip."""

@@ -261,3 +261,24 @@ def test_a_stop_reply_puts_the_recipient_on_the_opt_out_list(setup: Setup) -> No
     assert incoming.done.wait(10) and incoming.answered == 200
     opted = wait_until(lambda: setup.api.get("/OptOuts").json().get("optOuts"))
     assert [entry["address"] for entry in opted] == ["+14155550111"]
+
+
+def test_a_callback_after_the_fallback_moved_on_is_recorded_on_its_own_attempt(
+    quick_fallback: Setup,
+) -> None:
+    """Twilio's `delivered` comes 6 s after `sent`, when the 2 s fallback timeout has
+    already sent the SMS through the simulator: the late report lands on the Twilio
+    attempt, and the Message, DELIVERED already, stays so."""
+    setup = quick_fallback
+    setup.peer.statuses("+14155550112", "sent", Step("delivered", 6.0))
+    operation_id = setup.send_to("+14155550112")
+    wait_completed(setup.api, operation_id)
+    early = setup.message(operation_id)
+    assert [status for _, _, status, _ in attempts(early)] == ["SENT", "DELIVERED"]
+    setup.peer.wait_settled(30)
+    late = setup.message(operation_id)
+    assert late["status"] == "DELIVERED"
+    assert attempts(late) == [
+        (SMS_SENDER, "SMS", "DELIVERED", None),
+        (SIMULATED, "SMS", "DELIVERED", None),
+    ]
