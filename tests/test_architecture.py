@@ -152,7 +152,7 @@ LAYERS = (
     {"connectors"},
     {"events"},
     {"engine"},
-    {"api"},
+    {"api", "console"},
     {"app"},
     {"cli"},
     {"__main__"},

@@ -34,6 +34,7 @@ from opencomms.api.auth import BasicAuthMiddleware
 from opencomms.api.common import refuse_unstorable_parameters
 from opencomms.api.errors import exception_handlers
 from opencomms.api.twilio_form import EVENTS_PREFIX
+from opencomms.console import console_router
 from opencomms.engine.runtime import Runtime
 from opencomms.settings import Settings
 from opencomms.store.database import ping
@@ -180,6 +181,7 @@ def create_app(
             _api("/preview", settings),
             # Twilio's Event Streams API, in its own dialect, as at events.twilio.com/v1
             Router(EVENTS_PREFIX, route_handlers=EVENT_STREAMS),
+            console_router(),
         ],
         middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$"])],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
