@@ -36,6 +36,7 @@ from opencomms.api.errors import exception_handlers
 from opencomms.api.twilio_form import EVENTS_PREFIX
 from opencomms.console import console_router
 from opencomms.engine.runtime import Runtime
+from opencomms.openapi import OPENAPI_ROUTES, PUBLIC_PATHS, openapi_config
 from opencomms.settings import Settings
 from opencomms.store.database import ping
 from opencomms.store.errors import StoreUnavailable
@@ -176,6 +177,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             healthz,
+            *OPENAPI_ROUTES,
             provider_webhooks.provider_webhook,
             _api("/v1", settings),
             _api("/preview", settings),
@@ -183,7 +185,7 @@ def create_app(
             Router(EVENTS_PREFIX, route_handlers=EVENT_STREAMS),
             console_router(),
         ],
-        middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$"])],
+        middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$", *PUBLIC_PATHS])],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],
@@ -195,6 +197,6 @@ def create_app(
             }
         ),
         request_max_body_size=settings.http.max_body_bytes,
-        openapi_config=None,
+        openapi_config=openapi_config(),
         debug=False,
     )
