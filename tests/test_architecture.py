@@ -153,6 +153,7 @@ LAYERS = (
     {"events"},
     {"engine"},
     {"api"},
+    {"openapi"},
     {"app"},
     {"cli"},
     {"__main__"},
