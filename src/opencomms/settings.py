@@ -114,7 +114,8 @@ class EventSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     batch_size: int = 100  # events per POST
     timeout: str = "15s"  # each step of a delivery (connect, send, each read); see [sinks]
     max_retry: str = "72h"  # then the batch is given up (and logged)
-    concurrency: int = 32  # deliveries in flight, one per sink at most
+    concurrency: int = 32  # sinks delivered to at once
+    in_flight: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8  # batches of one sink at once
 
 
 KEEP_FOREVER = "0"

@@ -100,7 +100,7 @@ def type_problem(event_type: Any) -> str | None:
 def version_problem(event_type: str, version: Any) -> str | None:
     """What is wrong with schema `version` of a known type (None: the one served)."""
     served = schema_version(event_type)
-    if version is not None and version != served:
+    if version is not None and (isinstance(version, bool) or str(version) != str(served)):
         return f"{version!r}: version {served} is the one served for {event_type}"
     return None
 
@@ -278,10 +278,8 @@ async def create_subscribed_event(request: AnyRequest, sid: FromPath[str]) -> Re
     )
 
 
-def _version(form: Form) -> Any:
-    """`SchemaVersion` as a number when it is one (else as given, for the problem)."""
-    text = form.get("SchemaVersion", [None])[0]
-    return int(text) if text is not None and text.isascii() and text.isdigit() else text
+def _version(form: Form) -> str | None:
+    return form.get("SchemaVersion", [None])[0]
 
 
 @get("/Subscriptions/{sid:str}/SubscribedEvents/{event_type:str}")

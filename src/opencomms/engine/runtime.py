@@ -38,6 +38,7 @@ from opencomms.store.database import Conn, Database, one_at_a_time
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.open import open_database
 from opencomms.store.outbox_doorbell import OutboxDoorbell
+from opencomms.store.outbox_notify import OutboxNotifier, listen
 
 __all__ = ["Runtime"]
 
@@ -76,6 +77,7 @@ class Runtime:
         self._sealer: Sealer | None = None
         self._page_key: bytes | None = None
         self._events: EventDelivery | None = None
+        self._notifier: OutboxNotifier | None = None
         self.callback_policy = CallbackPolicy.from_cidrs(settings.server.allowed_callback_networks)
         self.retention = RetentionPolicy.from_settings(settings.retention)
         self._pruner: Pruner | None = None
@@ -96,6 +98,8 @@ class Runtime:
     def _events_committed(self) -> None:
         if self._events is not None:
             self._events.ring()
+        if self._notifier is not None:
+            self._notifier.poke()
 
     def wake_sink(self, sink_id: str) -> None:
         """A sink's subscriptions changed: events it had none for may now be due."""
@@ -143,6 +147,7 @@ class Runtime:
         loops: list[Loop] = [("receipts", receipts.run), ("inbound", inbound.run)]
         if self._background:
             loops += self._start_workers(db, backoff_s, owners)
+        loops += self._notifying(opened, owners.ownership.owner)
         for name, run in loops:
             supervised = _supervise(name, run, backoff_s)
             self._tasks.append(asyncio.create_task(supervised, name=name))
@@ -174,6 +179,20 @@ class Runtime:
                 partial(expire_callback_sinks, db, _callback_expiry_ms(self.settings)),
             ),
         ]
+
+    def _notifying(self, db: Database, name: str) -> list[Loop]:
+        """On PostgreSQL, the other processes hear of the events this one commits, and its
+        delivery worker of theirs (store/outbox_notify.py)."""
+        if db.dialect != "postgresql":
+            return []
+        notifier = self._notifier = OutboxNotifier(db, name)
+        loops: list[Loop] = [("events notifier", notifier.run)]
+        if self._events is not None:
+            url, backoff_s = self.settings.server.database_url, self.settings.faults.max_backoff_s
+            loops.append(
+                ("events listener", partial(listen, url, name, self._events.ring, backoff_s))
+            )
+        return loops
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -293,6 +312,7 @@ def _delivery_policy(settings: Settings) -> DeliveryPolicy:
         timeout_s=(parse_duration_ms(events.timeout) or 15_000) / 1000,
         max_retry_ms=parse_duration_ms(events.max_retry) or 72 * 3_600_000,
         concurrency=events.concurrency,
+        lanes=events.in_flight,
         limits=PostLimits(
             total_s=(parse_duration_ms(sinks.delivery_timeout) or 15_000) / 1000,
             max_response_bytes=sinks.max_response_bytes,

@@ -2,19 +2,23 @@
 
 Its story: `run` finds the sinks that may have work (those of accounts with new events,
 those due to retry, those replaying: an idle sink costs no query) → one task per sink (so
-a slow or failing sink holds one slot, never the others) → `deliver_once` reads the next
-batch after the sink's cursor, POSTs it (bounded: events/posting.py), and records the
-outcome: 2xx moves the cursor; 410 disables the sink; anything else (a timeout, a
-redirect, a 5xx, a refused address) schedules a retry with backoff, for up to
-`max_retry` (72 h), after which the batch is given up and logged.
+a slow or failing sink holds one slot, never the others) → `deliver_once` reads the
+sink's next round of events after its cursor and sends it as lanes of batches, the lanes
+at once, each lane's batches in order (events/lanes.py: a Message's events are all in one
+lane, so they arrive in order), each batch POSTed (bounded: events/posting.py) and its
+outcome recorded: 2xx moves the cursor and the lanes' marks; 410 disables the sink;
+anything else (a timeout, a redirect, a 5xx, a refused address) stops that lane and
+schedules a retry of the sink with backoff, for up to `max_retry` (72 h), after which
+the batch is given up and logged. The other lanes of the round go on; the next round
+sends what the failed lane did not deliver, and nothing the others did.
 
 One process at a time delivers a sink: it holds the sink's ownership lease
 (`sink:<id>`, background/ownership.py) and keeps it while it runs; the others leave the
 sink alone, and take it over when the lease runs out (its owner died). A batch's outcome
 is recorded only while the lease is still held (fenced in the same transaction): a
-process that lost it sends nothing more, and its last batch, unrecorded, is sent again
-by the new owner. Each event is delivered once, in order, absent failures; at least
-once across a takeover.
+process that lost it sends nothing more, and its batches out, unrecorded, are sent again
+by the new owner. Each event is delivered once, in order for its Message, absent
+failures; at least once across a takeover.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -33,19 +37,19 @@ from opencomms.background.backoff import until_stored
 from opencomms.background.ownership import Ownership
 from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
-from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED
 from opencomms.events.cloudevents import encode_batch
-from opencomms.events.payloads import event_id, render
-from opencomms.events.posting import PostLimits, post_bounded
+from opencomms.events.payloads import event_id
+from opencomms.events.posting import PostLimits, PostResult, post_bounded
 from opencomms.events.retry import backoff_ms, retry_after_ms
 from opencomms.events.signing import delivery_message_id, signed_headers
+from opencomms.events.sink_reading import SinkRound, read_round
 from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
 from opencomms.sealing import Sealer
-from opencomms.store import accounts, inbound_messages, sinks
+from opencomms.store import sinks
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
 from opencomms.store.outbox_watch import OutboxWatch
-from opencomms.store.sinks import PendingEvent, Replay, SinkRecord
+from opencomms.store.sinks import PendingEvent, SinkRecord
 
 __all__ = ["DeliveryPolicy", "EventDelivery"]
 
@@ -63,6 +67,7 @@ RECHECK_FOR_S = 2.0
 @dataclass(frozen=True)
 class DeliveryPolicy:
     batch_size: int = 100
+    lanes: int = 8  # batches of one sink in flight at once (events/lanes.py)
     timeout_s: float = 15.0  # each step: connect, send, each read
     max_retry_ms: int = 72 * 3_600_000
     concurrency: int = 32
@@ -70,14 +75,75 @@ class DeliveryPolicy:
     max_backoff_s: float = 5.0  # while the database is unavailable
 
 
+Write = Callable[[Conn], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Change:
+    """What a batch's outcome changes, computed on the loop, written by `_record`."""
+
+    outcome: str
+    now: int
+    events: int
+    first_id: str
+    last_id: str
+    next_attempt: int | None
+    writes: tuple[Write, ...]
+
+    async def apply(self, conn: Conn) -> None:
+        for write in self.writes:
+            await write(conn)
+
+
 @dataclass
-class _Batch:
-    sink: SinkRecord
-    events: list[PendingEvent]
-    body: bytes
-    auth_token: str
-    webhook_secret: str
-    replay: Replay | None = None
+class _Flight:
+    """A round being sent: its lanes record their batches one at a time."""
+
+    found: SinkRound
+    stopped: bool = False  # the sink was disabled or taken over: no more POSTs
+    failed: bool = False  # a batch of this round failed: the sink stays failing
+    recording: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def change(self, outcome: str, events: list[PendingEvent], retry_after: str | None) -> _Change:
+        sink, now = self.found.sink, now_ms()
+        next_attempt = None
+        if outcome in ("DELIVERED", "ABANDONED"):
+            self.found.round.progress.passed(events)
+            writes = self.moved_on(now)
+        elif outcome == "DISABLED":
+            writes = (partial(
+                sinks.set_sink_state, sink_id=sink.id, status="DISABLED", tries=sink.tries + 1,
+                failing_since=sink.failing_since or now, next_attempt_at=now, now=now,
+            ),)  # fmt: skip
+        else:
+            self.failed = True
+            delay = max(backoff_ms(sink.tries), retry_after_ms(retry_after, now) or 0)
+            next_attempt = now + delay
+            writes = (partial(
+                sinks.set_sink_state, sink_id=sink.id, status="ACTIVE", tries=sink.tries + 1,
+                failing_since=sink.failing_since or now, next_attempt_at=next_attempt, now=now,
+            ),)  # fmt: skip
+        first, last = event_id(events[0].seq), event_id(events[-1].seq)
+        return _Change(outcome, now, len(events), first, last, next_attempt, writes)
+
+    def moved_on(self, now: int) -> tuple[Write, ...]:
+        """Past what was delivered: the sink's cursor and its lanes' marks, or its
+        replay's cursor. The sink is healthy again once a round got through whole."""
+        found, sink = self.found, self.found.sink
+        cursor = found.round.cursor() or (sink.cursor_txid, sink.cursor_seq)
+        if found.replay is not None:
+            return (
+                partial(sinks.advance_replay, replay_id=found.replay.id, txid=cursor[0],
+                        seq=cursor[1]),
+                partial(sinks.advance_cursor, sink_id=sink.id, txid=sink.cursor_txid,
+                        seq=sink.cursor_seq, now=now),
+            )  # fmt: skip
+        healthy = found.round.done() and not self.failed
+        marks = found.round.progress.encode(cursor)
+        return (
+            partial(sinks.save_progress, sink_id=sink.id, cursor=cursor, lanes=marks,
+                    now=now, healthy=healthy),
+        )  # fmt: skip
 
 
 class EventDelivery:
@@ -99,6 +165,8 @@ class EventDelivery:
             transport=GuardedTransport(callbacks),
             timeout=policy.timeout_s,
             follow_redirects=False,
+            # every lane of every sink at once, each on a connection of its own
+            limits=httpx.Limits(max_connections=policy.concurrency * policy.lanes),
         )
         self._watch = OutboxWatch()
         self._busy: set[str] = set()
@@ -183,154 +251,119 @@ class EventDelivery:
             self._busy.discard(sink_id)
 
     async def deliver_once(self, sink_id: str) -> bool:
-        """Send the next batch of this sink; True when its cursor moved past it
-        (delivered, or given up on after `max_retry`). Only while this process holds the
-        sink's lease (it takes it if it can)."""
+        """Send the next round of this sink (its lanes at once, each batch after batch);
+        True when every event of it was delivered (or given up on after `max_retry`), so
+        that the next may follow. Only while this process holds the sink's lease (it takes
+        it if it can)."""
         if not await self._ownership.take(_lease(sink_id)):
             self._elsewhere.add(sink_id)
             return False
-        batch = await self._db.read(lambda conn: self._next_batch(conn, sink_id))
-        if batch is None:
+        policy = self._policy
+        found = await self._db.read(
+            lambda conn: read_round(conn, self._sealer, sink_id, policy.lanes, policy.batch_size)
+        )
+        if found is None:
             return False
-        if not batch.events and batch.replay is not None:  # the replayed range is all sent
-            replay_id = batch.replay.id
+        if not found.round.window and found.replay is not None:  # the replayed range is sent
+            replay_id = found.replay.id
             await self._db.write(lambda conn: sinks.finish_replay(conn, replay_id))
             return True
+        flight = _Flight(found)
+        if not found.round.lanes:  # the lanes' marks cover the whole window: move past it
+            return await self._db.write(lambda conn: self._catch_up(conn, flight))
+        ended = await asyncio.gather(
+            *(self._lane(flight, lane) for lane in found.round.lanes), return_exceptions=True
+        )
+        for error in ended:  # every lane has ended: what it sent is recorded
+            if isinstance(error, BaseException):
+                raise error
+        return not flight.stopped and found.round.done()
+
+    async def _catch_up(self, conn: Conn, flight: _Flight) -> bool:
+        """Store the cursor past events delivered before (fenced, as every record)."""
+        if not await self._ownership.confirm(conn, _lease(flight.found.sink.id)):
+            return False
+        for write in flight.moved_on(now_ms()):
+            await write(conn)
+        return True
+
+    async def _lane(self, flight: _Flight, lane: list[list[PendingEvent]]) -> None:
+        """Send a lane's batches in order; stop at the first that does not get through."""
+        for events in lane:
+            if flight.stopped:
+                return
+            outcome = await self._send(flight, events)
+            if outcome not in ("DELIVERED", "ABANDONED"):
+                return
+
+    async def _send(self, flight: _Flight, events: list[PendingEvent]) -> str:
+        found = flight.found
+        body = encode_batch([found.envelopes[event.seq] for event in events])
         signed = signed_headers(
-            batch.sink.url,
-            batch.body,
-            auth_token=batch.auth_token,
-            webhook_secret=batch.webhook_secret,
-            message_id=delivery_message_id(_ids(batch.events)),
+            found.sink.url,
+            body,
+            auth_token=found.auth_token,
+            webhook_secret=found.webhook_secret,
+            message_id=delivery_message_id(_ids(events)),
         )
         started = time.monotonic()
-        status_code, retry_after, error = await post_bounded(
-            self._client, signed.url, batch.body, signed.headers, self._policy.limits
+        result = await post_bounded(
+            self._client, signed.url, body, signed.headers, self._policy.limits
         )
         elapsed = int((time.monotonic() - started) * 1000)
-        # the batch is out: wait for the database to record it rather than send it twice
-        outcome = await until_stored(
-            partial(
-                self._db.write,
-                lambda conn: self._record(conn, batch, status_code, error, retry_after, elapsed),
-            ),
-            f"recording a delivery to sink {sink_id}",
-            self._policy.max_backoff_s,
-        )
-        return outcome in ("DELIVERED", "ABANDONED")
+        async with flight.recording:  # one after another: the stored progress only grows
+            if flight.stopped:
+                return "LOST"
+            outcome = self._outcome(found.sink, result.status_code)
+            change = flight.change(outcome, events, result.retry_after)
+            # the batch is out: wait for the database to record it rather than send it twice
+            recorded = await until_stored(
+                partial(
+                    self._db.write,
+                    lambda conn: self._record(conn, found.sink.id, change, result, elapsed),
+                ),
+                f"recording a delivery to sink {found.sink.id}",
+                self._policy.max_backoff_s,
+            )
+            if recorded == "LOST" or outcome == "DISABLED":
+                flight.stopped = True
+        return recorded
+
+    def _outcome(self, sink: SinkRecord, status_code: int | None) -> str:
+        if status_code is not None and 200 <= status_code < 300:
+            return "DELIVERED"
+        if status_code == 410:
+            return "DISABLED"
+        failing_since = sink.failing_since
+        if failing_since is not None and now_ms() - failing_since >= self._policy.max_retry_ms:
+            return "ABANDONED"
+        return "FAILED"
 
     async def _record(
         self,
         conn: Conn,
-        batch: _Batch,
-        status_code: int | None,
-        error: str | None,
-        retry_after: str | None,
+        sink_id: str,
+        change: _Change,
+        result: PostResult,
         elapsed_ms: int,
     ) -> str:
         """Record the outcome of a batch's POST, and return it; LOST (nothing recorded:
         the new owner sends the batch again) when another process took the sink over."""
-        if not await self._ownership.confirm(conn, _lease(batch.sink.id)):
-            log.warning("sink %s was taken over by another process", batch.sink.id)
+        if not await self._ownership.confirm(conn, _lease(sink_id)):
+            log.warning("sink %s was taken over by another process", sink_id)
             return "LOST"
-        return await self._record_owned(conn, batch, status_code, error, retry_after, elapsed_ms)
-
-    async def _next_batch(self, conn: Conn, sink_id: str) -> _Batch | None:
-        sink = await sinks.sink_by_id(conn, sink_id)
-        # a sink waiting to retry is not due, even when a round found it due while it was
-        # busy with the delivery that failed (`_again`)
-        if sink is None or sink.status != "ACTIVE" or sink.next_attempt_at > now_ms():
-            return None
-        patterns = await sinks.subscription_types(conn, sink.id)
-        replay = None
-        events = await sinks.pending_events(conn, sink, patterns, self._policy.batch_size)
-        if not events:  # the live stream is idle: resend a replayed range, if one waits
-            replay = await sinks.next_replay(conn, sink.id)
-            if replay is None:
-                return None
-            events = await sinks.pending_events(
-                conn, sink, patterns, self._policy.batch_size, replay
-            )
-            if not events:
-                return _Batch(sink, [], b"", "", "", replay)
-        contexts = await sinks.attempt_contexts(
-            conn, [e.attempt_id for e in events if e.attempt_id]
-        )
-        secrets = await accounts.signing_secrets(conn, sink.account_sid)
-        if secrets is None:
-            return None
-        token = self._sealer.unseal(secrets.auth_token_sealed)
-        account_secret = self._sealer.unseal(secrets.webhook_secret_sealed)
-        received = await inbound_messages.get_inbound(
-            conn,
-            [e.message_id for e in events if e.type == MESSAGE_INBOUND_RECEIVED and e.message_id],
-        )
-        body = encode_batch(render(events, contexts, received, sink.account_sid))
-        webhook_secret = (
-            account_secret if sink.kind == "callback" else self._sealer.unseal(sink.secret_sealed)
-        )
-        return _Batch(sink, events, body, token, webhook_secret, replay)
-
-    async def _record_owned(
-        self,
-        conn: Conn,
-        batch: _Batch,
-        status_code: int | None,
-        error: str | None,
-        retry_after: str | None,
-        elapsed_ms: int,
-    ) -> str:
-        """Record the outcome of a batch's POST, and return it."""
-        now = now_ms()
-        sink, last = batch.sink, batch.events[-1]
-        next_attempt: int | None = None
-        if status_code is not None and 200 <= status_code < 300:
-            outcome = "DELIVERED"
-            await self._move_on(conn, batch, now)
-        elif status_code == 410:
-            outcome = "DISABLED"
-            await sinks.set_sink_state(
-                conn, sink.id, status="DISABLED", tries=sink.tries + 1,
-                failing_since=sink.failing_since or now, next_attempt_at=now, now=now,
-            )  # fmt: skip
-        elif (
-            sink.failing_since is not None and now - sink.failing_since >= self._policy.max_retry_ms
-        ):
-            outcome = "ABANDONED"
-            log.error(
-                "sink %s: giving up on %d events after %d tries",
-                sink.id,
-                len(batch.events),
-                sink.tries,
-            )
-            await self._move_on(conn, batch, now)
-        else:
-            outcome = "FAILED"
-            delay = max(backoff_ms(sink.tries), retry_after_ms(retry_after, now) or 0)
-            next_attempt = now + delay
-            await sinks.set_sink_state(
-                conn, sink.id, status="ACTIVE", tries=sink.tries + 1,
-                failing_since=sink.failing_since or now, next_attempt_at=next_attempt, now=now,
-            )  # fmt: skip
+        await change.apply(conn)
+        if change.outcome == "ABANDONED":
+            log.error("sink %s: giving up on %d events", sink_id, change.events)
         await sinks.record_delivery(
             conn,
             (
-                sink.id, now, len(batch.events), event_id(batch.events[0].seq), event_id(last.seq),
-                outcome, status_code, error, elapsed_ms, next_attempt,
+                sink_id, change.now, change.events, change.first_id, change.last_id,
+                change.outcome, result.status_code, result.error, elapsed_ms,
+                change.next_attempt,
             ),
         )  # fmt: skip
-        return outcome
-
-    @staticmethod
-    async def _move_on(conn: Conn, batch: _Batch, now: int) -> None:
-        """Past this batch: the sink's cursor, or its replay's (the sink is healthy again)."""
-        last = batch.events[-1]
-        if batch.replay is None:
-            await sinks.advance_cursor(conn, batch.sink.id, last.txid, last.seq, now)
-            return
-        await sinks.advance_replay(conn, batch.replay.id, last.txid, last.seq)
-        cursor = (batch.sink.cursor_txid, batch.sink.cursor_seq)
-        await sinks.advance_cursor(conn, batch.sink.id, *cursor, now)
+        return change.outcome
 
 
 def _lease(sink_id: str) -> str:

@@ -357,6 +357,8 @@ sinks = sa.Table(
     # the last event delivered (or given up on), in commit order
     sa.Column("cursor_txid", sa.BigInteger, nullable=False),
     sa.Column("cursor_seq", sa.BigInteger, nullable=False),
+    # per lane, the last event delivered beyond the cursor (JSON; events/lanes.py)
+    sa.Column("lane_progress", sa.Text, nullable=True),
     # retries of the batch after the cursor
     sa.Column("tries", sa.Integer, nullable=False),
     sa.Column("failing_since", Time, nullable=True),

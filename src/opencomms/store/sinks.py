@@ -35,6 +35,7 @@ __all__ = [
     "insert_replay",
     "insert_sink",
     "insert_subscription",
+    "lane_progress",
     "link_callback",
     "list_deliveries",
     "list_sinks",
@@ -43,6 +44,7 @@ __all__ = [
     "next_replay",
     "pending_events",
     "record_delivery",
+    "save_progress",
     "set_sink_state",
     "sink_by_id",
     "subscription_types",
@@ -423,6 +425,37 @@ async def advance_cursor(conn: Conn, sink_id: str, txid: int, seq: int, now: int
         txid,
         seq,
         now,
+        now,
+        sink_id,
+    )
+
+
+async def lane_progress(conn: Conn, sink_id: str) -> str | None:
+    """What the sink's lanes delivered beyond its cursor (events/lanes.py), as stored."""
+    row = await conn.fetchrow("SELECT lane_progress FROM sinks WHERE id = ?", sink_id)
+    return None if row is None else row[0]
+
+
+async def save_progress(
+    conn: Conn,
+    sink_id: str,
+    *,
+    cursor: tuple[int, int],
+    lanes: str | None,
+    now: int,
+    healthy: bool,
+) -> None:
+    """A batch of a round was delivered: the sink's cursor (before the first event of
+    the round not delivered yet) and its lanes' marks beyond it; `healthy` when the
+    whole round got through (the sink is no longer failing)."""
+    health = ", tries = 0, failing_since = NULL, next_attempt_at = ?" if healthy else ""
+    await conn.execute(
+        f"UPDATE sinks SET cursor_txid = ?, cursor_seq = ?, lane_progress = ?{health},"
+        " updated_at = ? WHERE id = ?",
+        cursor[0],
+        cursor[1],
+        lanes,
+        *([now] if healthy else []),
         now,
         sink_id,
     )
