@@ -86,17 +86,19 @@ class Round:
         self.progress = progress
         pending = [event for event in self.window if not progress.covers(event)]
         self.lanes: list[list[list[PendingEvent]]] = _split(pending, progress.lanes, batch_size)
+        self._open = 0  # the first event of the window perhaps not delivered yet
 
     def cursor(self) -> Position | None:
         """Just before the first event of the window not delivered yet (the last event
         when all are); None when that is the cursor the round started from."""
-        for index, event in enumerate(self.window):
-            if not self.progress.covers(event):
-                return _position(self.window[index - 1]) if index else None
-        return _position(self.window[-1]) if self.window else None
+        window, covers = self.window, self.progress.covers
+        while self._open < len(window) and covers(window[self._open]):
+            self._open += 1  # the marks only move forward: what is covered stays so
+        return _position(window[self._open - 1]) if self._open else None
 
     def done(self) -> bool:
-        return all(self.progress.covers(event) for event in self.window)
+        self.cursor()
+        return self._open == len(self.window)
 
 
 def _split(
