@@ -153,7 +153,7 @@ LAYERS = (
     {"connectors"},
     {"events"},
     {"engine"},
-    {"api"},
+    {"api", "console"},
     {"openapi"},
     {"app"},
     {"cli"},

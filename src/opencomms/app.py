@@ -35,6 +35,7 @@ from opencomms.api.auth import BasicAuthMiddleware
 from opencomms.api.common import refuse_unstorable_parameters
 from opencomms.api.errors import exception_handlers
 from opencomms.api.twilio_form import EVENTS_PREFIX
+from opencomms.console import console_router
 from opencomms.engine.runtime import Runtime
 from opencomms.metrics.requests import RequestCounter
 from opencomms.openapi import OPENAPI_ROUTES, PUBLIC_PATHS, openapi_config
@@ -185,6 +186,7 @@ def create_app(
             _api("/preview", settings),
             # Twilio's Event Streams API, in its own dialect, as at events.twilio.com/v1
             Router(EVENTS_PREFIX, route_handlers=EVENT_STREAMS),
+            console_router(),
         ],
         middleware=[
             RequestCounter,
