@@ -98,11 +98,13 @@ def test_messages_are_found_by_address_message_id_and_attempt_id(
         by_address = client.get("/messages", params={"q": FALLBACK})
         by_id = client.get("/messages", params={"q": message["id"]})
         by_attempt = client.get("/messages", params={"q": full["attempts"][0]["id"]})
+        by_htmx = client.get("/messages", params={"q": message["id"]}, headers={"HX-Request": "1"})
         page = client.get(f"/messages/{message['id']}").text
 
     assert f"/messages/{message['id']}" in by_address.text
     assert by_id.headers["location"] == f"/messages/{message['id']}"
     assert by_attempt.headers["location"] == f"/messages/{message['id']}"
+    assert by_htmx.headers["hx-redirect"] == f"/messages/{message['id']}"
     timeline = re.findall(r"<h3>Attempt (\d): (\w+) — (\w+)</h3>", page)
     assert timeline == [
         ("1", "RCS", "FAILED"),
@@ -190,3 +192,14 @@ def wait_for_delivery(client: httpx.Client, sink_id: str) -> str:
             return page
         time.sleep(0.2)
     raise AssertionError("no delivery shown")
+
+
+def test_an_operations_messages_are_listed(server: ThreadServer, account: tuple[str, str]) -> None:
+    with signed_in(server, account) as client, account_client(server, account) as api:
+        first = sent_operation(client, api, FALLBACK)
+        sent_operation(client, api, BOUNCE)
+        page = client.get("/messages", params={"operation": first}).text
+        everything = client.get("/messages").text
+
+    assert FALLBACK in page and BOUNCE not in page
+    assert FALLBACK in everything and BOUNCE in everything
