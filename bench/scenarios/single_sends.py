@@ -6,7 +6,7 @@ own process (server pinned to core 0, client to core 1), then every accepted ope
 is waited for until COMPLETED. Reported: the accepted rate (202s a second of offering),
 the completed rate (operations COMPLETED a second, from the first POST to the last
 completion, so the drain counts), its share of the accepted rate (target ≥ 95 %), the
-backlog over time (accepted but not yet submitted, and not yet COMPLETED: the chart) and
+backlog over time (answered 202 but not yet SENT, and not yet COMPLETED: the chart) and
 POST → SENT percentiles. SENT is when the simulator took the submit (its submit log,
 written as it takes it, before the SENT row is stored); a POST's time is when it was due.
 Then the idle run: sequential sends, each after the previous one COMPLETED, POST → SENT
@@ -125,19 +125,32 @@ def _check_run(
     check(set(submits) == set(accepted), "a submit of an unknown operation, or one never made")
 
 
+class _Open:
+    """How many operations are between their 202 and a later moment (SENT, COMPLETED) at
+    a time: [202, end) intervals, never negative."""
+
+    def __init__(self, intervals: list[tuple[float, float]]) -> None:
+        kept = [(start, end) for start, end in intervals if start < end]
+        self.starts = sorted(start for start, _ in kept)
+        self.ends = sorted(end for _, end in kept)
+
+    def at(self, moment: float) -> int:
+        return bisect.bisect_right(self.starts, moment) - bisect.bisect_right(self.ends, moment)
+
+
 def _backlog(
-    due: list[float], sent: list[float], completed: list[float], start: float
+    load: OpenLoopResult, sent: dict[str, float], completed: dict[str, float], start: float
 ) -> list[tuple[float, int, int]]:
-    """(seconds since the first POST, accepted and not yet SENT, not yet COMPLETED)."""
-    end = max(completed)
+    """(seconds since the first POST, operations answered 202 and not yet SENT, not yet
+    COMPLETED)."""
+    unsent = _Open([(answered, sent[op]) for op, _, answered in load.accepted])
+    open_ = _Open([(answered, completed[op]) for op, _, answered in load.accepted])
+    end = max(completed.values())
     step = max((end - start) / BACKLOG_POINTS, 0.05)
     points = []
     for index in range(int((end - start) / step) + 2):
         at = start + index * step
-        accepted = bisect.bisect_right(due, at)
-        waiting = accepted - bisect.bisect_right(sent, at)
-        open_ = accepted - bisect.bisect_right(completed, at)
-        points.append((round(index * step, 3), waiting, open_))
+        points.append((round(index * step, 3), unsent.at(at), open_.at(at)))
     return points
 
 
@@ -149,13 +162,14 @@ def _figures(
     load: OpenLoopResult, listed: list[dict[str, Any]], submits: dict[str, list[float]]
 ) -> dict[str, Any]:
     due = sorted(at for _, at, _ in load.accepted)
-    sent = sorted(times[0] for times in submits.values())
-    completed = sorted(_epoch(body["updatedAt"]) for body in listed)
+    sent_at = {op: times[0] for op, times in submits.items()}
+    completed_at = {body["id"]: _epoch(body["updatedAt"]) for body in listed}
+    completed = sorted(completed_at.values())
     start = due[0]
     offered_until = start + load.offering_s
     to_sent = [(submits[op][0] - at) * 1000 for op, at, _ in load.accepted]
     to_202 = [(answered - at) * 1000 for _, at, answered in load.accepted]
-    backlog = _backlog(due, sent, completed, start)
+    backlog = _backlog(load, sent_at, completed_at, start)
     return {
         "offered_rps": round(load.sent / load.offering_s, 1),
         "skipped": load.skipped,

@@ -32,12 +32,15 @@ from tests.support.fuzz_shapes import (
     senders_query,
     valid_api_key,
     valid_content,
+    valid_message_search,
     valid_opt_out,
     valid_pool,
     valid_pool_members,
     valid_replay,
+    valid_resolve,
     valid_send,
     valid_sender,
+    valid_sender_search,
     valid_sender_update,
     valid_sink,
     valid_subscription,
@@ -108,6 +111,7 @@ class Route:
     body: Callable[[Targets], st.SearchStrategy[Any]] | None = None
     weight: int = 1
     deletes: bool = False  # path ids come from the expendable ones
+    searches: bool = False  # the body holds a list's filters: another's id must find nothing
 
 
 # -- the routes of src/opencomms/app.py -----------------------------------------------------
@@ -119,15 +123,20 @@ ROUTES = [
     Route("GET", "/Messages/Operations", query=operations_query, weight=2),
     Route("GET", "/Messages/Operations/{operation}"),
     Route("POST", "/Messages/Operations/{operation}/Cancel", body=no_body),
+    Route("GET", "/Messages/Operations/{operation}/Errors", query=paging_query),
+    Route("POST", "/Messages/Search", query=paging_query, body=valid_message_search, searches=True),
     Route("POST", "/Messages/{message}/Cancel", body=no_body),
     Route("POST", "/Senders", body=valid_sender, weight=3),
     Route("GET", "/Senders", query=senders_query),
     Route("GET", "/Senders/{sender}"),
+    Route("POST", "/Senders/Search", query=paging_query, body=valid_sender_search, searches=True),
+    Route("POST", "/Senders/Resolve", body=valid_resolve),
     Route("POST", "/Senders/{sender}", body=valid_sender_update, weight=2),
     Route("PATCH", "/Senders/{sender}", body=valid_sender_update, weight=2),
     Route("DELETE", "/Senders/{sender}", deletes=True),
     Route("POST", "/SenderPools", body=valid_pool, weight=2),
     Route("GET", "/SenderPools", query=paging_query),
+    Route("GET", "/SenderPools/Operations", query=paging_query),
     Route("GET", "/SenderPools/{pool}"),
     Route("POST", "/SenderPools/{pool}", body=valid_pool, weight=2),
     Route("PATCH", "/SenderPools/{pool}", body=valid_pool, weight=2),
@@ -240,7 +249,9 @@ def _route_requests(
                 headers.append((b"Content-Type", drawn["content_type"].encode()))
         if drawn["idempotency_key"] is not None:
             headers.append((b"Idempotency-Key", drawn["idempotency_key"].encode()))
-        text = path + (body.decode("utf-8", "replace") if body else "")
+        body_text = body.decode("utf-8", "replace") if body else ""
+        text = path + ("" if route.searches else body_text)
+        filters = [*query.values(), *([body_text] if route.searches else [])]
         return FuzzRequest(
             route=f"{route.method} {route.template}",
             method=method,
@@ -248,7 +259,7 @@ def _route_requests(
             headers=headers,
             body=body,
             foreign=method == route.method and any(i in text for i in foreign_ids),
-            foreign_query=any(v in foreign_ids for v in query.values()),
+            foreign_query=any(i in v for v in filters for i in foreign_ids),
         )
 
     return st.fixed_dictionaries(parts).map(assemble)

@@ -28,12 +28,15 @@ __all__ = [
     "senders_query",
     "valid_api_key",
     "valid_content",
+    "valid_message_search",
     "valid_opt_out",
     "valid_pool",
     "valid_pool_members",
     "valid_replay",
+    "valid_resolve",
     "valid_send",
     "valid_sender",
+    "valid_sender_search",
     "valid_sender_update",
     "valid_sink",
     "valid_subscription",
@@ -264,6 +267,61 @@ def valid_pool(to: Targets) -> st.SearchStrategy[dict[str, Any]]:
 
 def valid_pool_members(to: Targets) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({"senders": st.lists(to.ids("sender"), min_size=1, max_size=3)})
+
+
+def valid_message_search(to: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """Twilio's Search Messages body (tags as an object)."""
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "operationId": to.ids("operation"),
+            "status": st.sampled_from(["QUEUED", "read", "FAILED", "NOPE"]),
+            "channel": st.sampled_from(["SMS", "rcs", "PHONE"]),
+            "tags": st.dictionaries(st.sampled_from(["k", "campaign"]), st.sampled_from(["v"])),
+            "address": st.sampled_from(PHONES + EMAILS),
+            "sessionId": st.just("comms_session_01h9krwprkeee8fzqspvwy6nq8"),
+        },
+    )
+
+
+def valid_sender_search(_: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "address": st.sampled_from(PHONES + EMAILS),
+            "channel": st.sampled_from(["SMS", "rcs", "EMAIL", "PHONE"]),
+        },
+    )
+
+
+def valid_resolve(to: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    address = st.fixed_dictionaries(
+        {
+            "address": st.sampled_from(PHONES + EMAILS),
+            "channel": st.sampled_from(["PHONE", "EMAIL", "WHATSAPP", "SMS"]),
+        }
+    )
+    return st.fixed_dictionaries(
+        {"recipientAddresses": st.lists(address, min_size=1, max_size=3)},
+        optional={
+            "senderPoolId": to.ids("pool"),
+            "channels": st.fixed_dictionaries(
+                {},
+                optional={
+                    "filterIn": st.lists(st.sampled_from(["SMS", "RCS", "EMAIL"]), max_size=3),
+                    "priority": st.lists(
+                        st.fixed_dictionaries(
+                            {
+                                "channel": st.sampled_from(["SMS", "EMAIL"]),
+                                "priority": st.integers(0, 3),
+                            }
+                        ),
+                        max_size=2,
+                    ),
+                },
+            ),
+        },
+    )
 
 
 def valid_opt_out(_: Targets) -> st.SearchStrategy[dict[str, Any]]:

@@ -19,7 +19,7 @@ from opencomms.api.common import (
     prefix_of,
     runtime_of,
 )
-from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.errors import FieldError, field_path, invalid, not_found
 from opencomms.api.filters import date_bounds, enum_filter
 from opencomms.api.paging import PAGING_PARAMETERS, page_envelope
 from opencomms.api.send_request import MAX_TAGS, TAG_PATTERN
@@ -122,7 +122,7 @@ def _search_values(body: dict[str, Any], errors: list[FieldError]) -> dict[str, 
         elif name in PAGING_PARAMETERS:
             errors.append(FieldError(name, "goes in the query string, not the body"))
         elif value is not None and not isinstance(value, str):
-            errors.append(FieldError(name, "must be a string"))
+            errors.append(FieldError(field_path("", name), "must be a string"))
         elif value is not None:
             values[name] = value
     return values
@@ -135,7 +135,9 @@ async def search_messages(request: AnyRequest) -> Response[bytes]:
     errors: list[FieldError] = []
     values = _search_values(await json_body(request), errors)
     query = request.query_params
-    errors += [FieldError(k, _NOT_IN_QUERY) for k in query if k not in PAGING_PARAMETERS]
+    errors += [
+        FieldError(field_path("", k), _NOT_IN_QUERY) for k in query if k not in PAGING_PARAMETERS
+    ]
     paging = {k: v for k, v in query.items() if k in PAGING_PARAMETERS}
     return await _listed(request, {**values, **paging}, errors)
 

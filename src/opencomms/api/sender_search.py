@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Request, Response, post
 
 from opencomms.api.common import account_of, json_body, json_response, page_of, runtime_of
-from opencomms.api.errors import FieldError, invalid, unknown_fields
+from opencomms.api.errors import FieldError, field_path, invalid, unknown_fields
 from opencomms.api.filters import enum_filter
 from opencomms.api.paging import PAGING_PARAMETERS, page_envelope
 from opencomms.api.wire import sender_json
@@ -34,9 +34,11 @@ async def search_senders(request: AnyRequest) -> Response[bytes]:
     """Senders with the body's `address` and/or `channel`; paged by the query."""
     body = await json_body(request)
     query = request.query_params
-    errors = [FieldError(k, _NOT_IN_QUERY) for k in query if k not in PAGING_PARAMETERS]
+    errors = [
+        FieldError(field_path("", k), _NOT_IN_QUERY) for k in query if k not in PAGING_PARAMETERS
+    ]
     values = {k: v for k, v in body.items() if isinstance(v, str)}
-    errors += [FieldError(k, "must be a string") for k, v in body.items() if k not in values]
+    errors += [FieldError(field_path("", k), "must be a string") for k in body if k not in values]
     paging = {k: v for k, v in query.items() if k in PAGING_PARAMETERS}
     page = page_of(request, {**values, **paging}, errors, ("address", "channel"))
     channel = enum_filter(values, "channel", set(SENDER_CHANNELS), errors)

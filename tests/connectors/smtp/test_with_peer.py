@@ -61,7 +61,8 @@ async def peer() -> AsyncIterator[SmtpPeer]:
 
 
 async def _connector(port: int, heard: Heard | None = None, **settings: Any) -> SmtpConnector:
-    config = SmtpConfig(host="127.0.0.1", port=port, security="none", timeout="5s", **settings)
+    settings = {"security": "none", "timeout": "5s", **settings}
+    config = SmtpConfig(host="127.0.0.1", port=port, **settings)
     connector = SmtpConnector("mail", config)
     heard = heard or Heard()
     await connector.start(heard.receipt, heard.message)
@@ -85,6 +86,18 @@ async def test_tls_and_auth(tmp_path: Path, security: str) -> None:
     finally:
         await connector.close()
         await peer.stop()
+
+
+async def test_starttls_required_never_sends_in_clear(peer: SmtpPeer) -> None:
+    """A relay (or a man in the middle) that offers no STARTTLS gets nothing."""
+    connector = await _connector(peer.port, security="starttls", username="acme",
+                                 password="relay-pw-123")  # fmt: skip
+    try:
+        [result] = await connector.submit([_submission()])
+        assert (result.outcome, result.retry_after_ms) == (THROTTLED, 1000)
+        assert peer.mails == [] and peer.logins == []
+    finally:
+        await connector.close()
 
 
 async def test_a_refused_password_pauses_every_send(peer: SmtpPeer) -> None:

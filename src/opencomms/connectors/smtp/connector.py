@@ -166,7 +166,8 @@ class SmtpConnector:
                     raise
                 try:
                     await client.data(mail)
-                except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as error:
+                except (aiosmtplib.SMTPServerDisconnected, TimeoutError, OSError) as error:
+                    client.close()  # its state unknown: the pool connects it again
                     raise _InDoubt(repr(error)) from None
                 return
 
