@@ -20,6 +20,7 @@ from opencomms.api import (
     event_subscriptions,
     message_list,
     messages,
+    metrics,
     operation_errors,
     operations,
     opt_outs,
@@ -34,7 +35,10 @@ from opencomms.api.auth import BasicAuthMiddleware
 from opencomms.api.common import refuse_unstorable_parameters
 from opencomms.api.errors import exception_handlers
 from opencomms.api.twilio_form import EVENTS_PREFIX
+from opencomms.console import console_router
 from opencomms.engine.runtime import Runtime
+from opencomms.metrics.requests import RequestCounter
+from opencomms.openapi import OPENAPI_ROUTES, PUBLIC_PATHS, openapi_config
 from opencomms.settings import Settings
 from opencomms.store.database import ping
 from opencomms.store.errors import StoreUnavailable
@@ -175,13 +179,19 @@ def create_app(
     return Litestar(
         route_handlers=[
             healthz,
+            *OPENAPI_ROUTES,
+            metrics.scrape,
             provider_webhooks.provider_webhook,
             _api("/v1", settings),
             _api("/preview", settings),
             # Twilio's Event Streams API, in its own dialect, as at events.twilio.com/v1
             Router(EVENTS_PREFIX, route_handlers=EVENT_STREAMS),
+            console_router(),
         ],
-        middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$"])],
+        middleware=[
+            RequestCounter,
+            DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$", *PUBLIC_PATHS]),
+        ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],
@@ -193,6 +203,6 @@ def create_app(
             }
         ),
         request_max_body_size=settings.http.max_body_bytes,
-        openapi_config=None,
+        openapi_config=openapi_config(),
         debug=False,
     )

@@ -26,7 +26,7 @@ from opencomms.events.lanes import LaneProgress, Round, lane_of
 from opencomms.events.sink_delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.store import events, sinks
-from opencomms.store.database import Database
+from opencomms.store.database import Conn, Database
 from opencomms.store.events import message_event
 from opencomms.store.sinks import PendingEvent
 from tests.events.test_idle_sinks import SEALER, db, make_account, make_sink, url
@@ -224,3 +224,48 @@ def test_a_backlog_that_fits_in_one_batch_goes_in_one_batch_in_outbox_order() ->
 
     assert found.lanes == [[window]]
     assert lane_of(window[0], 4) == lane_of(window[3], 4)  # the same Message, the same lane
+
+
+async def test_a_window_the_marks_cover_whole_moves_the_cursor_without_a_post(
+    db: Database, receiver_server: HTTPServer
+) -> None:
+    receiver = Receiver(lambda batch: (200, 0.0))
+    receiver_server.expect_request("/hook").respond_with_handler(receiver)
+    account = await make_account(db)
+    sink_id = await make_sink(db, account, receiver_server.url_for("/hook"))
+    await write_backlog(db, account)
+
+    async def delivered_elsewhere(conn: Conn) -> PendingEvent | None:
+        """Marks that cover every event, the cursor left behind (as a filter that changed
+        under a stored round could leave it)."""
+        sink = await sinks.sink_by_id(conn, sink_id)
+        assert sink is not None
+        backlog = await sinks.pending_events(conn, sink, ["com.twilio.comms-api.*"], 10_000)
+        if len(backlog) < MESSAGES * len(STATUSES):
+            return None
+        progress = LaneProgress(POLICY.lanes)
+        progress.passed(backlog)
+        cursor = (sink.cursor_txid, sink.cursor_seq)
+        await sinks.save_progress(
+            conn, sink_id, cursor=cursor, lanes=progress.encode(cursor), now=now_ms(),
+            healthy=False,
+        )  # fmt: skip
+        return backlog[-1]
+
+    last = None
+    for _ in range(600):  # PostgreSQL shows the events once older transactions ended
+        last = await db.write(delivered_elsewhere)
+        if last is not None:
+            break
+        await asyncio.sleep(0.05)
+    delivery = EventDelivery(db, SEALER, LOOPBACK, POLICY)
+    try:
+        moved = [await delivery.deliver_once(sink_id) for _ in range(POLICY.lanes * 2)]
+    finally:
+        await delivery.close()
+    sink = await db.read(lambda conn: sinks.sink_by_id(conn, sink_id))
+
+    assert receiver.accepted == [] and receiver.refused == 0
+    assert last is not None and sink is not None
+    assert (sink.cursor_txid, sink.cursor_seq) == (last.txid, last.seq)
+    assert moved[-1] is False  # nothing left: the worker rests

@@ -100,6 +100,8 @@ def _configure_logging() -> None:
     # httpx says every request at INFO: one line per message an HTTP connector sends
     # (5-12% of the server's time in bench-connectors); its warnings still show
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # aiosmtpd (the smtp connector's bounce listener) says every SMTP command at INFO
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def _work(settings: Settings) -> None:

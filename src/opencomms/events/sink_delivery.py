@@ -44,6 +44,7 @@ from opencomms.events.retry import backoff_ms, retry_after_ms
 from opencomms.events.signing import delivery_message_id, signed_headers
 from opencomms.events.sink_reading import SinkRound, read_round
 from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
+from opencomms.metrics.instruments import sink_delivery
 from opencomms.sealing import Sealer
 from opencomms.store import sinks
 from opencomms.store.database import Conn, Database
@@ -109,7 +110,7 @@ class _Flight:
         next_attempt = None
         if outcome in ("DELIVERED", "ABANDONED"):
             self.found.round.progress.passed(events)
-            writes = self._moved_on(now)
+            writes = self.moved_on(now)
         elif outcome == "DISABLED":
             writes = (partial(
                 sinks.set_sink_state, sink_id=sink.id, status="DISABLED", tries=sink.tries + 1,
@@ -126,7 +127,7 @@ class _Flight:
         first, last = event_id(events[0].seq), event_id(events[-1].seq)
         return _Change(outcome, now, len(events), first, last, next_attempt, writes)
 
-    def _moved_on(self, now: int) -> tuple[Write, ...]:
+    def moved_on(self, now: int) -> tuple[Write, ...]:
         """Past what was delivered: the sink's cursor and its lanes' marks, or its
         replay's cursor. The sink is healthy again once a round got through whole."""
         found, sink = self.found, self.found.sink
@@ -269,6 +270,8 @@ class EventDelivery:
             await self._db.write(lambda conn: sinks.finish_replay(conn, replay_id))
             return True
         flight = _Flight(found)
+        if not found.round.lanes:  # the lanes' marks cover the whole window: move past it
+            return await self._db.write(lambda conn: self._catch_up(conn, flight))
         ended = await asyncio.gather(
             *(self._lane(flight, lane) for lane in found.round.lanes), return_exceptions=True
         )
@@ -276,6 +279,14 @@ class EventDelivery:
             if isinstance(error, BaseException):
                 raise error
         return not flight.stopped and found.round.done()
+
+    async def _catch_up(self, conn: Conn, flight: _Flight) -> bool:
+        """Store the cursor past events delivered before (fenced, as every record)."""
+        if not await self._ownership.confirm(conn, _lease(flight.found.sink.id)):
+            return False
+        for write in flight.moved_on(now_ms()):
+            await write(conn)
+        return True
 
     async def _lane(self, flight: _Flight, lane: list[list[PendingEvent]]) -> None:
         """Send a lane's batches in order; stop at the first that does not get through."""
@@ -305,6 +316,7 @@ class EventDelivery:
             if flight.stopped:
                 return "LOST"
             outcome = self._outcome(found.sink, result.status_code)
+            sink_delivery(found.sink.id, outcome, now_ms() - events[0].created_at)
             change = flight.change(outcome, events, result.retry_after)
             # the batch is out: wait for the database to record it rather than send it twice
             recorded = await until_stored(

@@ -71,7 +71,8 @@ async def _rendered(
     """The CloudEvents envelope of each event, by seq."""
     if not events:
         return {}
-    contexts = await sinks.attempt_contexts(conn, [e.attempt_id for e in events if e.attempt_id])
+    attempts = sorted({e.attempt_id for e in events if e.attempt_id})  # 4 events an attempt
+    contexts = await sinks.attempt_contexts(conn, attempts)
     received = await inbound_messages.get_inbound(
         conn,
         [e.message_id for e in events if e.type == MESSAGE_INBOUND_RECEIVED and e.message_id],

@@ -94,13 +94,38 @@ def _attempt_and_message(row: Row) -> AttemptAndMessage:
     return AttemptAndMessage(attempt, _message_state(row[_ATTEMPT_WIDTH:]))
 
 
+_RUNNING = "status IN ('SCHEDULED', 'PROCESSING')"
+# the accounts with a running operation, one index probe each (ix_operations_running_account)
+_RUNNING_ACCOUNTS = (
+    "WITH RECURSIVE accounts (sid, n) AS ("
+    f" SELECT MIN(account_sid), 1 FROM operations WHERE {_RUNNING}"
+    " UNION ALL SELECT (SELECT MIN(account_sid) FROM operations"
+    f"  WHERE {_RUNNING} AND account_sid > accounts.sid), n + 1"
+    " FROM accounts WHERE accounts.sid IS NOT NULL AND n < ?"
+    ") SELECT sid FROM accounts WHERE sid IS NOT NULL"
+)
+
+
 async def running_operations(conn: Conn, limit: int) -> list[str]:
-    """Ids of operations still SCHEDULED or PROCESSING, oldest first."""
-    rows = await conn.fetch(
-        "SELECT id FROM operations WHERE status IN ('SCHEDULED', 'PROCESSING') ORDER BY id LIMIT ?",
-        limit,
+    """Ids of up to `limit` operations still SCHEDULED or PROCESSING, in turns between
+    accounts: every account's oldest, then every account's second oldest, and so on. So
+    an account's lone send is among them however many operations another account runs
+    (up to `limit` accounts: past that, the others wait for the claim's fill in due order)."""
+    accounts = [row[0] for row in await conn.fetch(_RUNNING_ACCOUNTS, limit)]
+    if not accounts:
+        return []
+    each = limit - len(accounts) + 1  # as many as one account can have among `limit`
+    oldest = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT id, account_sid FROM operations"
+        f" WHERE {_RUNNING} AND account_sid = ? ORDER BY id LIMIT {each}) a{n}"
+        for n in range(len(accounts))
     )
-    return [row[0] for row in rows]
+    turns: dict[str, list[str]] = {sid: [] for sid in accounts}
+    for operation_id, account_sid in await conn.fetch(oldest, *accounts):
+        turns[account_sid].append(operation_id)
+    ordered = [sorted(ids) for ids in turns.values()]
+    in_turns = [ids[turn] for turn in range(each) for ids in ordered if turn < len(ids)]
+    return in_turns[:limit]
 
 
 async def select_due(
