@@ -47,6 +47,7 @@ def test_the_send_form_sends_and_the_operation_page_shows_its_figures(
 
     assert "COMPLETED" in page and "100 %" in page
     assert cells(page, "recipients")[0] == "1" and cells(page, "delivered")[0] == "1"
+    assert cells(page, "handed to a channel")[0] == "1" and cells(page, "read")[0] == "0"
     assert cells(page, "SMS")[:3] == ["0", "1", "100.0 %"]  # reached as a fallback
     assert "On the first channel: 0.0 %; on a fallback: 100.0 %" in page
     assert "<svg" in page and "counts: " in page
