@@ -57,12 +57,12 @@ def sign_in(page: Page, account: tuple[str, str]) -> None:
 
 
 def send_soon(page: Page) -> str:
-    """Sends to the fallback number from the form, 3 s ahead so that the operation page
+    """Sends to the fallback number from the form, 5 s ahead so that the operation page
     opens before the operation settles; the operation's id."""
     page.get_by_role("link", name="Send a test").first.click()
     page.get_by_label("To (phone number in E.164 or email address)").fill(FALLBACK)
     page.get_by_label("Text").fill("Hello from the console")
-    soon = datetime.now(UTC) + timedelta(seconds=3)
+    soon = datetime.now(UTC) + timedelta(seconds=5)
     page.get_by_label(re.compile("^Send at")).fill(soon.isoformat(timespec="seconds"))
     page.get_by_role("button", name="Send").click()
     expect(page).to_have_url(re.compile(r"/operations/comms_operation_"))
