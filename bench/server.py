@@ -23,6 +23,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.metrics_scrape import Figures, save_moved, scrape
 from opencomms.domain.ids import new_account_sid, new_auth_token
 
 __all__ = [
@@ -183,6 +184,7 @@ class ServerProcess:
         self._workers = workers
         self._log = directory / f"serve-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._metrics_before: Figures = {}
 
     @property
     def pid(self) -> int:
@@ -211,6 +213,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
             )
         self._wait_ready(timeout)
+        self._metrics_before = scrape(self.url)
         return self
 
     def _wait_ready(self, timeout: float) -> None:
@@ -235,6 +238,7 @@ class ServerProcess:
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return
+        save_moved(self.directory, self.port, self._metrics_before, scrape(self.url))
         self._process.terminate()
         try:
             self._process.wait(timeout=30)

@@ -148,6 +148,7 @@ LAYERS = (
     {"domain"},
     {"settings", "sealing"},
     {"store"},
+    {"metrics"},
     {"background"},
     {"connectors"},
     {"events"},

@@ -20,6 +20,7 @@ from opencomms.api import (
     event_subscriptions,
     message_list,
     messages,
+    metrics,
     operation_errors,
     operations,
     opt_outs,
@@ -36,6 +37,7 @@ from opencomms.api.errors import exception_handlers
 from opencomms.api.twilio_form import EVENTS_PREFIX
 from opencomms.console import console_router
 from opencomms.engine.runtime import Runtime
+from opencomms.metrics.requests import RequestCounter
 from opencomms.openapi import OPENAPI_ROUTES, PUBLIC_PATHS, openapi_config
 from opencomms.settings import Settings
 from opencomms.store.database import ping
@@ -178,6 +180,7 @@ def create_app(
         route_handlers=[
             healthz,
             *OPENAPI_ROUTES,
+            metrics.scrape,
             provider_webhooks.provider_webhook,
             _api("/v1", settings),
             _api("/preview", settings),
@@ -185,7 +188,10 @@ def create_app(
             Router(EVENTS_PREFIX, route_handlers=EVENT_STREAMS),
             console_router(),
         ],
-        middleware=[DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$", *PUBLIC_PATHS])],
+        middleware=[
+            RequestCounter,
+            DefineMiddleware(BasicAuthMiddleware, exclude=["^/healthz$", *PUBLIC_PATHS]),
+        ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         before_request=refuse_unstorable_parameters,
         lifespan=[lifespan],

@@ -65,6 +65,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # the key that seals auth tokens kept for signing callbacks (made on first start)
     secret_key_file: str = "opencomms.key"
     secret_key: str = ""  # or the key itself, base64 (OPENCOMMS_SECRET_KEY)
+    # GET /metrics asks for `Authorization: Bearer <it>`; empty: open (docs/metrics.md)
+    metrics_token: str = ""  # (OPENCOMMS_METRICS_TOKEN)
 
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
@@ -339,6 +341,7 @@ _ENVIRONMENT = {
     "OPENCOMMS_SIMULATOR_SUBMIT_LOG": ("simulator", "submit_log"),
     "OPENCOMMS_PUBLIC_URL": ("server", "public_url"),
     "OPENCOMMS_SECRET_KEY": ("server", "secret_key"),
+    "OPENCOMMS_METRICS_TOKEN": ("server", "metrics_token"),
 }
 
 Key = tuple[str | int, ...]

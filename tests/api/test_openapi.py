@@ -154,3 +154,24 @@ def test_real_answers_validate_against_the_document(
 @pytest.mark.parametrize("path", ["/v1/openapi.json", "/docs"])
 def test_the_document_is_public(server: ThreadServer, path: str) -> None:
     assert httpx.get(server.url + path).status_code == 200
+
+
+def test_every_documented_page_size_is_taken(
+    server: ThreadServer, account: tuple[str, str]
+) -> None:
+    """Each list the document gives a page size takes it (a GET of a collection with
+    ids in its path is asked of unknown ids: 404, never a 400 for the parameter)."""
+    document = document_of(server)
+    lists = [
+        (path, parameter["name"])
+        for path, item in document["paths"].items()
+        for parameter in item.get("get", {}).get("parameters", [])
+        if parameter["name"] in ("pageSize", "PageSize")
+    ]
+    assert len(lists) >= 20
+    with httpx.Client(base_url=server.url, auth=account, timeout=30) as client:
+        for path, name in lists:
+            concrete = re.sub(r"\{[^}]+\}", "unknown", path)
+            answer = client.get(concrete, params={name: "1"})
+            assert answer.status_code in (200, 404), (path, answer.text)
+            assert_documented(document, answer)

@@ -33,6 +33,7 @@ from opencomms.domain.clock import now_ms
 from opencomms.domain.ids import MESSAGE_ID_RE, new_operation_id
 from opencomms.domain.local_time import window_ms
 from opencomms.domain.statuses import OperationStatus
+from opencomms.metrics.instruments import MESSAGES_ACCEPTED
 from opencomms.settings import Settings
 from opencomms.store import messages, operations, senders
 from opencomms.store.database import Conn
@@ -138,6 +139,7 @@ async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Respon
     if send.send_at is None and send.send_at_local is None:  # a scheduled one waits
         admission.accepted(account, len(send.recipients))
     runtime.fanout_ready()
+    MESSAGES_ACCEPTED.inc(len(send.recipients))
     return answer(operation_id).response()
 
 

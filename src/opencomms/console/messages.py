@@ -11,8 +11,8 @@ from litestar.response import Redirect
 
 from opencomms.console.internal_api import NotFound, api_call, api_json
 from opencomms.console.render import page
-from opencomms.console.session import session_of
-from opencomms.domain.ids import MESSAGE_ID_RE
+from opencomms.console.session import Session, session_of
+from opencomms.domain.ids import MESSAGE_ID_RE, OPERATION_ID_RE
 
 __all__ = ["message_page", "messages_page"]
 
@@ -20,22 +20,44 @@ AnyRequest = Request[Any, Any, Any]
 LISTED = 50
 
 
+def _open(request: AnyRequest, message_id: str) -> Response[Any]:
+    """To the Message's page: a redirect, or htmx's own for a search htmx sent."""
+    path = f"/messages/{message_id}"
+    if request.headers.get("hx-request"):
+        return Response("", headers={"HX-Redirect": path})
+    return Redirect(path)
+
+
+async def _attempt_message(request: AnyRequest, session: Session, attempt_id: str) -> str | None:
+    try:
+        seek = await api_call(request, session, "GET", f"/Messages/Seek/{attempt_id}")
+    except NotFound:
+        return None
+    return str(seek.headers["location"]).rsplit("/", 1)[-1]
+
+
 @get("/messages")
 async def messages_page(request: AnyRequest) -> Response[Any]:
-    """Recent Messages; `q` a Message id or an attempt id (SM…/MM…) opens that Message,
-    anything else is an address a Message was sent to."""
+    """Recent Messages (of one operation with `operation`); `q` a Message id or an
+    attempt id (SM…/MM…) opens that Message, anything else is an address a Message was
+    attempted to."""
     session = session_of(request)
     query = (request.query_params.get("q") or "").strip()
+    operation = request.query_params.get("operation") or ""
     if MESSAGE_ID_RE.match(query):
-        return Redirect(f"/messages/{query}")
+        return _open(request, query)
     if query[:2] in ("SM", "MM") and query.isalnum():
-        try:
-            seek = await api_call(request, session, "GET", f"/Messages/Seek/{query}")
-        except NotFound:
-            seek = None
-        if seek is not None:
-            return Redirect("/messages/" + seek.headers["location"].rsplit("/", 1)[-1])
-    found = await api_json(request, session, "/Messages", address=query, pageSize=LISTED)
+        message_id = await _attempt_message(request, session, query)
+        if message_id is not None:
+            return _open(request, message_id)
+    found = await api_json(
+        request,
+        session,
+        "/Messages",
+        address=query,
+        operationId=operation if OPERATION_ID_RE.match(operation) else None,
+        pageSize=LISTED,
+    )
     return page(
         "messages.html", title="Messages", session=session, q=query, messages=found["messages"]
     )

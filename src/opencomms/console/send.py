@@ -30,17 +30,19 @@ def _form(session: Session, values: dict[str, str], problems: list[str]) -> Resp
 
 @get("/send")
 async def send_form(request: AnyRequest) -> Response[Any]:
-    return _form(session_of(request), {"to": "", "text": ""}, [])
+    return _form(session_of(request), {"to": "", "text": "", "send_at": ""}, [])
 
 
 @post("/send")
 async def send_message(request: AnyRequest) -> Response[Any]:
     """POST /v1/Messages with one recipient; then the operation's page."""
     session, form = await signed_form(request)
-    values = {"to": form.get("to", "").strip(), "text": form.get("text", "")}
+    values = {name: form.get(name, "").strip() for name in ("to", "text", "send_at")}
     channel = "EMAIL" if "@" in values["to"] else "PHONE"
     to = {"address": values["to"], "channel": channel}
-    body = {"to": [to], "content": {"text": values["text"]}}
+    body: dict[str, Any] = {"to": [to], "content": {"text": values["text"]}}
+    if values["send_at"]:
+        body["schedule"] = {"sendAt": [values["send_at"]]}
     try:
         response = await api_call(request, session, "POST", "/Messages", json=body)
     except ApiFailure as failure:

@@ -36,6 +36,7 @@ from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
 from opencomms.engine.provider_ids import keyed_answers, keyed_result
 from opencomms.engine.receipts import apply_early_receipts
+from opencomms.metrics.instruments import SUBMIT_SECONDS
 from opencomms.store import dispatch_state, operations, opt_outs, parts, senders
 from opencomms.store.database import Conn, Database
 from opencomms.store.errors import StoreUnavailable
@@ -256,7 +257,8 @@ class Dispatcher:
         if name in self._elsewhere():  # handed back, for the process that runs it
             return [SubmitResult(s.attempt_id, SubmitOutcome.THROTTLED) for s in submissions]
         try:
-            results = await connector.submit(submissions, keyed_answers(name, answered))
+            with SUBMIT_SECONDS.labels(name).time():
+                results = await connector.submit(submissions, keyed_answers(name, answered))
             return [keyed_result(name, result) for result in results]
         except Exception:
             log.exception("connector %s failed a submit; the attempts will be recovered", name)

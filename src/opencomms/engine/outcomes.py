@@ -20,6 +20,7 @@ from opencomms.domain.lifecycle import (
 )
 from opencomms.domain.message_state import AttemptAndMessage, MessageState
 from opencomms.domain.statuses import MessageStatus
+from opencomms.metrics.instruments import attempt_status
 from opencomms.store import dispatch_state, events, operations
 from opencomms.store.database import Conn
 from opencomms.store.events import EventRow, attempt_event
@@ -126,12 +127,17 @@ class OutcomeBatch:
     def _step(self, attempt_id: str, status: str, error: tuple[int, str] | None) -> None:
         """One status change of an attempt, then of its Message if it is the current one."""
         attempt = replace(self.attempts[attempt_id], status=status)
+        attempt_status(attempt.connector, attempt.channel, status, self._waited(attempt))
         if error is not None:
             attempt = replace(attempt, error_code=error[0], error_message=error[1])
         self.update_attempt(attempt)
         message = self.messages[attempt.message_id]
         if message.current_attempt_id == attempt_id and message.status != S.CANCELED:
             self._move_message(message, attempt, status, error)
+
+    def _waited(self, attempt: AttemptState) -> int | None:
+        submitted = attempt.submitted_at
+        return None if submitted is None else self.now - submitted
 
     def _move_message(
         self,

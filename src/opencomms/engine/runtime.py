@@ -31,6 +31,7 @@ from opencomms.events.posting import PostLimits
 from opencomms.events.sink_delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.sink_expiry import expire_callback_sinks
 from opencomms.events.ssrf import CallbackPolicy
+from opencomms.metrics.timed_database import TimedDatabase
 from opencomms.sealing import Sealer, server_sealer
 from opencomms.settings import Settings
 from opencomms.store import accounts, dispatch_state, jobs, ownership
@@ -136,7 +137,7 @@ class Runtime:
             sole_process=True,
         )
         # every write of the process goes through it: committed events are sent at once
-        self._db = db = OutboxDoorbell(opened, self._events_committed)
+        self._db = db = TimedDatabase(OutboxDoorbell(opened, self._events_committed))
         if self._background and _sole_worker(db):
             await db.write(_release_claims)
         await self._provision_configured_account()

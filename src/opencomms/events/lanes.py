@@ -5,7 +5,8 @@ their operation), each lane sent in order, one batch after another.
 A round reads the events after the sink's cursor (up to `lanes × batch_size`), leaves out
 those a lane already delivered (`LaneProgress`), and splits the rest: the whole backlog in
 one batch when it fits in one (commit order, as a single batch always kept it), otherwise
-each event goes to lane `crc32(key) % lanes`, and each lane is cut into batches. Every
+each event goes to lane `crc32(key) % lanes`, as many of those gathered into each lane of
+the round as keeps the round's batches full, and each is cut into batches. Every
 event of one Message is in the same lane, and rounds of a sink follow one another, so a
 Message's events reach the receiver in the order they were written.
 
@@ -104,12 +105,16 @@ class Round:
 def _split(
     pending: list[PendingEvent], lanes: int, batch_size: int
 ) -> list[list[list[PendingEvent]]]:
-    """Lanes (each a list of batches, sent in order) of the pending events."""
-    if len(pending) <= batch_size:
+    """Lanes (each a list of batches, sent in order) of the pending events: no more lanes
+    than full batches need, so that a backlog of 300 goes in 3 POSTs, not 8. A lane of
+    the round gathers whole lanes (`lane_of % used`): each batch holds, of every lane it
+    gathers, the next events in order, so the lanes' marks mean what they say."""
+    used = min(lanes, -(-len(pending) // batch_size))
+    if used <= 1:
         return [[pending]] if pending else []
-    by_lane: list[list[PendingEvent]] = [[] for _ in range(lanes)]
+    by_lane: list[list[PendingEvent]] = [[] for _ in range(used)]
     for event in pending:
-        by_lane[lane_of(event, lanes)].append(event)
+        by_lane[lane_of(event, lanes) % used].append(event)
     return [
         [lane[start : start + batch_size] for start in range(0, len(lane), batch_size)]
         for lane in by_lane

@@ -44,6 +44,7 @@ from opencomms.events.retry import backoff_ms, retry_after_ms
 from opencomms.events.signing import delivery_message_id, signed_headers
 from opencomms.events.sink_reading import SinkRound, read_round
 from opencomms.events.ssrf import CallbackPolicy, GuardedTransport
+from opencomms.metrics.instruments import sink_delivery
 from opencomms.sealing import Sealer
 from opencomms.store import sinks
 from opencomms.store.database import Conn, Database
@@ -315,6 +316,7 @@ class EventDelivery:
             if flight.stopped:
                 return "LOST"
             outcome = self._outcome(found.sink, result.status_code)
+            sink_delivery(found.sink.id, outcome, now_ms() - events[0].created_at)
             change = flight.change(outcome, events, result.retry_after)
             # the batch is out: wait for the database to record it rather than send it twice
             recorded = await until_stored(

@@ -29,6 +29,28 @@ FORM_FIELDS: dict[str, Any] = {
 COMMON_ERRORS = (400, 401, 404, 413, 415, 429, 503)
 WEBHOOK_ERRORS = (404, 503)
 BODY_METHODS = ("post", "patch", "put")
+# the query parameters of the lists (api/paging.py; Twilio's names under /events/v1)
+PAGE_SIZE = {"type": "integer", "minimum": 1, "maximum": 1000}
+V1_PAGING = {"pageSize": PAGE_SIZE, "pageToken": {"type": "string"}}
+EVENTS_PAGING = {"PageSize": PAGE_SIZE, "PageToken": {"type": "string"}}
+DATE = {"type": "string", "format": "date-time"}
+V1_FILTERS: dict[str, dict[str, Any]] = {
+    "/Messages": {
+        "operationId": {"type": "string"},
+        "status": {"type": "string"},
+        "channel": {"type": "string"},
+        "tags": {"type": "string", "description": "k:v;k2:v2;"},
+        "startDate": DATE,
+        "endDate": DATE,
+        "address": {"type": "string"},
+    },
+    "/Messages/Operations": {"status": {"type": "string"}, "startDate": DATE, "endDate": DATE},
+    "/Senders": {"status": {"type": "string"}, "channel": {"type": "string"}},
+}
+EVENTS_FILTERS: dict[str, dict[str, Any]] = {
+    "/Sinks": {"InUse": {"type": "string", "enum": ["true", "false"]}, "Status": {"type": "string"}}
+}
+NOT_LISTS = ("/healthz", "/Account")
 DESCRIPTION = (
     "A Twilio-wire-compatible bulk messaging API. Authenticate with HTTP Basic: the "
     "account SID and its auth token, or an API key SID and its secret. Every error "
@@ -86,6 +108,20 @@ def _finish_webhook(operation: dict[str, Any]) -> None:
     }
 
 
+def _list_parameters(path: str) -> list[dict[str, Any]]:
+    """The paging and filters of a list (a GET of a collection), none for anything else."""
+    if path.endswith("}") or path.endswith(NOT_LISTS) or path.startswith("/webhooks/"):
+        return []
+    events = path.startswith(EVENTS_PREFIX)
+    resource = path.removeprefix(EVENTS_PREFIX) if events else "/" + path.split("/", 2)[2]
+    filters = (EVENTS_FILTERS if events else V1_FILTERS).get(resource, {})
+    query = {**(EVENTS_PAGING if events else V1_PAGING), **filters}
+    return [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in query.items()
+    ]
+
+
 def _finish_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     if path.startswith("/webhooks/"):
         _finish_webhook(operation)
@@ -96,6 +132,8 @@ def _finish_operation(path: str, method: str, operation: dict[str, Any]) -> None
         return
     if method in BODY_METHODS:
         operation["requestBody"] = _request_body(path)
+    if method == "get":
+        operation["parameters"] = operation.get("parameters", []) + _list_parameters(path)
     errors = COMMON_ERRORS + ((409, 422) if method != "get" else ())
     _finish_responses(operation, errors)
 

@@ -158,6 +158,10 @@ class SmppConnector:
             self._changed,
         )
 
+    def bind_states(self) -> tuple[int, int]:
+        """Its sessions bound now, and all of them (for /metrics)."""
+        return sum(1 for session in self._sessions if session.bound), len(self._sessions)
+
     def _changed(self) -> None:
         """A bind came up or went down, freed a slot or ended a pause: wake the waiters."""
         self._wake.set()
