@@ -204,3 +204,21 @@ def test_an_operations_messages_are_listed(server: ThreadServer, account: tuple[
 
     assert FALLBACK in page and BOUNCE not in page
     assert FALLBACK in everything and BOUNCE in everything
+
+
+def test_the_assets_are_served_from_the_package_and_nothing_from_elsewhere(
+    server: ThreadServer, account: tuple[str, str]
+) -> None:
+    with signed_in(server, account) as client:
+        page = client.get("/").text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+        served = [httpx.get(server.url + asset) for asset in assets]
+
+    assert sorted(assets) == [
+        "/static/console/console.css",
+        "/static/console/console.js",
+        "/static/console/htmx.min.js",
+    ]
+    assert all(response.status_code == 200 for response in served)
+    assert b"htmx" in served[assets.index("/static/console/htmx.min.js")].content
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', page)
