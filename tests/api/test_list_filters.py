@@ -87,3 +87,8 @@ def test_the_content_list_takes_twilios_page_counter(api: httpx.Client) -> None:
     assert set(problems(api.get("/Content", params={"Page": "0", "Language": "en"}))) == {
         "Language"
     }
+
+
+def test_an_address_filter_the_database_cannot_hold_is_a_400(api: httpx.Client) -> None:
+    for value in ("+1415\x00", "", "x" * 321):
+        assert set(problems(api.get("/Messages", params={"address": value}))) == {"address"}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from opencomms.settings import ServerSettings, Settings
 from tests.console.support import browser, csrf_of, sign_in, signed_in, wait_completed
 from tests.support.server import ThreadServer, account_client
 
@@ -135,3 +138,26 @@ def test_another_accounts_pages_are_not_found(server: ThreadServer) -> None:
     assert operation_id not in listing.text
     assert search.status_code == 404
     assert operation_id not in progress.text
+
+
+def test_the_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
+    settings = ServerSettings(
+        database_url=f"sqlite:///{tmp_path}/opencomms.db",
+        secret_key_file=str(tmp_path / "opencomms.key"),
+        public_url="https://console.example",
+    )
+    running = ThreadServer(Settings(server=settings)).start()
+    try:
+        sid, token = running.new_account()
+        with browser(running) as client:
+            form = client.get("/signin")
+            # a client over http keeps no Secure cookie: hand the form's one back by hand
+            pre = form.headers["set-cookie"].split(";", 1)[0]
+            data = {"csrf": csrf_of(form.text), "username": sid, "secret": token}
+            response = client.post("/signin", data=data, headers={"Cookie": pre})
+    finally:
+        running.stop()
+
+    assert "; secure" in form.headers["set-cookie"].lower()
+    assert response.status_code == 302
+    assert "; secure" in response.headers["set-cookie"].lower()

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pytest_httpserver import HTTPServer
 
+from tests.console.support import wait_completed
 from tests.console.test_pages import FALLBACK
 from tests.support.server import ThreadServer, account_client
 
@@ -56,12 +57,12 @@ def sign_in(page: Page, account: tuple[str, str]) -> None:
 
 
 def send_soon(page: Page) -> str:
-    """Sends to the fallback number from the form, 3 s ahead so that the operation page
+    """Sends to the fallback number from the form, 5 s ahead so that the operation page
     opens before the operation settles; the operation's id."""
     page.get_by_role("link", name="Send a test").first.click()
     page.get_by_label("To (phone number in E.164 or email address)").fill(FALLBACK)
     page.get_by_label("Text").fill("Hello from the console")
-    soon = datetime.now(UTC) + timedelta(seconds=3)
+    soon = datetime.now(UTC) + timedelta(seconds=5)
     page.get_by_label(re.compile("^Send at")).fill(soon.isoformat(timespec="seconds"))
     page.get_by_role("button", name="Send").click()
     expect(page).to_have_url(re.compile(r"/operations/comms_operation_"))
@@ -88,11 +89,7 @@ def test_send_watch_open_replay_and_refused(
     expect(bar).to_have_attribute("value", "100", timeout=30_000)
     expect(page.locator(f'[data-percent="{operation_id}"]')).to_have_text("100 %")
     assert page.evaluate("window.notReloaded") is True  # the same page, moved by the stream
-    page.reload()  # the settled figures, server-rendered, for the screenshot
-    expect(page.get_by_role("heading", name="Delivery per channel")).to_be_visible()
-    screenshot = DOCS_SCREENSHOT if os.environ.get("OPENCOMMS_SCREENSHOT") else tmp_path / "op.png"
-    page.screenshot(path=str(screenshot), full_page=True)
-    assert screenshot.stat().st_size > 10_000
+    screenshot_of_a_mixed_operation(page, server, account, tmp_path)
 
     page.get_by_role("link", name="Messages").first.click()
     page.get_by_label("Address, Message id or attempt id").fill(FALLBACK)
@@ -125,6 +122,44 @@ def test_send_watch_open_replay_and_refused(
         response = page.goto(url)
         assert response is not None and response.status == 404
         expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def screenshot_of_a_mixed_operation(
+    page: Page, server: ThreadServer, account: tuple[str, str], tmp_path: Path
+) -> None:
+    """The README's picture: an operation reached on every channel, with failures."""
+    endings = ["0100", "0001", "0002", "0003", "0004", "0005"] * 4
+    to = [{"address": f"+1555010{e}", "channel": "PHONE"} for e in endings]
+    to += [{"address": a, "channel": "EMAIL"} for a in ("ann@example.com", "bounce@example.com")]
+    with account_client(server, account) as api:
+        sent = api.post("/Messages", json={"to": to, "content": {"text": "Hi"}}).json()
+        wait_completed(api, sent["operationId"])
+    page.goto(f"/operations/{sent['operationId']}")
+    expect(page.get_by_role("heading", name="Errors by code")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("^30008"))).to_be_visible()
+    screenshot = DOCS_SCREENSHOT if os.environ.get("OPENCOMMS_SCREENSHOT") else tmp_path / "op.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_data_pages_read_without_javascript_and_by_keyboard(
+    chromium: Browser, server: ThreadServer, account: tuple[str, str]
+) -> None:
+    context = chromium.new_context(base_url=server.url, java_script_enabled=False)
+    page = context.new_page()
+    with account_client(server, account) as api:
+        to = [{"address": FALLBACK, "channel": "PHONE"}]
+        sent = api.post("/Messages", json={"to": to, "content": {"text": "Hi"}}).json()
+        wait_completed(api, sent["operationId"])
+    sign_in(page, account)
+    page.goto(f"/operations/{sent['operationId']}")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    expect(page.locator(f"#progress-{sent['operationId']}")).to_have_attribute("value", "100")
+    expect(page.get_by_role("row", name=re.compile("^SMS 0 1"))).to_be_visible()
+    context.close()
+
+    assert focused == "Skip to content"
 
 
 def sign_out_and_in_as_another(page: Page, server: ThreadServer) -> None:

@@ -47,6 +47,7 @@ def test_the_send_form_sends_and_the_operation_page_shows_its_figures(
 
     assert "COMPLETED" in page and "100 %" in page
     assert cells(page, "recipients")[0] == "1" and cells(page, "delivered")[0] == "1"
+    assert cells(page, "handed to a channel")[0] == "1" and cells(page, "read")[0] == "0"
     assert cells(page, "SMS")[:3] == ["0", "1", "100.0 %"]  # reached as a fallback
     assert "On the first channel: 0.0 %; on a fallback: 100.0 %" in page
     assert "<svg" in page and "counts: " in page
@@ -203,3 +204,21 @@ def test_an_operations_messages_are_listed(server: ThreadServer, account: tuple[
 
     assert FALLBACK in page and BOUNCE not in page
     assert FALLBACK in everything and BOUNCE in everything
+
+
+def test_the_assets_are_served_from_the_package_and_nothing_from_elsewhere(
+    server: ThreadServer, account: tuple[str, str]
+) -> None:
+    with signed_in(server, account) as client:
+        page = client.get("/").text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+        served = [httpx.get(server.url + asset) for asset in assets]
+
+    assert sorted(assets) == [
+        "/static/console/console.css",
+        "/static/console/console.js",
+        "/static/console/htmx.min.js",
+    ]
+    assert all(response.status_code == 200 for response in served)
+    assert b"htmx" in served[assets.index("/static/console/htmx.min.js")].content
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', page)

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,13 +74,13 @@ def test_a_server_killed_mid_delivery_delivers_the_rest_after_restart(
 
     httpserver.expect_request("/hook", method="POST").respond_with_handler(slow_ok)
     sid, token = new_account_sid(), new_auth_token()
+    submit_log = tmp_path / "submits.jsonl"
     env = {
         "OPENCOMMS_ACCOUNT_SID": sid,
         "OPENCOMMS_AUTH_TOKEN": token,
         "OPENCOMMS_ALLOWED_CALLBACK_NETWORKS": "127.0.0.0/8,::1/128",
-        # the simulator re-delivers its receipts after the restart, as a carrier does, so
-        # every message still goes queued, sent, delivered, read: 4 events each
-        "OPENCOMMS_SIMULATOR_SUBMIT_LOG": str(tmp_path / "submits.jsonl"),
+        # the simulator re-delivers its receipts after the restart, as a carrier does
+        "OPENCOMMS_SIMULATOR_SUBMIT_LOG": str(submit_log),
     }
     server = ServeProcess(backend_url, tmp_path, env).start()
     try:
@@ -92,10 +93,58 @@ def test_a_server_killed_mid_delivery_delivers_the_rest_after_restart(
         server.start()
         wait_completed(api, operation_id, timeout=120)
 
-        expected = 1_000 * 4 + 2
-        wait_until(lambda: len({e["id"] for e in delivered_events(httpserver)}) >= expected, 300)
+        def arrived() -> bool:
+            expected = len(expected_events(submitted(submit_log))) + 2
+            return len({e["id"] for e in delivered_events(httpserver)}) >= expected
+
+        wait_until(arrived, 300)
     finally:
         server.stop()
 
-    events = delivered_events(httpserver)
-    assert len({e["id"] for e in events}) == expected
+    attempts = submitted(submit_log)
+    assert len({a["messageId"] for a in attempts.values()}) == 1_000
+    events = list({e["id"]: e for e in delivered_events(httpserver)}.values())
+    operation_events = [e["type"] for e in events if "message_id" not in e["data"]]
+    assert sorted(operation_events) == [
+        PREFIX + "operation.completed",
+        PREFIX + "operation.processing",
+    ]
+    assert_each_status_once(events, attempts)
+
+
+def submitted(submit_log: Path) -> dict[str, dict[str, Any]]:
+    """The attempts the simulator (the carrier) accepted, by id: none was submitted twice
+    (the crash rule: an attempt that may have reached its connector is never resent)."""
+    lines = [json.loads(line) for line in submit_log.read_text().splitlines() if line.strip()]
+    per_attempt = collections.Counter(line["attemptId"] for line in lines)
+    assert {a: n for a, n in per_attempt.items() if n > 1} == {}
+    return {line["attemptId"]: line for line in lines if line["result"] == "ACCEPTED"}
+
+
+def expected_events(attempts: dict[str, dict[str, Any]]) -> set[tuple[str, str]]:
+    """(attempt id, event type) of every status an accepted attempt goes through: RCS and
+    WhatsApp ones are read, the others only delivered."""
+    return {
+        (attempt_id, PREFIX + "message." + status)
+        for attempt_id, line in attempts.items()
+        for status in (PER_MESSAGE if line["channel"] in ("RCS", "WHATSAPP") else PER_MESSAGE[:3])
+    }
+
+
+def assert_each_status_once(events: list[dict[str, Any]], attempts: dict[str, Any]) -> None:
+    """Every status change of every attempt is one event, none is recorded twice.
+
+    A Message may have had a second attempt: a RCS attempt whose receipt had not come when
+    the server was killed waits out its fallback timeout (10 s) while the server is down
+    or slow to start, and the Message falls back to WhatsApp before the re-delivered
+    receipt is applied; the late receipt is still recorded (docs/decisions.md, "A
+    provider's delivery window, and taking back what the fallback left")."""
+    got = collections.Counter(
+        (e["data"]["downstream_id"], e["type"]) for e in events if "message_id" in e["data"]
+    )
+    assert {key: n for key, n in got.items() if n > 1} == {}
+    assert set(got) == expected_events(attempts)
+    first = {
+        (e["data"]["message_id"], e["type"]) for e in events if e["data"].get("attempt") == "1"
+    }
+    assert len(first) == 1_000 * len(PER_MESSAGE)

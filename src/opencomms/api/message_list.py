@@ -27,6 +27,7 @@ from opencomms.api.wire import message_json
 from opencomms.domain.channels import SenderChannel
 from opencomms.domain.ids import OPERATION_ID_RE
 from opencomms.domain.statuses import MessageStatus
+from opencomms.domain.storable import is_storable
 from opencomms.store import messages
 from opencomms.store.messages import MessageFilters
 
@@ -75,8 +76,8 @@ def _filters(values: Mapping[str, str], before: str, errors: list[FieldError]) -
     channel = enum_filter(dict(values), "channel", {c.value for c in SenderChannel}, errors)
     since, until = date_bounds(dict(values), "comms_message_", errors)
     address = values.get("address")
-    if address is not None and not 1 <= len(address) <= 320:
-        errors.append(FieldError("address", "must be 1 to 320 characters"))
+    if address is not None and (not 1 <= len(address) <= 320 or not is_storable(address)):
+        errors.append(FieldError("address", "must be 1 to 320 characters, without NUL"))
     return MessageFilters(
         before=min(before, until),
         since=since,

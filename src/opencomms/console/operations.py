@@ -27,7 +27,14 @@ AnyRequest = Request[Any, Any, Any]
 LISTED = 50
 POLL_SECONDS = 0.5
 STREAM_SECONDS = 600.0
-FUNNEL = ("recipients", "total", "queued", "sent", "delivered", "read")
+# each stage counts the Messages that got at least that far (a read one was delivered)
+FUNNEL = (
+    ("recipients", ("recipients",)),
+    ("Messages", ("total",)),
+    ("handed to a channel", ("sent", "delivered", "read", "undelivered")),
+    ("delivered", ("delivered", "read")),
+    ("read", ("read",)),
+)
 
 
 def _runtime(request: AnyRequest) -> Runtime:
@@ -102,9 +109,12 @@ async def operation_page(request: AnyRequest, operation_id: FromPath[str]) -> Re
         session=session,
         operation=operation,
         progress=progress[0] if progress else None,
-        funnel=[(name, stats[name]) for name in FUNNEL],
+        funnel=[(name, sum(stats[c] for c in columns)) for name, columns in FUNNEL],
         funnel_top=max(1, stats["recipients"]),
-        failures=[(n, stats[n]) for n in ("unaddressable", "undelivered", "failed", "canceled")],
+        failures=[
+            (n, stats[n])
+            for n in ("scheduled", "queued", "unaddressable", "undelivered", "failed", "canceled")
+        ],
         shares=shares,
         reached=sum(share.first + share.fallback for share in shares),
         errors=errors,
