@@ -95,10 +95,15 @@ async def _completed(server: ServerProcess, within_s: float) -> list[dict[str, A
 async def _no_failure(api: Api, listed: list[dict[str, Any]]) -> None:
     """A failed Message fails the run, named with its error."""
     failed = [body["id"] for body in listed if body["stats"]["failed"]]
+    named = []
+    for operation_id in failed[:3]:
+        page = await api.get_json("/Messages", operationId=operation_id)
+        for message in page["messages"]:
+            error = message["error"] or {}
+            named.append(f"{message['id']} of {operation_id}: {message['status']},")
+            named[-1] += f" error {error.get('code')} {error.get('message')!r}"
     if failed:
-        page = await api.get_json("/Messages", operationId=failed[0])
-        errors = [message["error"] for message in page["messages"]]
-        raise BenchFailure(f"{len(failed)} operations have a FAILED Message, e.g. {errors}")
+        raise BenchFailure(f"{len(failed)} operations have a FAILED Message: {'; '.join(named)}")
 
 
 def _check_run(

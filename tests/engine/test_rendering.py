@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from opencomms.domain.personalization import Template
+from opencomms.engine.render_process import RenderConfig, _on_alarm, render_one
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.settings import SimulatorSettings, TemplateSettings
 from tests.conftest import BACKENDS
@@ -56,6 +58,34 @@ async def test_a_recipient_over_its_time_fails_alone(renderer: Renderer) -> None
 
     assert texts(rendered) == ["Hi Ana", None, "Hi Cy"]
     assert rendered[1].error == "rendering took over 200 ms"
+
+
+class Dawdling:
+    """A value whose text takes wall time but no CPU, as a renderer waiting for a core
+    on a loaded machine does."""
+
+    def __str__(self) -> str:
+        time.sleep(0.5)
+        return "Ana"
+
+
+def test_a_recipients_time_bound_is_cpu_time_not_wall_time() -> None:
+    """Half a second without the CPU, over a 200 ms bound: rendered (the machine was
+    busy, the recipient cost nothing). A recipient spinning for its 200 ms of CPU still
+    fails. The renderer's own timer (SIGALRM or SIGPROF) is installed here, in this
+    process, as in the renderer."""
+    limits = renderer_settings().limits
+    config = RenderConfig(limits, timeout_ms=200, memory_bytes=512 * MIB)
+    previous = {s: signal.signal(s, _on_alarm) for s in (signal.SIGALRM, signal.SIGPROF)}
+    try:
+        waited = render_one({"text": Template(GREETING, limits)}, {"name": Dawdling()}, config)
+        spinning = render_one({"text": Template(SLOW + GREETING, limits)}, {"slow": "yes"}, config)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    assert waited == Rendered(texts={"text": "Hi Ana"})
+    assert spinning.error == "rendering took over 200 ms"
 
 
 async def test_a_recipient_over_the_memory_bound_fails_alone() -> None:
@@ -115,8 +145,9 @@ async def test_a_renderer_that_dies_is_replaced_and_only_its_recipient_fails() -
 
 async def test_a_renderer_that_hangs_is_replaced_and_only_its_recipient_fails() -> None:
     """A renderer that stops answering (as one stuck in a long C call would, where its
-    own time bound cannot interrupt it) is stopped after the time bound and a grace."""
-    renderer = Renderer(renderer_settings(render_timeout="2s"))
+    own time bound cannot interrupt it) is stopped: here it does not run at all, so
+    after STALLED times the time bound and a grace (12 s)."""
+    renderer = Renderer(renderer_settings(render_timeout="200ms"))
     try:
         await renderer.render({"text": GREETING}, [{"name": "warm"}])
         pid = renderer_pid(renderer)
@@ -128,6 +159,25 @@ async def test_a_renderer_that_hangs_is_replaced_and_only_its_recipient_fails() 
         assert texts(rendered) == ["Hi Ana", None, "Hi Cy"]
         assert "stopped the renderer" in str(rendered[1].error)
         assert not alive(pid)
+    finally:
+        await renderer.close()
+
+
+async def test_a_renderer_that_does_not_run_for_a_while_fails_no_one() -> None:
+    """Stopped for 2 s in the middle of a chunk, over its 200 ms bound and the grace in
+    wall time, as a renderer waiting for a core on a loaded machine (or answering while
+    this event loop is busy) may be: it used none of that time, so no recipient fails."""
+    renderer = Renderer(renderer_settings(render_timeout="200ms"))
+    try:
+        await renderer.render({"text": GREETING}, [{"name": "warm"}])
+        pid = renderer_pid(renderer)
+        people = [{"name": str(n)} for n in range(20_000)]
+        signal_soon(pid, signal.SIGSTOP, then=(2.0, signal.SIGCONT))
+
+        rendered = await renderer.render({"text": GREETING}, people)
+
+        assert texts(rendered) == [f"Hi {n}" for n in range(20_000)]
+        assert renderer_pid(renderer) == pid
     finally:
         await renderer.close()
 
@@ -147,9 +197,10 @@ def alive(pid: int) -> bool:
         return False
 
 
-def signal_soon(pid: int, signum: int) -> None:
+def signal_soon(pid: int, signum: int, then: tuple[float, int] | None = None) -> None:
     """Send `signum` to `pid` once it has used 50 ms of CPU more than now: in the middle
-    of the slow recipient, whatever the machine's speed."""
+    of the slow recipient (or the chunk), whatever the machine's speed; `then`: (seconds
+    later, another signal)."""
 
     def cpu() -> float:
         with open(f"/proc/{pid}/stat") as stat:
@@ -161,6 +212,9 @@ def signal_soon(pid: int, signum: int) -> None:
     def wait_then_signal() -> None:
         wait_until(lambda: cpu() > start + 0.05, timeout=30, interval=0.01)
         os.kill(pid, signum)
+        if then is not None:
+            time.sleep(then[0])
+            os.kill(pid, then[1])
 
     threading.Thread(target=wait_then_signal, daemon=True).start()
 

@@ -1,6 +1,11 @@
 """The renderer process: renders templates for recipients, one at a time, each under a
 time bound, the whole process under a memory bound (RLIMIT_AS).
 
+The time bound is CPU time (this process's, user and system: ITIMER_PROF), not wall
+time: rendering only computes, so what a recipient costs is the CPU it takes; on a
+loaded machine this process may wait for a core longer than the bound, and a recipient
+must not fail for that (a transient cause, not its template).
+
 It is started by engine/rendering.py as `python -m opencomms.engine.render_process
 CONFIG` and speaks length-prefixed msgpack frames: on stdin a `RenderJob` (templates and
 the variables of up to a chunk of recipients); on stdout `READY` once started, `COMPILED`
@@ -71,7 +76,7 @@ def read_frame(stream: IO[bytes]) -> bytes | None:
 
 
 class RenderTimeout(BaseException):
-    """Raised by the alarm; a BaseException so that no `except Exception` swallows it."""
+    """Raised by the CPU timer; a BaseException so that no `except Exception` swallows it."""
 
 
 class _Alarm:
@@ -86,12 +91,12 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
 @contextmanager
 def _deadline(seconds: float) -> Iterator[None]:
     _Alarm.armed = True
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
         _Alarm.armed = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 Compiled = dict[str, Template | str]  # path -> template, or why it does not compile
@@ -154,7 +159,7 @@ def serve(config: RenderConfig, jobs: IO[bytes], answers: IO[bytes]) -> None:
 def main() -> None:
     config = msgspec.json.decode(sys.argv[1], type=RenderConfig)
     resource.setrlimit(resource.RLIMIT_AS, (config.memory_bytes, config.memory_bytes))
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot break a frame

@@ -6,7 +6,11 @@ recipient under `[templates] render_timeout`, the whole child under
 that serves the API, or kill the server: the worst a recipient can do is stop the child,
 which is then replaced, and that recipient alone fails (30099). The child answers each
 recipient as it is done; one that does not answer within its time (plus a grace for
-the pipe and the scheduler) is the one that stopped it.
+the pipe) is the one that stopped it. That time is the child's CPU time (read from
+/proc; wall time where it cannot be read), as the child's own bound is: on a loaded
+machine the child may wait for a core, or this event loop be busy when its answer
+comes, for longer than the bound, and a recipient must not fail for that. A child that
+does not run at all (stopped) is given up after STALLED times as long in wall time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,6 +45,7 @@ log = logging.getLogger(__name__)
 
 STARTUP_S = 30.0  # start-up of a child, and compiling a job's templates
 GRACE_S = 1.0  # past a recipient's render_timeout before its child is stopped
+STALLED = 10  # times a recipient's wait, in wall time, for a child that does not run
 STOP_S = 5.0
 READ_BYTES = 1 << 16
 
@@ -50,6 +56,10 @@ class RendererUnavailable(RuntimeError):
 
 class _Lost(Exception):
     """The child died, or did not answer in time."""
+
+
+class _Late(_Lost):
+    """The child did not answer within a wait (it may still be about to)."""
 
 
 class _Child:
@@ -103,9 +113,20 @@ class _Child:
                         raise _Lost("the renderer exited")
                     self._buffer += data
                     answer = self._buffered()
-        except (OSError, TimeoutError) as error:
+        except TimeoutError as error:
+            raise _Late("the renderer stopped answering") from error
+        except OSError as error:
             raise _Lost("the renderer stopped answering") from error
         return answer
+
+    def cpu_s(self) -> float | None:
+        """The CPU time the child used so far (user and system), if it can be read."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b") ", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
     def _buffered(self) -> bytes | None:
         buffer, start = self._buffer, self._start
@@ -136,6 +157,9 @@ class _Child:
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _environment() -> dict[str, str]:
@@ -181,7 +205,7 @@ class Renderer:
         try:
             child = await self._started(RenderJob(templates, variables))
             for _ in variables:
-                rendered.append(self._decode(await child.receive(self._wait_s)))
+                rendered.append(self._decode(await self._answer(child)))
         except _Lost:
             await self._discard()
             rendered.append(Rendered(error=self._stopped_message()))
@@ -189,6 +213,22 @@ class Renderer:
             self._abandon()
             raise
         return rendered
+
+    async def _answer(self, child: _Child) -> bytes:
+        """The child's answer for its next recipient. It is late once the child used
+        the recipient's wait in CPU time without answering (stuck where its own bound
+        cannot stop it), or did not run for STALLED waits in wall time."""
+        started = child.cpu_s()
+        given_up_at = time.monotonic() + self._wait_s * STALLED
+        while True:
+            try:
+                return await child.receive(self._wait_s)
+            except _Late:
+                used = child.cpu_s()
+                if started is None or used is None or used - started >= self._wait_s:
+                    raise
+                if time.monotonic() >= given_up_at:
+                    raise
 
     async def _started(self, job: RenderJob) -> _Child:
         """A child with `job` compiled. A child lost before that (killed from outside
