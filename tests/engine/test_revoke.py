@@ -227,7 +227,7 @@ def _pool(api: httpx.Client) -> str:
     pool = api.post(
         "/SenderPools", json={"name": "rcs-then-sms", "senders": [created.json()["id"], sms["id"]]}
     )
-    assert pool.status_code == 201, pool.text
+    assert pool.status_code == 202, pool.text
     pool_id: str = pool.json()["id"]
     return pool_id
 

@@ -80,7 +80,8 @@ def assert_every_event_arrived(
     """Every event written reached the sink, and nothing else did; each Message's events
     tell its story up to its final status, each operation's its processing and
     completion; an event came twice only across a takeover of the sink, at most the
-    batch out at that moment."""
+    batch out at that moment. A Message may have the events of two attempts (a fallback
+    whose timeout ran out while a process was down), never one change told twice."""
     assert sink.ids() == expected
     kinds = sink.kinds()
     assert len(kinds) == len(messages) + len(operation_ids)
@@ -89,4 +90,5 @@ def assert_every_event_arrived(
         story = {"queued", final} | ({"sent"} if final in ("delivered", "undelivered") else set())
         assert story <= kinds[message["id"]], (message, kinds[message["id"]])
     assert all(kinds[o] == {"processing", "completed"} for o in operation_ids)
+    assert sink.repeated_changes() == {}
     assert sink.repeated() <= BATCH * takeovers, (sink.repeated(), takeovers)

@@ -27,6 +27,7 @@ class Received:
     id: str
     kind: str
     subject: str
+    attempt: str | None = None  # a Message event's attempt (`downstream_id`), if it has one
 
 
 class EventSink:
@@ -65,6 +66,15 @@ class EventSink:
         with self._lock:
             return len(self.received) - len({event.id for event in self.received})
 
+    def repeated_changes(self) -> dict[tuple[str, str], int]:
+        """The status changes told by more than one event (distinct ids): an attempt's
+        status, or a Message's or operation's own, recorded twice. A fallback gives a
+        Message a second attempt, whose changes are its own."""
+        with self._lock:
+            distinct = {event.id: event for event in self.received}.values()
+        counted = collections.Counter((e.attempt or e.subject, e.kind) for e in distinct)
+        return {change: n for change, n in counted.items() if n > 1}
+
     def kinds(self) -> dict[str, set[str]]:
         """Each subject's event kinds (`queued`, `sent`…), duplicates merged."""
         found: dict[str, set[str]] = collections.defaultdict(set)
@@ -79,7 +89,13 @@ def _received(event: dict[str, object]) -> Received:
     data = event["data"]
     assert isinstance(data, dict), event
     if kind.startswith(MESSAGE_PREFIX):
-        return Received(str(event["id"]), kind.removeprefix(MESSAGE_PREFIX), data["message_id"])
+        attempt = data.get("downstream_id")
+        return Received(
+            str(event["id"]),
+            kind.removeprefix(MESSAGE_PREFIX),
+            data["message_id"],
+            None if attempt is None else str(attempt),
+        )
     return Received(str(event["id"]), kind.removeprefix(OPERATION_PREFIX), data["operation_id"])
 
 
