@@ -96,6 +96,7 @@ def test_callbacks_of_a_sink_made_here_verify_with_both_signatures(
         ({"Page": "-1"}, {"Page"}),
         ({"InUse": "yes", "Status": "gone"}, {"InUse", "Status"}),
         ({"status": "active", "sinkSid": "DG1"}, {"status", "sinkSid"}),
+        ({"InUse": "maybe", "Limit": "5"}, {"InUse", "Limit"}),
     ],
 )
 def test_a_bad_sink_list_query_is_a_400_naming_each_problem(
@@ -223,3 +224,38 @@ def test_a_form_encoded_sink_under_v1_is_told_where_twilios_dialect_is(api: http
         refused = api.post(path, data={"Description": "d"})
         assert refused.status_code == 415
         assert f"/events/v1{path}" in refused.json()["message"]
+
+
+def test_every_unknown_filter_of_every_list_is_named_in_one_400(
+    events_api: httpx.Client, receiver: HTTPServer
+) -> None:
+    sink = make_sink(events_api, receiver.url_for("/hook"))
+    made = subscribe(events_api, sink["sid"], P + "operation.completed")
+    assert made.status_code == 201, made.text
+    lists = ["/Sinks", "/Subscriptions", f"/Subscriptions/{made.json()['sid']}/SubscribedEvents"]
+    unknown = {"profile": "p", "sink_sid": "x"}
+
+    for path in lists:
+        assert set(problems(events_api.get(path, params=unknown))) == set(unknown), path
+        paged = {"PageSize": "5", "Page": "0"}
+        assert events_api.get(path, params=paged).status_code == 200, path
+
+
+def test_a_bad_subscription_filter_and_an_unknown_one_are_named_together(
+    events_api: httpx.Client,
+) -> None:
+    refused = events_api.get("/Subscriptions", params={"SinkSid": "DG1", "Sink": "DG1"})
+
+    assert set(problems(refused)) == {"SinkSid", "Sink"}
+
+
+def test_documented_filters_still_filter(events_api: httpx.Client, receiver: HTTPServer) -> None:
+    used, unused = (make_sink(events_api, receiver.url_for(f"/hook{n}")) for n in range(2))
+    made = subscribe(events_api, used["sid"], P + "operation.completed")
+    assert made.status_code == 201, made.text
+
+    in_use = events_api.get("/Sinks", params={"InUse": "true", "PageSize": "5"}).json()
+    by_sink = events_api.get("/Subscriptions", params={"SinkSid": unused["sid"]}).json()
+
+    assert [s["sid"] for s in in_use["sinks"]] == [used["sid"]]
+    assert by_sink["subscriptions"] == []

@@ -92,3 +92,15 @@ def test_the_content_list_takes_twilios_page_counter(api: httpx.Client) -> None:
 def test_an_address_filter_the_database_cannot_hold_is_a_400(api: httpx.Client) -> None:
     for value in ("+1415\x00", "", "x" * 321):
         assert set(problems(api.get("/Messages", params={"address": value}))) == {"address"}
+
+
+def test_the_deliveries_of_a_sink_take_no_filter(api: httpx.Client) -> None:
+    made = api.post("/Sinks", json={"url": "http://127.0.0.1:9/hook"})
+    assert made.status_code == 201, made.text
+    url = f"/Sinks/{made.json()['id']}/Deliveries"
+
+    refused = api.get(url, params={"outcome": "FAILED", "since": "2026-01-01"})
+
+    assert set(problems(refused)) == {"outcome", "since"}
+    assert api.get(url).status_code == 200
+    assert api.get(url, params={"pageSize": "5"}).status_code == 200

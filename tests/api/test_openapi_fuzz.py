@@ -5,6 +5,7 @@ invalid ones, every operation) against a real server on both engines; no answer 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections import Counter
 from typing import Any
@@ -67,12 +68,13 @@ def test_no_case_of_the_document_is_a_server_error(
     server: ThreadServer, account: tuple[str, str]
 ) -> None:
     operations = _operations(server)
-    examples = max(1, CASES // (len(operations) * len(MODES)))
+    # headroom: an operation with few parameters runs out of distinct cases early
+    examples = math.ceil(CASES * 1.1 / (len(operations) * len(MODES)))
     run = FuzzRun(server, account)
     for operation in operations:
         for mode in MODES:
             _fuzz(operation, mode, examples, run)
     print(f"{run.sent} cases over {len(operations)} operations: {dict(run.statuses)}")
     assert run.server_errors == {}
-    assert run.sent >= CASES // 2  # small operations run out of distinct cases early
+    assert run.sent >= CASES * 0.9
     assert httpx.get(server.url + "/healthz").status_code == 200

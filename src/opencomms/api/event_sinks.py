@@ -131,8 +131,6 @@ async def list_event_sinks(request: AnyRequest) -> Response[bytes]:
         errors.append(FieldError("InUse", "must be true or false"))
     if filters.get("Status", "active") not in TWILIO_STATUSES:
         errors.append(FieldError("Status", f"must be one of {', '.join(TWILIO_STATUSES)}"))
-    if errors:
-        raise invalid(errors)
     in_use = None if "InUse" not in filters else filters["InUse"] == "true"
     ours = {twilio: status for status, twilio in STATUSES.items()}
     status = None if "Status" not in filters else ours.get(filters["Status"], "NONE")
@@ -146,6 +144,7 @@ async def list_event_sinks(request: AnyRequest) -> Response[bytes]:
         ),
         lambda sink: event_sink_json(sink, base),
         lambda sink: sink.id,
+        errors,
     )
     return json_response(body)
 

@@ -19,6 +19,7 @@ from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_response, runtime_of
 from opencomms.api.errors import FieldError, invalid, not_found
+from opencomms.api.paging import unknown_filters
 from opencomms.api.sinks import (
     MAX_DESCRIPTION,
     insert_subscription,
@@ -161,8 +162,9 @@ async def list_event_subscriptions(request: AnyRequest) -> Response[bytes]:
         {"SinkSid": request.query_params["SinkSid"]} if "SinkSid" in request.query_params else {}
     )
     sink_sid = filters.get("SinkSid")
+    errors = []
     if sink_sid is not None and not SINK_ID_RE.fullmatch(sink_sid):
-        raise invalid([FieldError("SinkSid", "must be a sink's sid: DG and 32 hex digits")])
+        errors.append(FieldError("SinkSid", "must be a sink's sid: DG and 32 hex digits"))
     base = events_base(request)
     body = await twilio_list(
         request,
@@ -173,6 +175,7 @@ async def list_event_subscriptions(request: AnyRequest) -> Response[bytes]:
         ),
         lambda subscription: event_subscription_json(subscription, base),
         lambda subscription: subscription.id,
+        errors,
     )
     return json_response(body)
 
@@ -230,9 +233,7 @@ async def delete_event_subscription(request: AnyRequest, sid: FromPath[str]) -> 
 async def list_subscribed_events(request: AnyRequest, sid: FromPath[str]) -> Response[bytes]:
     """Every type the subscription selects, on one page (there are eleven at most)."""
     subscription = await load_subscription(request, sid)
-    unknown = [FieldError(name, "is not a filter of this list") for name in request.query_params]
-    unknown = [e for e in unknown if e.field not in ("Page", "PageSize", "PageToken")]
-    if unknown:
+    if unknown := unknown_filters(request.query_params, ("Page",)):
         raise invalid(unknown)
     base = events_base(request)
     url = f"{base}/Subscriptions/{subscription.id}/SubscribedEvents"

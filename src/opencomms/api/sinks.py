@@ -16,6 +16,7 @@ from litestar.params import FromPath
 
 from opencomms.api.common import account_of, json_body, json_response, plain_list, runtime_of
 from opencomms.api.errors import ApiError, FieldError, invalid, not_found, unknown_fields
+from opencomms.api.paging import unknown_filters
 from opencomms.api.send_request import URL_PATTERN
 from opencomms.domain.clock import iso, now_ms, parse_iso_ms
 from opencomms.domain.ids import (
@@ -217,8 +218,11 @@ async def delete_sink(request: AnyRequest, sink_id: FromPath[str]) -> None:
 
 @get("/Sinks/{sink_id:str}/Deliveries")
 async def list_sink_deliveries(request: AnyRequest, sink_id: FromPath[str]) -> Response[bytes]:
-    """The most recent delivery attempts: outcome, response code, error, next retry."""
+    """The most recent delivery attempts: outcome, response code, error, next retry (one
+    page, no filter: a query parameter other than paging is a 400 naming it)."""
     sink = await load_sink(request, sink_id)
+    if problems := unknown_filters(request.query_params, ()):
+        raise invalid(problems)
     rows = await runtime_of(request).db.read(
         lambda conn: sinks.list_deliveries(conn, sink.id, MAX_DELIVERIES)
     )

@@ -86,16 +86,18 @@ async def twilio_list(
     fetch: Callable[[Conn, str, Page], Awaitable[Sequence[T]]],
     render: Callable[[T], dict[str, Any]],
     position: Callable[[T], str],
+    problems: Sequence[FieldError] = (),
 ) -> dict[str, Any]:
     """One page of a list in Twilio's shape, `{key: [...], "meta": {...}}`, newest first.
 
     `filters`: the list's filter parameters as the request gave them (already checked);
     `fetch(conn, account, page)` gives up to `page.size + 1` rows below `page.before`;
     `position(row)` is where the next page starts. `Page` (the page number) is only
-    echoed: the place is in the opaque `PageToken`.
+    echoed: the place is in the opaque `PageToken`. `problems`: those the caller found
+    in its filters, answered in one 400 with any unknown parameter, each named.
     """
     query = request.query_params
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(problems)
     # `Page` changes from page to page: it is not one of the filters a token is bound to
     paging = {name: value for name, value in query.items() if name != "Page"}
     page = page_of(request, paging, errors, filters)
