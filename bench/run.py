@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from bench.message_cost import against_driver
+from bench.message_cost import summary as cost_summary
 from bench.params import Parameters
 from bench.report import Result, Run, machine_info, print_table, save
 from bench.scenarios import Context
@@ -65,10 +67,15 @@ def _set_ratios(run: Run, params: Parameters) -> None:
     }
     for result in run.results:
         limit = baselines.get(result.engine)
+        cost = result.details.get("message_cost") if result.scenario == "end-to-end" else None
+        if cost:  # one message's rows and CPU beside the driver's µs per row
+            if limit:
+                cost |= against_driver(cost, limit)
+            result.ratio = cost_summary(cost)
         if not limit or result.measured is None:
             continue
         if result.scenario == "end-to-end":
-            result.ratio = f"{result.measured / limit:.1%} of insert"
+            result.ratio = f"{result.measured / limit:.1%} of insert; " + result.ratio
         elif result.scenario == "accept-10k":
             insert_ms = params.accept_recipients / limit * 1000
             result.ratio = f"{result.measured / insert_ms:.1f}× a {insert_ms:.0f} ms insert"

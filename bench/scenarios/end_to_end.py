@@ -9,11 +9,14 @@ first channel delivers and reads), plus processing and completed per operation.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.api import Api, send_body
+from bench.cpu_budget import budget, postgres_server_pids, snapshot
+from bench.message_cost import message_cost, settled_writes, table_writes
 from bench.params import Parameters
 from bench.report import Result
 from bench.scenarios import Context, check, checked
@@ -42,6 +45,9 @@ class EndToEnd:
     progress: list[tuple[float, int]] = field(default_factory=list)
     events_progress: list[tuple[float, int]] = field(default_factory=list)
     sink: dict[str, Any] = field(default_factory=dict)
+    writes_before: dict[str, int] = field(default_factory=dict)  # bench/message_cost.py
+    budget: dict[str, Any] = field(default_factory=dict)  # bench/cpu_budget.py
+    cost: dict[str, Any] = field(default_factory=dict)
 
     @property
     def drained(self) -> bool:
@@ -134,7 +140,17 @@ async def _check_sink_after(
         _check_sink(summary, operation_ids, recipients)
 
 
-async def _drive(server: ServerProcess, sink: SinkProcess | None, params: Parameters) -> EndToEnd:
+def _parts(server: ServerProcess, url: str) -> dict[str, list[int]]:
+    """The processes whose CPU a message costs: the server, and PostgreSQL's (all of
+    them, other databases' too: on a quiet machine that is this run's)."""
+    if url.startswith("sqlite:"):
+        return {"opencomms": [server.pid]}
+    return {"opencomms": [server.pid], "postgresql": postgres_server_pids()}
+
+
+async def _drive(
+    server: ServerProcess, sink: SinkProcess | None, params: Parameters, url: str
+) -> EndToEnd:
     operations, recipients = params.e2e_operations, params.e2e_recipients
     bodies = [send_body(recipients, offset=i * recipients) for i in range(operations)]
     outcome = EndToEnd(messages=operations * recipients)
@@ -143,6 +159,8 @@ async def _drive(server: ServerProcess, sink: SinkProcess | None, params: Parame
     async with Api(server.url, server.credentials.auth) as api:
         if sink is not None:
             await api.add_sink(sink.url + "/events")
+        outcome.writes_before = await table_writes(url)
+        cpu_before = snapshot(_parts(server, url))
         started = time.monotonic()
         operation_ids = [await api.send(body) for body in bodies]
         outcome.posted_s = time.monotonic() - started
@@ -163,6 +181,8 @@ async def _drive(server: ServerProcess, sink: SinkProcess | None, params: Parame
     if sink is not None:
         await _wait_drained(sink, outcome, started, params)
         await _check_sink_after(sink, outcome, operation_ids, recipients)
+    cpu_after = snapshot(_parts(server, url))
+    outcome.budget = budget(cpu_before, cpu_after, outcome.messages, os.cpu_count() or 1)
     outcome.peak_rss_mb = server.peak_rss_mb()
     return outcome
 
@@ -174,10 +194,13 @@ def _one_run(context: Context, engine: str, with_sink: bool) -> EndToEnd:
         sink = SinkProcess().start() if with_sink else None
         try:
             with ServerProcess(url, directory, allow_loopback_sinks=with_sink) as server:
-                outcome = asyncio.run(_drive(server, sink, context.params))
+                outcome = asyncio.run(_drive(server, sink, context.params, url))
         finally:
             if sink is not None:
                 sink.stop()
+        # after the server stopped: its backends have flushed their counters on exit
+        after = asyncio.run(settled_writes(url))
+        outcome.cost = message_cost(outcome.writes_before, after, outcome.budget, outcome.messages)
     context.run.progress[label] = outcome.progress
     if with_sink:
         context.run.progress[label + ": events at the sink ÷ 4"] = outcome.events_progress
@@ -191,6 +214,7 @@ def _figures(outcome: EndToEnd) -> dict[str, Any]:
         "completed_s": round(outcome.completed_s, 2),
         "completed_rate": round(outcome.messages / outcome.completed_s),
         "peak_rss_mb": round(outcome.peak_rss_mb, 1),
+        "message_cost": outcome.cost,  # bench/message_cost.py; the driver's beside it later
     }
     if outcome.events_expected:
         figures["sink_drained_s"] = outcome.drained_s and round(outcome.drained_s, 2)
