@@ -14,7 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.events.helpers import assert_signed, posted_batches, wait_for_events
-from tests.support.polling import send, wait_completed
+from tests.support.polling import send, wait_completed, wait_until
 from tests.support.server import ThreadServer
 
 P = "com.twilio.comms-api."
@@ -259,3 +259,46 @@ def test_documented_filters_still_filter(events_api: httpx.Client, receiver: HTT
 
     assert [s["sid"] for s in in_use["sinks"]] == [used["sid"]]
     assert by_sink["subscriptions"] == []
+
+
+LIFECYCLE = [P + "message.queued", P + "message.sent", P + "message.delivered"]
+
+
+def test_a_sink_that_does_not_batch_gets_each_event_alone_signed_in_order(
+    events_api: httpx.Client, api: httpx.Client, account: tuple[str, str], receiver: HTTPServer
+) -> None:
+    """Twilio's example sink (`batch_events: false`): one CloudEvent object per POST."""
+    unbatched = {"destination": receiver.url_for("/hook"), "method": "POST", "batch_events": False}
+    made = events_api.post(
+        "/Sinks",
+        data={
+            "Description": "d",
+            "SinkType": "webhook",
+            "SinkConfiguration": json.dumps(unbatched),
+        },
+    )
+    assert made.status_code == 201, made.text
+    sink = made.json()
+    assert sink["sink_configuration"]["batch_events"] is False
+    assert (
+        events_api.get(f"/Sinks/{sink['sid']}").json()["sink_configuration"]
+        == (sink["sink_configuration"])
+    )
+    assert subscribe(events_api, sink["sid"], *LIFECYCLE).status_code == 201
+
+    to = [{"address": f"+1415555010{n}", "channel": "PHONE"} for n in range(3)]
+    wait_completed(api, send(api, {"to": to, "content": {"text": "Hi"}}))
+
+    def bodies() -> list[Any] | None:
+        found = [json.loads(request.get_data()) for request, _ in posted_batches(receiver)]
+        return found if len({b["id"] for b in found}) >= 3 * len(LIFECYCLE) else None
+
+    posted = wait_until(bodies, 60)
+    assert all(isinstance(body, dict) for body in posted)  # never an array
+    by_message: dict[str, list[str]] = {}
+    for body in {b["id"]: b for b in posted}.values():  # at least once: ids tell repeats
+        by_message.setdefault(body["source"], []).append(body["type"])
+    assert len(by_message) == 3
+    assert all(types == LIFECYCLE for types in by_message.values()), by_message
+    for request, _ in posted_batches(receiver):
+        assert_signed(request, account[1], sink["opencomms"]["secret"])

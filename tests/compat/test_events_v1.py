@@ -294,7 +294,7 @@ def test_a_bad_sink_lists_every_problem_and_makes_nothing(events_api: httpx.Clie
     configuration = {
         "destination": "http://169.254.169.254/latest/meta-data/",
         "method": "GET",
-        "batch_events": False,
+        "batch_events": "no",
         "arn": "x",
     }
     found = problems(

@@ -53,7 +53,11 @@ def event_sink_json(sink: SinkRecord, base: str, *, secret: str | None = None) -
         "date_updated": twilio_date(sink.updated_at),
         "description": sink.description,
         "sid": sink.id,
-        "sink_configuration": {"destination": sink.url, "method": "POST", "batch_events": True},
+        "sink_configuration": {
+            "destination": sink.url,
+            "method": "POST",
+            "batch_events": bool(sink.batch_events),
+        },
         "sink_type": "webhook",
         "status": STATUSES.get(sink.status, "failed"),
         "url": url,
@@ -89,13 +93,8 @@ def _configuration(text: str | None, errors: list[FieldError]) -> dict[str, Any]
     method = configuration.get("method", "POST")
     if not isinstance(method, str) or method.upper() != "POST":
         errors.append(FieldError(f"{CONFIGURATION}.method", "must be POST: events are posted"))
-    if configuration.get("batch_events", True) is not True:
-        errors.append(
-            FieldError(
-                f"{CONFIGURATION}.batch_events",
-                "must be true: opencomms always posts a JSON array of events",
-            )
-        )
+    if not isinstance(configuration.get("batch_events", True), bool):
+        errors.append(FieldError(f"{CONFIGURATION}.batch_events", "must be true or false"))
     return configuration
 
 
@@ -117,7 +116,10 @@ async def create_event_sink(request: AnyRequest) -> Response[bytes]:
         errors += await sink_problems(request, destination, description or "", fields)
     if errors or not isinstance(destination, str) or description is None:
         raise invalid(errors)
-    sink, secret = await insert_webhook_sink(request, destination, description, fields[0])
+    batched = (configuration or {}).get("batch_events", True) is not False
+    sink, secret = await insert_webhook_sink(
+        request, destination, description, fields[0], batch_events=batched
+    )
     return json_response(event_sink_json(sink, events_base(request), secret=secret), status=201)
 
 

@@ -130,9 +130,10 @@ async def sink_problems(
 
 
 async def insert_webhook_sink(
-    request: AnyRequest, url: str, description: str, url_field: str
+    request: AnyRequest, url: str, description: str, url_field: str, *, batch_events: bool = True
 ) -> tuple[SinkRecord, str]:
-    """The new sink (its checks passed) and its Standard Webhooks secret, in the clear."""
+    """The new sink (its checks passed) and its Standard Webhooks secret, in the clear;
+    `batch_events` False: its events are POSTed one at a time, each a single object."""
     runtime, account = runtime_of(request), account_of(request)
     limit = runtime.settings.sinks.max_per_account
     secret = new_webhook_secret()
@@ -147,6 +148,7 @@ async def insert_webhook_sink(
             description=description, secret_sealed=sealed, status="ACTIVE",
             cursor_txid=cursor.txid, cursor_seq=cursor.seq, tries=0, failing_since=None,
             next_attempt_at=now, created_at=now, updated_at=now, last_used_at=None,
+            batch_events=batch_events,
         )  # fmt: skip
         await sinks.insert_sink(conn, sink)
         return sink

@@ -29,6 +29,7 @@ from opencomms.domain.event_types import EVENT_TYPES, TYPE_PREFIX
 
 __all__ = [
     "encode_batch",
+    "encode_event",
     "envelope",
     "message_source",
     "operation_source",
@@ -74,6 +75,11 @@ def envelope(
 def encode_batch(envelopes: Sequence[Mapping[str, Any]]) -> bytes:
     """The body of one delivery: a compact JSON array, UTF-8, non-ASCII unescaped."""
     return msgspec.json.encode(list(envelopes))
+
+
+def encode_event(envelope: Mapping[str, Any]) -> bytes:
+    """The body of a delivery to a sink that does not batch: one CloudEvent object."""
+    return msgspec.json.encode(envelope)
 
 
 def operation_source(operation_id: str) -> str:

@@ -37,7 +37,7 @@ from opencomms.background.backoff import until_stored
 from opencomms.background.ownership import Ownership
 from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
-from opencomms.events.cloudevents import encode_batch
+from opencomms.events.cloudevents import encode_batch, encode_event
 from opencomms.events.payloads import event_id
 from opencomms.events.posting import PostLimits, PostResult, post_bounded
 from opencomms.events.retry import backoff_ms, retry_after_ms
@@ -299,7 +299,9 @@ class EventDelivery:
 
     async def _send(self, flight: _Flight, events: list[PendingEvent]) -> str:
         found = flight.found
-        body = encode_batch([found.envelopes[event.seq] for event in events])
+        envelopes = [found.envelopes[event.seq] for event in events]
+        # a sink that does not batch gets each event alone, as one object (batches of 1)
+        body = encode_batch(envelopes) if found.sink.batch_events else encode_event(envelopes[0])
         signed = signed_headers(
             found.sink.url,
             body,

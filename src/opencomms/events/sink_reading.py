@@ -40,6 +40,8 @@ async def read_round(
     # busy with the delivery that failed
     if sink is None or sink.status != "ACTIVE" or sink.next_attempt_at > now_ms():
         return None
+    if not sink.batch_events:  # each event is POSTed alone
+        batch_size = 1
     patterns = await sinks.subscription_types(conn, sink.id)
     progress = LaneProgress.decode(await sinks.lane_progress(conn, sink.id), lanes)
     window = await sinks.pending_events(conn, sink, patterns, lanes * batch_size)

@@ -70,6 +70,8 @@ class SinkRecord(NamedTuple):
     created_at: int
     updated_at: int
     last_used_at: int | None  # a callback sink: when a send last named it
+    # False: each event is POSTed alone, as one CloudEvent object (SQLite gives 0 or 1)
+    batch_events: bool = True
 
 
 class SubscriptionRecord(NamedTuple):
