@@ -49,6 +49,18 @@ def _assert_sound(run: Run, engine: str, directory: Path) -> None:
         assert (directory / "results" / "latest-end-to-end.png").stat().st_size > 0
         assert (directory / "results" / "latest-single-sends.png").stat().st_size > 0
     _assert_single_sends(run)
+    _assert_message_cost(run)
+
+
+def _assert_message_cost(run: Run) -> None:
+    """Each end-to-end run reports what one message cost: at least its Message row
+    written, some server CPU, and both beside the driver's own µs per row."""
+    for result in (r for r in run.results if r.scenario == "end-to-end"):
+        cost = result.details["message_cost"]
+        assert cost["rows_per_message_by_table"]["messages"] >= 1, cost
+        assert cost["server_cpu_us_per_message"] > 0, cost
+        assert cost["driver_us_per_row"] > 0 and cost["cpu_in_driver_rows"] > 0, cost
+        assert "µs CPU (driver" in result.ratio, result.ratio
 
 
 def _assert_single_sends(run: Run) -> None:
