@@ -359,6 +359,8 @@ sinks = sa.Table(
     sa.Column("cursor_seq", sa.BigInteger, nullable=False),
     # per lane, the last event delivered beyond the cursor (JSON; events/lanes.py)
     sa.Column("lane_progress", sa.Text, nullable=True),
+    # False: each event is POSTed alone, as one CloudEvent object (Twilio's batch_events)
+    sa.Column("batch_events", sa.Boolean, nullable=False, server_default=sa.true()),
     # retries of the batch after the cursor
     sa.Column("tries", sa.Integer, nullable=False),
     sa.Column("failing_since", Time, nullable=True),
