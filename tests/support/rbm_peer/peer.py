@@ -68,7 +68,9 @@ class RbmPeer:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token_uri = self.url + "/token"
-        self._lock = threading.Lock()
+        # reentrant: a delivery changes a message's state and queues its events as one
+        # step under it, so that no reader sees a message delivered with nothing pending
+        self._lock = threading.RLock()
         subscription = f"projects/opencomms-test/subscriptions/rbm-{agent_id}"
         self._pusher = Pusher(
             Records(), self._lock, subscription, min_backoff, max_backoff, retry_for,

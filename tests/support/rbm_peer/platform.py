@@ -69,7 +69,7 @@ def _event_id(prefix: str) -> str:
 
 
 class Platform:
-    def __init__(self, agent_id: str, token_uri: str, pusher: Pusher, lock: threading.Lock):
+    def __init__(self, agent_id: str, token_uri: str, pusher: Pusher, lock: threading.RLock):
         self.agent_id = agent_id
         self.token_uri = token_uri
         self.pusher = pusher
@@ -170,10 +170,12 @@ class Platform:
 
     def deliver(self, message_id: str, anyway: bool = False) -> list[dict[str, Any]]:
         """Deliver a queued message if its phone is online (or `anyway`); its events are
-        queued for the webhook, and returned."""
-        events = self.reach(message_id, anyway)
-        if events:
-            self.pusher.publish(events, ordered=len(events) > 1)
+        queued for the webhook, and returned (one step under the lock, so that a message
+        is never seen delivered before its events are pending)."""
+        with self.lock:
+            events = self.reach(message_id, anyway)
+            if events:
+                self.pusher.publish(events, ordered=len(events) > 1)
         return events
 
     def reach(self, message_id: str, anyway: bool = False) -> list[dict[str, Any]]:
@@ -197,16 +199,16 @@ class Platform:
     def expire(self, message_id: str) -> None:
         """A held message reaches its expiry: revoked (TTL_EXPIRATION_REVOKED), or, when
         revocations race deliveries, delivered (TTL_EXPIRATION_REVOKE_FAILED first)."""
-        message = self.records.accepted[message_id]
-        if message.state != QUEUED:
-            return
-        if self.options.revoke_race:
-            self._server_event(message, "TTL_EXPIRATION_REVOKE_FAILED")
-            self.deliver(message_id, anyway=True)
-            return
         with self.lock:
+            message = self.records.accepted[message_id]
+            if message.state != QUEUED:
+                return
+            if self.options.revoke_race:
+                self._server_event(message, "TTL_EXPIRATION_REVOKE_FAILED")
+                self.deliver(message_id, anyway=True)
+                return
             message.state = EXPIRED
-        self._server_event(message, "TTL_EXPIRATION_REVOKED")
+            self._server_event(message, "TTL_EXPIRATION_REVOKED")
 
     def _server_event(self, message: Accepted, event_type: str) -> None:
         if self.options.expiry_events:

@@ -64,7 +64,7 @@ class Pusher:
     def __init__(
         self,
         records: Records,
-        lock: threading.Lock,
+        lock: threading.RLock,
         subscription: str,
         min_backoff: float,
         max_backoff: float,
