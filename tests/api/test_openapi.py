@@ -8,54 +8,19 @@ import re
 from typing import Any
 
 import httpx
-import jsonschema
 import pytest
 from litestar.routes import HTTPRoute
 
+from tests.support.openapi import assert_documented, document_of
 from tests.support.polling import wait_completed
 from tests.support.server import ThreadServer
 
 SEND = {"to": [{"address": "+14155550100", "channel": "PHONE"}], "content": {"text": "Hi"}}
+ERROR_SCHEMAS = ("Error", "FieldError")
 UNKNOWN_MESSAGE = "comms_message_01h9krwprkeee8fzqspvwy6nq8"
 SINK_CONFIGURATION = json.dumps(
     {"destination": "http://127.0.0.1:9/hook", "method": "post", "batch_events": True}
 )
-
-
-def document_of(server: ThreadServer) -> dict[str, Any]:
-    answer = httpx.get(server.url + "/v1/openapi.json")  # public: no credentials
-    assert answer.status_code == 200, answer.text
-    document: dict[str, Any] = answer.json()
-    return document
-
-
-def operation_for(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
-    """The operation whose path template matches the concrete `path`."""
-    for template, item in document["paths"].items():
-        pattern = re.sub(r"\{[^}]+\}", "[^/]+", template)
-        if re.fullmatch(pattern, path) and method.lower() in item:
-            operation: dict[str, Any] = item[method.lower()]
-            return operation
-    raise AssertionError(f"{method} {path} is not in the document")
-
-
-def assert_documented(document: dict[str, Any], answer: httpx.Response) -> None:
-    """The answer's status is documented for its operation and its body fits the schema."""
-    request = answer.request
-    operation = operation_for(document, request.method, request.url.path)
-    status = str(answer.status_code)
-    responses = operation["responses"]
-    assert status in responses, (request.method, request.url.path, status, answer.text)
-    content = responses[status].get("content")
-    if not content:
-        assert answer.content == b"", answer.text
-        return
-    media_type = answer.headers["content-type"].split(";")[0]
-    assert media_type in content or "*/*" in content, (media_type, list(content))
-    schema = (content.get(media_type) or content["*/*"])["schema"]
-    if media_type == "application/json":
-        rooted = {**schema, "components": document["components"]}
-        jsonschema.Draft202012Validator(rooted).validate(answer.json())
 
 
 def test_every_route_is_in_the_document(server: ThreadServer) -> None:
@@ -175,3 +140,53 @@ def test_every_documented_page_size_is_taken(
             answer = client.get(concrete, params={name: "1"})
             assert answer.status_code in (200, 404), (path, answer.text)
             assert_documented(document, answer)
+
+
+def _success_schemas(document: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(method, path, status, schema) of every JSON success answer in the document."""
+    return [
+        (method, path, status, response["content"]["application/json"]["schema"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict)
+        for status, response in operation.get("responses", {}).items()
+        if status.startswith("2") and "application/json" in response.get("content", {})
+    ]
+
+
+def test_no_success_answer_is_a_bare_object(server: ThreadServer) -> None:
+    """Every JSON success names a component with its fields: a route added without its
+    schema in openapi/document.py's SUCCESS fails here."""
+    document = document_of(server)
+    components = document["components"]["schemas"]
+    found = _success_schemas(document)
+    assert len(found) >= 90
+    bare = [f"{m} {p} {s}" for m, p, s, schema in found if schema == {"type": "object"}]
+    assert bare == []
+    for method, path, status, schema in found:
+        name = schema["$ref"].removeprefix("#/components/schemas/")
+        assert components[name]["properties"], (method, path, status)
+
+
+def _objects(schema: Any) -> list[dict[str, Any]]:
+    """Every object schema with named fields inside `schema`, itself included."""
+    if isinstance(schema, list):
+        return [found for item in schema for found in _objects(item)]
+    if not isinstance(schema, dict):
+        return []
+    inner = [found for value in schema.values() for found in _objects(value)]
+    return ([schema] if "properties" in schema else []) + inner
+
+
+def test_every_resource_lists_all_its_fields(server: ThreadServer) -> None:
+    """Every object of every answer's schema is closed (`additionalProperties: false`): a
+    field added to an answer and not to its schema makes the answer invalid. (The error
+    body is msgspec's schema of ErrorBody.)"""
+    components = document_of(server)["components"]["schemas"]
+    answers = [schema for name, schema in components.items() if name not in ERROR_SCHEMAS]
+    objects = _objects(answers)
+    assert len(objects) >= 50
+    open_ones = [
+        sorted(o["properties"]) for o in objects if o.get("additionalProperties") is not False
+    ]
+    assert open_ones == []

@@ -156,7 +156,7 @@ async def fetch_event_sink(request: AnyRequest, sid: FromPath[str]) -> Response[
     return json_response(event_sink_json(await load_sink(request, sid), events_base(request)))
 
 
-@post("/Sinks/{sid:str}")
+@post("/Sinks/{sid:str}", status_code=200)
 async def update_event_sink(request: AnyRequest, sid: FromPath[str]) -> Response[bytes]:
     """Twilio's update changes the description only."""
     form = await form_body(request, ("Description",))

@@ -207,7 +207,7 @@ async def _update(
     )
 
 
-@post("/Subscriptions/{sid:str}")
+@post("/Subscriptions/{sid:str}", status_code=200)
 async def update_event_subscription(request: AnyRequest, sid: FromPath[str]) -> Response[bytes]:
     """Twilio's update changes the description."""
     form = await form_body(request, ("Description",))
@@ -292,7 +292,7 @@ async def fetch_subscribed_event(
     return json_response(subscribed_event_json(subscription, event_type, events_base(request)))
 
 
-@post("/Subscriptions/{sid:str}/SubscribedEvents/{event_type:str}")
+@post("/Subscriptions/{sid:str}/SubscribedEvents/{event_type:str}", status_code=200)
 async def update_subscribed_event(
     request: AnyRequest, sid: FromPath[str], event_type: FromPath[str]
 ) -> Response[bytes]:

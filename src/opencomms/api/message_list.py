@@ -143,7 +143,7 @@ async def search_messages(request: AnyRequest) -> Response[bytes]:
     return await _listed(request, {**values, **paging}, errors)
 
 
-@get("/Messages/Seek/{attempt_id:str}")
+@get("/Messages/Seek/{attempt_id:str}", status_code=301)
 async def seek_message(request: AnyRequest, attempt_id: FromPath[str]) -> Response[bytes]:
     """301 to the Message an attempt id (`SM…`/`MM…`, as events and receipts name it)
     belongs to."""

@@ -155,7 +155,9 @@ async def fetch_pool(request: AnyRequest, pool_id: FromPath[str]) -> Response[by
     return json_response(pool_json(await _load(request, pool_id)))
 
 
-@route("/SenderPools/{pool_id:str}", http_method=[HttpMethod.POST, HttpMethod.PATCH])
+@route(
+    "/SenderPools/{pool_id:str}", http_method=[HttpMethod.POST, HttpMethod.PATCH], status_code=200
+)
 async def update_pool(request: AnyRequest, pool_id: FromPath[str]) -> Response[bytes]:
     body = await json_body(request)
     pool = await _apply(request, body, await _load(request, pool_id))

@@ -191,7 +191,7 @@ async def fetch_sender(request: AnyRequest, sender_id: FromPath[str]) -> Respons
     return json_response(sender_json(await _load(request, sender_id)))
 
 
-@route("/Senders/{sender_id:str}", http_method=[HttpMethod.POST, HttpMethod.PATCH])
+@route("/Senders/{sender_id:str}", http_method=[HttpMethod.POST, HttpMethod.PATCH], status_code=200)
 async def update_sender(request: AnyRequest, sender_id: FromPath[str]) -> Response[bytes]:
     body = await json_body(request)
     current = await _load(request, sender_id)

@@ -1,8 +1,8 @@
 """The finished document: Litestar's paths (generated from the route handlers) completed
 with what the handlers cannot say, since they read and check their bodies by hand: the
-request bodies, the JSON answers, the contract's error body on every error status, and
-the auth scheme (HTTP Basic: an account SID with its auth token, or an API key SID with
-its secret)."""
+request bodies, the schemas of the JSON answers (schemas.py, twilio_schemas.py), the
+contract's error body on every error status, and the auth scheme (HTTP Basic: an account
+SID with its auth token, or an API key SID with its secret)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import msgspec
 
 from opencomms.api.errors import ErrorBody
 from opencomms.api.twilio_form import EVENTS_PREFIX
+from opencomms.openapi.schemas import V1_SCHEMAS, ref
+from opencomms.openapi.twilio_schemas import TWILIO_SCHEMAS
 
 __all__ = ["finish"]
 
@@ -51,6 +53,69 @@ EVENTS_FILTERS: dict[str, dict[str, Any]] = {
     "/Sinks": {"InUse": {"type": "string", "enum": ["true", "false"]}, "Status": {"type": "string"}}
 }
 NOT_LISTS = ("/healthz", "/Account")
+VERSION_PREFIXES = ("/v1/", "/preview/")
+# The schema of each operation's success answer, by method and path (under /v1 and
+# /preview alike; /events/v1 in full); its status is the one the handler declares.
+# A 204 and the 301 of a Seek have no body.
+SUCCESS: dict[tuple[str, str], str] = {
+    ("post", "/Messages"): "Accepted",
+    ("get", "/Messages"): "MessageList",
+    ("post", "/Messages/Search"): "MessageList",
+    ("get", "/Messages/{message_id}"): "MessageWithAttempts",
+    ("post", "/Messages/{message_id}/Cancel"): "Message",
+    ("get", "/Messages/Operations"): "OperationList",
+    ("get", "/Messages/Operations/{operation_id}"): "Operation",
+    ("post", "/Messages/Operations/{operation_id}/Cancel"): "Operation",
+    ("get", "/Messages/Operations/{operation_id}/Errors"): "OperationErrorList",
+    ("get", "/Senders"): "SenderList",
+    ("post", "/Senders"): "Sender",
+    ("post", "/Senders/Search"): "SenderList",
+    ("post", "/Senders/Resolve"): "SenderResolution",
+    ("get", "/Senders/{sender_id}"): "Sender",
+    ("post", "/Senders/{sender_id}"): "Sender",
+    ("patch", "/Senders/{sender_id}"): "Sender",
+    ("get", "/SenderPools"): "SenderPoolList",
+    ("post", "/SenderPools"): "SenderPoolAccepted",
+    ("get", "/SenderPools/{pool_id}"): "SenderPool",
+    ("post", "/SenderPools/{pool_id}"): "SenderPool",
+    ("patch", "/SenderPools/{pool_id}"): "SenderPool",
+    ("get", "/SenderPools/{pool_id}/Senders"): "SenderList",
+    ("post", "/SenderPools/{pool_id}/Senders"): "SenderPoolAccepted",
+    ("get", "/SenderPools/Operations"): "SenderPoolOperationList",
+    ("get", "/SenderPools/Operations/{operation_id}"): "SenderPoolOperation",
+    ("get", "/ApiKeys"): "ApiKeyList",
+    ("post", "/ApiKeys"): "ApiKeyCreated",
+    ("get", "/OptOuts"): "OptOutList",
+    ("post", "/OptOuts"): "OptOut",
+    ("get", "/OptOuts/{address}"): "OptOut",
+    ("get", "/Account"): "Account",
+    ("get", "/Content"): "ContentList",
+    ("post", "/Content"): "Content",
+    ("get", "/Content/{sid}"): "Content",
+    ("get", "/Sinks"): "SinkList",
+    ("post", "/Sinks"): "SinkCreated",
+    ("get", "/Sinks/{sink_id}"): "Sink",
+    ("get", "/Sinks/{sink_id}/Deliveries"): "SinkDeliveries",
+    ("post", "/Sinks/{sink_id}/Replay"): "SinkReplay",
+    ("get", "/Subscriptions"): "SubscriptionList",
+    ("post", "/Subscriptions"): "Subscription",
+    ("get", "/Subscriptions/{subscription_id}"): "Subscription",
+    ("get", "/healthz"): "Health",
+    ("get", "/events/v1/Sinks"): "EventSinkList",
+    ("post", "/events/v1/Sinks"): "EventSink",
+    ("get", "/events/v1/Sinks/{sid}"): "EventSink",
+    ("post", "/events/v1/Sinks/{sid}"): "EventSink",
+    ("post", "/events/v1/Sinks/{sid}/Test"): "EventSinkTest",
+    ("post", "/events/v1/Sinks/{sid}/Validate"): "EventSinkValidation",
+    ("get", "/events/v1/Subscriptions"): "EventSubscriptionList",
+    ("post", "/events/v1/Subscriptions"): "EventSubscription",
+    ("get", "/events/v1/Subscriptions/{sid}"): "EventSubscription",
+    ("post", "/events/v1/Subscriptions/{sid}"): "EventSubscription",
+    ("get", "/events/v1/Subscriptions/{sid}/SubscribedEvents"): "SubscribedEventList",
+    ("post", "/events/v1/Subscriptions/{sid}/SubscribedEvents"): "SubscribedEvent",
+    ("get", "/events/v1/Subscriptions/{sid}/SubscribedEvents/{event_type}"): "SubscribedEvent",
+    ("post", "/events/v1/Subscriptions/{sid}/SubscribedEvents/{event_type}"): "SubscribedEvent",
+}
 DESCRIPTION = (
     "A Twilio-wire-compatible bulk messaging API. Authenticate with HTTP Basic: the "
     "account SID and its auth token, or an API key SID and its secret. Every error "
@@ -83,13 +148,26 @@ def _error_response(status: int) -> dict[str, Any]:
     }
 
 
-def _finish_responses(operation: dict[str, Any], errors: tuple[int, ...]) -> None:
-    """Success answers are JSON objects (or empty: 204); errors are the error body."""
+def _success_schema(path: str, method: str) -> dict[str, Any]:
+    """The schema of the operation's success answer (SUCCESS), the same under /v1 and
+    /preview; a bare object for an operation missing from SUCCESS, which
+    tests/api/test_openapi.py refuses."""
+    if path.startswith(VERSION_PREFIXES):
+        path = "/" + path.split("/", 2)[2]
+    name = SUCCESS.get((method, path))
+    return JSON_OBJECT if name is None else ref(name)
+
+
+def _finish_responses(
+    operation: dict[str, Any], success: dict[str, Any], errors: tuple[int, ...]
+) -> None:
+    """Success answers are `success` (or empty: 204, and a redirect); errors are the
+    error body."""
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for code, response in responses.items():
         if code.startswith("2") and code != "204":
-            response["content"] = {"application/json": {"schema": JSON_OBJECT}}
-        elif code == "204":
+            response["content"] = {"application/json": {"schema": success}}
+        else:
             response.pop("content", None)
     for status in errors:
         responses[str(status)] = _error_response(status)
@@ -126,16 +204,21 @@ def _finish_operation(path: str, method: str, operation: dict[str, Any]) -> None
     if path.startswith("/webhooks/"):
         _finish_webhook(operation)
         return
+    success = _success_schema(path, method)
     if path == "/healthz":
         operation["security"] = []
-        _finish_responses(operation, (503,))
+        _finish_responses(operation, success, ())
+        operation["responses"]["503"] = {
+            "description": "The database does not answer (with Retry-After).",
+            "content": {"application/json": {"schema": success}},
+        }
         return
     if method in BODY_METHODS:
         operation["requestBody"] = _request_body(path)
     if method == "get":
         operation["parameters"] = operation.get("parameters", []) + _list_parameters(path)
     errors = COMMON_ERRORS + ((409, 422) if method != "get" else ())
-    _finish_responses(operation, errors)
+    _finish_responses(operation, success, errors)
 
 
 def finish(generated: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +227,8 @@ def finish(generated: dict[str, Any]) -> dict[str, Any]:
     document["openapi"] = "3.1.0"
     document["info"]["description"] = DESCRIPTION
     components = document.setdefault("components", {})
-    components.setdefault("schemas", {}).update(_error_schema())
+    schemas = components.setdefault("schemas", {})
+    schemas.update({**_error_schema(), **copy.deepcopy({**V1_SCHEMAS, **TWILIO_SCHEMAS})})
     components["securitySchemes"] = {
         "basic": {
             "type": "http",
