@@ -16,13 +16,20 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["Sealer", "load_or_create_key", "server_sealer"]
+__all__ = ["Sealer", "WrongServerKey", "load_or_create_key", "server_sealer"]
 
 _NONCE_BYTES = 12
+
+
+class WrongServerKey(Exception):
+    """The server's key does not open what is sealed in its database: another key sealed
+    it (every process on one database must have the same key). A server that started
+    anyway could not sign callbacks nor deliver a sink it took over, so it stops."""
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -63,6 +70,14 @@ class Sealer:
     def unseal(self, sealed: str) -> str:
         raw = base64.urlsafe_b64decode(sealed)
         return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
+
+    def opens(self, sealed: str) -> bool:
+        """Whether `sealed` was sealed with this key."""
+        try:
+            self.unseal(sealed)
+        except InvalidTag:
+            return False
+        return True
 
     def derive(self, purpose: str) -> bytes:
         """A 256-bit key for one purpose (HKDF-SHA256 of the server's key)."""

@@ -5,9 +5,11 @@ every event reaches the sink (at least once: a batch again only across a takeove
 
 from __future__ import annotations
 
+import base64
 import collections
 import json
 import random
+import secrets
 import time
 from pathlib import Path
 
@@ -46,6 +48,8 @@ def _environment(tmp_path: Path) -> dict[str, str]:
         "OPENCOMMS_CONFIG": str(config),
         "OPENCOMMS_ACCOUNT_SID": new_account_sid(),
         "OPENCOMMS_AUTH_TOKEN": new_auth_token(),
+        # one key for all, as docs/scaling.md asks: each opens the secrets another sealed
+        "OPENCOMMS_SECRET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "OPENCOMMS_SIMULATOR_SUBMIT_LOG": str(tmp_path / "submits.jsonl"),
         "OPENCOMMS_ALLOWED_CALLBACK_NETWORKS": "127.0.0.0/8,::1/128",
     }

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from opencomms.engine.runtime import Runtime
+from opencomms.sealing import WrongServerKey
 from opencomms.settings import Settings
 from opencomms.store.errors import StoreUnavailable
 
@@ -97,7 +98,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 class WorkerStartError(Exception):
-    """The workers could not start: the database cannot be reached or migrated."""
+    """The workers could not start: the database cannot be reached or migrated, or the
+    server's key does not open its secrets."""
 
 
 def run_worker(settings: Settings, announce: Callable[[str], None]) -> None:
@@ -114,7 +116,7 @@ async def _work(settings: Settings, announce: Callable[[str], None]) -> None:
     runtime = Runtime(settings, announce=announce)
     try:
         await runtime.start()
-    except (OSError, StoreUnavailable) as error:
+    except (OSError, StoreUnavailable, WrongServerKey) as error:
         await runtime.stop()
         raise WorkerStartError(str(error) or type(error).__name__) from None
     log.info("worker process %d started: background workers only, no HTTP", os.getpid())

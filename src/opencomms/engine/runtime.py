@@ -32,7 +32,7 @@ from opencomms.events.sink_delivery import DeliveryPolicy, EventDelivery
 from opencomms.events.sink_expiry import expire_callback_sinks
 from opencomms.events.ssrf import CallbackPolicy
 from opencomms.metrics.timed_database import TimedDatabase
-from opencomms.sealing import Sealer, server_sealer
+from opencomms.sealing import Sealer, WrongServerKey, server_sealer
 from opencomms.settings import Settings
 from opencomms.store import accounts, dispatch_state, jobs, ownership
 from opencomms.store.database import Conn, Database, one_at_a_time
@@ -138,6 +138,7 @@ class Runtime:
         )
         # every write of the process goes through it: committed events are sent at once
         self._db = db = TimedDatabase(OutboxDoorbell(opened, self._events_committed))
+        await self._check_server_key(db)
         if self._background and _sole_worker(db):
             await db.write(_release_claims)
         await self._provision_configured_account()
@@ -247,6 +248,18 @@ class Runtime:
             keyed_receipts(name, receipts.accept),
             lambda message: inbound.accept(storable_inbound(message)),
         )
+
+    async def _check_server_key(self, db: Database) -> None:
+        """Stop at the start when this server's key cannot open the secrets in its database
+        (another process sealed them with another key), rather than run and fail on every
+        callback it signs and every sink it takes over."""
+        sealed = await db.read(accounts.one_sealed_secret)
+        if sealed is not None and not self.sealer.opens(sealed):
+            raise WrongServerKey(
+                "this server's key does not open the secrets sealed in the database: every"
+                " process on one database needs the same key ([server] secret_key,"
+                " OPENCOMMS_SECRET_KEY or the same key file; docs/scaling.md)"
+            )
 
     async def _provision_configured_account(self) -> None:
         """The account of OPENCOMMS_ACCOUNT_SID, then the configured senders and pools in

@@ -24,6 +24,7 @@ __all__ = [
     "insert_api_key",
     "list_account_sids",
     "list_api_keys",
+    "one_sealed_secret",
     "set_auth_token",
     "signing_secrets",
 ]
@@ -31,6 +32,13 @@ __all__ = [
 
 def credential_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def one_sealed_secret(conn: Conn) -> str | None:
+    """A sealed auth token from the database (None when it has no account yet): what a
+    starting server tries its key on."""
+    row = await conn.fetchrow("SELECT auth_token_sealed FROM accounts LIMIT 1")
+    return None if row is None else str(row[0])
 
 
 async def insert_account(
