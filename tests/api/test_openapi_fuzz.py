@@ -1,6 +1,8 @@
 """Schemathesis over `/v1/openapi.json`: cases generated from the document (valid and
 invalid ones, every operation) against a real server on both engines; no answer is a
-5xx. `FUZZ_CASES` cases per engine (1,000 in the suite; `make fuzz` runs 10,000)."""
+5xx, and every answer is documented: its status, its content type and its body (checked
+against its schema by schemathesis). `FUZZ_CASES` cases per engine (1,000 in the suite;
+`make fuzz` runs 10,000)."""
 
 from __future__ import annotations
 
@@ -15,11 +17,19 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.failures import FailureGroup
 
 from tests.support.server import ThreadServer
 
 CASES = int(os.environ.get("FUZZ_CASES", "1000"))
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+# every answer, valid case or not, has a documented status, content type and body
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def _operations(server: ThreadServer) -> list[Any]:
@@ -54,6 +64,7 @@ class FuzzRun:
         self.sent = 0
         self.statuses: Counter[int] = Counter()
         self.server_errors: dict[str, str] = {}
+        self.undocumented: dict[str, str] = {}
 
     def send(self, case: Any) -> None:
         response = case.call(base_url=self.server.url, auth=self.account, timeout=30)
@@ -62,6 +73,11 @@ class FuzzRun:
         if response.status_code >= 500:
             key = f"{case.method} {case.path} -> {response.status_code}"
             self.server_errors.setdefault(key, case.as_curl_command())
+        try:
+            case.validate_response(response, checks=CONFORMANCE)
+        except FailureGroup as failure:
+            key = f"{case.method} {case.path} -> {response.status_code}"
+            self.undocumented.setdefault(key, f"{failure}\n{case.as_curl_command()}")
 
 
 def test_no_case_of_the_document_is_a_server_error(
@@ -76,5 +92,6 @@ def test_no_case_of_the_document_is_a_server_error(
             _fuzz(operation, mode, examples, run)
     print(f"{run.sent} cases over {len(operations)} operations: {dict(run.statuses)}")
     assert run.server_errors == {}
+    assert run.undocumented == {}
     assert run.sent >= CASES * 0.9
     assert httpx.get(server.url + "/healthz").status_code == 200
