@@ -15,8 +15,9 @@ from tests.scaling.processes import lease_holder
 from tests.support.event_sink import EventSink
 from tests.support.process import ServeProcess
 
-# what a sink may get again: the one batch out when its owner was killed (docs/scaling.md)
-BATCH = DeliveryPolicy().batch_size
+# what a sink may get again when its owner is killed: the batches out at that moment, one
+# per lane at most (docs/events.md, "Progress is recorded after every batch")
+IN_FLIGHT = DeliveryPolicy().batch_size * DeliveryPolicy().lanes
 
 
 def stuck_work(url: str) -> dict[str, int]:
@@ -80,7 +81,7 @@ def assert_every_event_arrived(
     """Every event written reached the sink, and nothing else did; each Message's events
     tell its story up to its final status, each operation's its processing and
     completion; an event came twice only across a takeover of the sink, at most the
-    batch out at that moment. A Message may have the events of two attempts (a fallback
+    batches out at that moment. A Message may have the events of two attempts (a fallback
     whose timeout ran out while a process was down), never one change told twice."""
     assert sink.ids() == expected
     kinds = sink.kinds()
@@ -91,4 +92,4 @@ def assert_every_event_arrived(
         assert story <= kinds[message["id"]], (message, kinds[message["id"]])
     assert all(kinds[o] == {"processing", "completed"} for o in operation_ids)
     assert sink.repeated_changes() == {}
-    assert sink.repeated() <= BATCH * takeovers, (sink.repeated(), takeovers)
+    assert sink.repeated() <= IN_FLIGHT * takeovers, (sink.repeated(), takeovers)

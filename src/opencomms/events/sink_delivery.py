@@ -90,10 +90,28 @@ class _Change:
     last_id: str
     next_attempt: int | None
     writes: tuple[Write, ...]
+    status_code: int | None
+    error: str | None
+    elapsed_ms: int
 
     async def apply(self, conn: Conn) -> None:
         for write in self.writes:
             await write(conn)
+
+    def delivery_row(self, sink_id: str) -> tuple[object, ...]:
+        """Its line in the sink's delivery log (`sink_deliveries`)."""
+        return (
+            sink_id, self.now, self.events, self.first_id, self.last_id, self.outcome,
+            self.status_code, self.error, self.elapsed_ms, self.next_attempt,
+        )  # fmt: skip
+
+
+@dataclass
+class _Pending:
+    """A batch's outcome waiting to be recorded, and the caller waiting for it."""
+
+    change: _Change
+    recorded: asyncio.Future[str]
 
 
 @dataclass
@@ -103,9 +121,15 @@ class _Flight:
     found: SinkRound
     stopped: bool = False  # the sink was disabled or taken over: no more POSTs
     failed: bool = False  # a batch of this round failed: the sink stays failing
+    # one write at a time; the outcomes that came meanwhile go together in the next one
     recording: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: list[_Pending] = field(default_factory=list)
 
-    def change(self, outcome: str, events: list[PendingEvent], retry_after: str | None) -> _Change:
+    def change(
+        self, outcome: str, events: list[PendingEvent], result: PostResult, elapsed_ms: int
+    ) -> _Change:
+        """The writes of a batch's outcome, in the order outcomes came: each one's cursor
+        and marks include every batch delivered before it."""
         sink, now = self.found.sink, now_ms()
         next_attempt = None
         if outcome in ("DELIVERED", "ABANDONED"):
@@ -118,14 +142,17 @@ class _Flight:
             ),)  # fmt: skip
         else:
             self.failed = True
-            delay = max(backoff_ms(sink.tries), retry_after_ms(retry_after, now) or 0)
+            delay = max(backoff_ms(sink.tries), retry_after_ms(result.retry_after, now) or 0)
             next_attempt = now + delay
             writes = (partial(
                 sinks.set_sink_state, sink_id=sink.id, status="ACTIVE", tries=sink.tries + 1,
                 failing_since=sink.failing_since or now, next_attempt_at=next_attempt, now=now,
             ),)  # fmt: skip
         first, last = event_id(events[0].seq), event_id(events[-1].seq)
-        return _Change(outcome, now, len(events), first, last, next_attempt, writes)
+        return _Change(
+            outcome, now, len(events), first, last, next_attempt, writes,
+            result.status_code, result.error, elapsed_ms,
+        )  # fmt: skip
 
     def moved_on(self, now: int) -> tuple[Write, ...]:
         """Past what was delivered: the sink's cursor and its lanes' marks, or its
@@ -314,24 +341,44 @@ class EventDelivery:
             self._client, signed.url, body, signed.headers, self._policy.limits
         )
         elapsed = int((time.monotonic() - started) * 1000)
-        async with flight.recording:  # one after another: the stored progress only grows
-            if flight.stopped:
-                return "LOST"
-            outcome = self._outcome(found.sink, result.status_code)
-            sink_delivery(found.sink.id, outcome, now_ms() - events[0].created_at)
-            change = flight.change(outcome, events, result.retry_after)
-            # the batch is out: wait for the database to record it rather than send it twice
-            recorded = await until_stored(
-                partial(
-                    self._db.write,
-                    lambda conn: self._record(conn, found.sink.id, change, result, elapsed),
-                ),
-                f"recording a delivery to sink {found.sink.id}",
-                self._policy.max_backoff_s,
-            )
-            if recorded == "LOST" or outcome == "DISABLED":
+        if flight.stopped:
+            return "LOST"
+        outcome = self._outcome(found.sink, result.status_code)
+        sink_delivery(found.sink.id, outcome, now_ms() - events[0].created_at)
+        pending = _Pending(flight.change(outcome, events, result, elapsed), _future())
+        flight.pending.append(pending)
+        async with flight.recording:
+            if not pending.recorded.done():  # a write in progress did not take it: one now
+                await self._record_pending(flight)
+        return pending.recorded.result()
+
+    async def _record_pending(self, flight: _Flight) -> None:
+        """Record every outcome waiting, in one transaction (while one write is out, the
+        other lanes' outcomes gather for the next: a record per batch would queue behind
+        the dispatcher's writes, one after another, and hold every lane back)."""
+        waiting, flight.pending = flight.pending, []
+        sink_id = flight.found.sink.id
+        try:
+            if flight.stopped:  # disabled or taken over by an earlier write: nothing more
+                outcomes = ["LOST"] * len(waiting)
+            else:  # the batches are out: wait for the database rather than send them twice
+                outcomes = await until_stored(
+                    partial(self._db.write, lambda conn: self._record(conn, sink_id, waiting)),
+                    f"recording a delivery to sink {sink_id}",
+                    self._policy.max_backoff_s,
+                )
+        except asyncio.CancelledError:
+            for item in waiting:
+                item.recorded.cancel()
+            raise
+        except Exception as error:  # each lane raises it as its own outcome
+            for item in waiting:
+                item.recorded.set_exception(error)
+            return
+        for item, outcome in zip(waiting, outcomes, strict=True):
+            item.recorded.set_result(outcome)
+            if outcome in ("LOST", "DISABLED"):
                 flight.stopped = True
-        return recorded
 
     def _outcome(self, sink: SinkRecord, status_code: int | None) -> str:
         if status_code is not None and 200 <= status_code < 300:
@@ -343,31 +390,25 @@ class EventDelivery:
             return "ABANDONED"
         return "FAILED"
 
-    async def _record(
-        self,
-        conn: Conn,
-        sink_id: str,
-        change: _Change,
-        result: PostResult,
-        elapsed_ms: int,
-    ) -> str:
-        """Record the outcome of a batch's POST, and return it; LOST (nothing recorded:
-        the new owner sends the batch again) when another process took the sink over."""
+    async def _record(self, conn: Conn, sink_id: str, waiting: list[_Pending]) -> list[str]:
+        """Record the outcomes of these batches' POSTs, in order, and return them; LOST
+        (nothing recorded: the new owner sends the batches again) when another process
+        took the sink over, and for those after one that disabled the sink."""
         if not await self._ownership.confirm(conn, _lease(sink_id)):
             log.warning("sink %s was taken over by another process", sink_id)
-            return "LOST"
-        await change.apply(conn)
-        if change.outcome == "ABANDONED":
-            log.error("sink %s: giving up on %d events", sink_id, change.events)
-        await sinks.record_delivery(
-            conn,
-            (
-                sink_id, change.now, change.events, change.first_id, change.last_id,
-                change.outcome, result.status_code, result.error, elapsed_ms,
-                change.next_attempt,
-            ),
-        )  # fmt: skip
-        return change.outcome
+            return ["LOST"] * len(waiting)
+        outcomes: list[str] = []
+        for item in waiting:
+            change = item.change
+            if "DISABLED" in outcomes:
+                outcomes.append("LOST")
+                continue
+            await change.apply(conn)
+            if change.outcome == "ABANDONED":
+                log.error("sink %s: giving up on %d events", sink_id, change.events)
+            await sinks.record_delivery(conn, change.delivery_row(sink_id))
+            outcomes.append(change.outcome)
+        return outcomes
 
 
 def _lease(sink_id: str) -> str:
@@ -376,3 +417,7 @@ def _lease(sink_id: str) -> str:
 
 def _ids(events: Sequence[PendingEvent]) -> list[str]:
     return [event_id(e.seq) for e in events]
+
+
+def _future() -> asyncio.Future[str]:
+    return asyncio.get_running_loop().create_future()
