@@ -141,3 +141,14 @@ def test_resolve_uses_the_named_pool_and_refuses_what_it_cannot_use(api: httpx.C
     assert fields(api.post("/Senders/Resolve", json={"recipientAddresses": []})) == {
         "recipientAddresses"
     }
+
+
+def test_resolve_refuses_a_priority_that_is_not_an_array(api: httpx.Client) -> None:
+    """`channels.priority` is null or an array, as documented: a falsy `0`, `""` or `{}`
+    was taken as no priority, a string's characters as its items."""
+    phone = {"address": "+14155550100", "channel": "PHONE"}
+    for priority in (0, "", {}, False, "SMS", {"channel": "SMS", "priority": 0}):
+        body = {"recipientAddresses": [phone], "channels": {"priority": priority}}
+        assert fields(api.post("/Senders/Resolve", json=body)) == {"channels.priority"}
+    body = {"recipientAddresses": [phone], "channels": {"priority": None, "filterIn": None}}
+    assert ok(api.post("/Senders/Resolve", json=body))["results"]

@@ -97,7 +97,11 @@ def _channel_control(value: Any, errors: list[FieldError]) -> tuple[set[str], di
             errors.append(FieldError("channels.filterIn", "must be an array of sender channels"))
         else:
             allowed = {c.upper() for c in filter_in}
-    for index, item in enumerate(value.get("priority") or []):
+    ranks = value.get("priority")
+    if ranks is not None and not isinstance(ranks, list):
+        errors.append(FieldError("channels.priority", "must be an array of {channel, priority}"))
+        ranks = None
+    for index, item in enumerate(ranks or []):
         channel = item.get("channel") if isinstance(item, dict) else None
         rank = item.get("priority") if isinstance(item, dict) else None
         if (
