@@ -1,7 +1,9 @@
 """Every success the document describes, answered by a real server (both engines) and
 checked against its schema: each resource listed, read, created, changed and deleted,
 each 202 and the Seek's 301. A documented success that no request here reaches fails the
-test, so a new route needs its schema and a request here."""
+test, so a new route needs its schema and a request here. Each JSON body sent is first
+validated against its documented request schema, and every operation documented with a
+JSON body must be sent one here and accept it."""
 
 from __future__ import annotations
 
@@ -12,7 +14,12 @@ from typing import Any
 
 import httpx
 
-from tests.support.openapi import assert_documented, document_of, template_of
+from tests.support.openapi import (
+    assert_documented,
+    assert_request_documented,
+    document_of,
+    template_of,
+)
 from tests.support.polling import wait_completed, wait_until
 from tests.support.server import ThreadServer
 
@@ -178,16 +185,22 @@ def _event_subscriptions(events: httpx.Client, sink_sid: str) -> None:
     ok(events.delete(f"/Sinks/{sink_sid}"), 204)
 
 
-def _answers(server: ThreadServer, account: tuple[str, str]) -> list[httpx.Response]:
-    """Every answer given to the calls above, and to /healthz."""
+def _answers(
+    server: ThreadServer, account: tuple[str, str], document: dict[str, Any]
+) -> list[httpx.Response]:
+    """Every answer given to the calls above, and to /healthz; each JSON body is checked
+    against the document before it is sent."""
     answers: list[httpx.Response] = []
+
+    def check(request: httpx.Request) -> None:
+        request.extensions["json_body"] = assert_request_documented(document, request)
 
     def keep(response: httpx.Response) -> None:
         response.read()
         answers.append(response)
 
     def client(prefix: str) -> httpx.Client:
-        hooks = {"response": [keep]}
+        hooks = {"request": [check], "response": [keep]}
         return httpx.Client(
             base_url=server.url + prefix, auth=account, timeout=30, event_hooks=hooks
         )
@@ -217,11 +230,23 @@ def _documented_successes(document: dict[str, Any]) -> set[tuple[str, str, str]]
     }
 
 
+def _documented_bodies(document: dict[str, Any]) -> set[tuple[str, str]]:
+    """(method, path template) of each operation that takes a JSON body."""
+    return {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        if not path.startswith(PREVIEW)
+        for method, operation in item.items()
+        if isinstance(operation, dict)
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
+    }
+
+
 def test_every_documented_success_is_answered_as_documented(
     server: ThreadServer, account: tuple[str, str]
 ) -> None:
     document = document_of(server)
-    answers = _answers(server, account)
+    answers = _answers(server, account, document)
     for answer in answers:
         assert_documented(document, answer)
     answered = {
@@ -233,3 +258,9 @@ def test_every_documented_success_is_answered_as_documented(
         for a in answers
     }
     assert sorted(_documented_successes(document) - answered) == []
+    accepted_bodies = {
+        (a.request.method, template_of(document, a.request.method, a.request.url.path))
+        for a in answers
+        if a.request.extensions["json_body"] and a.is_success
+    }
+    assert sorted(_documented_bodies(document) - accepted_bodies) == []

@@ -1,8 +1,10 @@
 """Reading `/v1/openapi.json` in tests: the operation a request was answered by, and
-whether the answer is documented there (its status, and its body against its schema)."""
+whether the answer is documented there (its status, and its body against its schema), and
+the request's JSON body (against its request schema)."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -53,8 +55,26 @@ def assert_documented(document: dict[str, Any], answer: httpx.Response) -> None:
     assert media_type in content or "*/*" in content, (media_type, list(content))
     schema = (content.get(media_type) or content["*/*"])["schema"]
     if media_type == "application/json":
-        rooted = {**schema, "components": document["components"]}
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(rooted).iter_errors(answer.json())
-        )
+        error = _schema_errors(document, schema, answer.json())
         assert error is None, (request.method, request.url.path, status, error)
+
+
+def _schema_errors(document: dict[str, Any], schema: dict[str, Any], value: Any) -> Any:
+    rooted = {**schema, "components": document["components"]}
+    return jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(rooted).iter_errors(value)
+    )
+
+
+def assert_request_documented(document: dict[str, Any], request: httpx.Request) -> bool:
+    """A JSON body sent validates against its operation's documented request schema;
+    False when the request has no JSON body."""
+    if request.headers.get("content-type", "").split(";")[0] != "application/json":
+        return False
+    operation = operation_for(document, request.method, request.url.path)
+    assert "requestBody" in operation, (request.method, request.url.path)
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    body = json.loads(request.content)
+    error = _schema_errors(document, schema, body)
+    assert error is None, (request.method, request.url.path, body, error)
+    return True

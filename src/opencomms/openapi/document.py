@@ -13,8 +13,10 @@ import msgspec
 
 from opencomms.api.errors import ErrorBody
 from opencomms.api.twilio_form import EVENTS_PREFIX
+from opencomms.openapi.requests import REQUESTS, request_schemas
 from opencomms.openapi.schemas import V1_SCHEMAS, ref
 from opencomms.openapi.twilio_schemas import TWILIO_SCHEMAS
+from opencomms.settings import InputSettings
 
 __all__ = ["finish"]
 
@@ -133,12 +135,22 @@ def _error_schema() -> dict[str, Any]:
     return found
 
 
-def _request_body(path: str) -> dict[str, Any]:
+def _version_path(path: str) -> str:
+    """`path` without its `/v1` or `/preview` (the same handlers serve both)."""
+    return "/" + path.split("/", 2)[2] if path.startswith(VERSION_PREFIXES) else path
+
+
+def _request_body(path: str, method: str, schemas: dict[str, Any]) -> dict[str, Any] | None:
+    """The form of `/events/v1`, or the JSON body REQUESTS names (required when its schema
+    has required fields: an empty body is `{}`); None for a call that reads no body."""
     if path.startswith(EVENTS_PREFIX):
         content = {"application/x-www-form-urlencoded": {"schema": FORM_FIELDS}}
-    else:
-        content = {"application/json": {"schema": JSON_OBJECT}}
-    return {"required": False, "content": content}
+        return {"required": False, "content": content}
+    name = REQUESTS.get((method, _version_path(path)))
+    if name is None:
+        return None
+    required = "required" in schemas[name] or "anyOf" in schemas[name]
+    return {"required": required, "content": {"application/json": {"schema": ref(name)}}}
 
 
 def _error_response(status: int) -> dict[str, Any]:
@@ -152,9 +164,7 @@ def _success_schema(path: str, method: str) -> dict[str, Any]:
     """The schema of the operation's success answer (SUCCESS), the same under /v1 and
     /preview; a bare object for an operation missing from SUCCESS, which
     tests/api/test_openapi.py refuses."""
-    if path.startswith(VERSION_PREFIXES):
-        path = "/" + path.split("/", 2)[2]
-    name = SUCCESS.get((method, path))
+    name = SUCCESS.get((method, _version_path(path)))
     return JSON_OBJECT if name is None else ref(name)
 
 
@@ -200,7 +210,9 @@ def _list_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
-def _finish_operation(path: str, method: str, operation: dict[str, Any]) -> None:
+def _finish_operation(
+    path: str, method: str, operation: dict[str, Any], schemas: dict[str, Any]
+) -> None:
     if path.startswith("/webhooks/"):
         _finish_webhook(operation)
         return
@@ -213,22 +225,27 @@ def _finish_operation(path: str, method: str, operation: dict[str, Any]) -> None
             "content": {"application/json": {"schema": success}},
         }
         return
-    if method in BODY_METHODS:
-        operation["requestBody"] = _request_body(path)
+    body = _request_body(path, method, schemas) if method in BODY_METHODS else None
+    if body is None:
+        operation.pop("requestBody", None)
+    else:
+        operation["requestBody"] = body
     if method == "get":
         operation["parameters"] = operation.get("parameters", []) + _list_parameters(path)
     errors = COMMON_ERRORS + ((409, 422) if method != "get" else ())
     _finish_responses(operation, success, errors)
 
 
-def finish(generated: dict[str, Any]) -> dict[str, Any]:
-    """The document served: `generated` (Litestar's, left unchanged) completed."""
+def finish(generated: dict[str, Any], limits: InputSettings | None = None) -> dict[str, Any]:
+    """The document served: `generated` (Litestar's, left unchanged) completed; the
+    request bodies' bounds are the server's `[input]` `limits`."""
     document = copy.deepcopy(generated)
     document["openapi"] = "3.1.0"
     document["info"]["description"] = DESCRIPTION
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.update({**_error_schema(), **copy.deepcopy({**V1_SCHEMAS, **TWILIO_SCHEMAS})})
+    schemas.update(request_schemas(limits or InputSettings()))
     components["securitySchemes"] = {
         "basic": {
             "type": "http",
@@ -240,5 +257,5 @@ def finish(generated: dict[str, Any]) -> dict[str, Any]:
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if isinstance(operation, dict) and "responses" in operation:
-                _finish_operation(path, method, operation)
+                _finish_operation(path, method, operation, schemas)
     return document

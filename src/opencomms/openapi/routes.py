@@ -47,7 +47,8 @@ def _document(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The finished document, built once per app (on its first request)."""
     state = request.app.state
     if STATE_KEY not in state:
-        state[STATE_KEY] = finish(request.app.openapi_schema.to_schema())
+        limits = state["runtime"].settings.input
+        state[STATE_KEY] = finish(request.app.openapi_schema.to_schema(), limits)
     document: dict[str, Any] = state[STATE_KEY]
     return document
 
