@@ -9,15 +9,16 @@ from typing import Any
 
 import asyncpg
 
+from opencomms.events.lanes import ROUND_BATCHES
 from opencomms.events.payloads import event_id
 from opencomms.events.sink_delivery import DeliveryPolicy
 from tests.scaling.processes import lease_holder
 from tests.support.event_sink import EventSink
 from tests.support.process import ServeProcess
 
-# what a sink may get again when its owner is killed: the batches out at that moment, one
-# per lane at most (docs/events.md, "Progress is recorded after every batch")
-IN_FLIGHT = DeliveryPolicy().batch_size * DeliveryPolicy().lanes
+# what a sink may get again when its owner is killed: the batches of the round out at that
+# moment and not yet recorded (docs/events.md, "Progress is recorded after every batch")
+IN_FLIGHT = DeliveryPolicy().batch_size * DeliveryPolicy().lanes * ROUND_BATCHES
 
 
 def stuck_work(url: str) -> dict[str, int]:

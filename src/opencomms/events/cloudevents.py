@@ -20,6 +20,7 @@ delivery worker derives each id from the event's place in the outbox
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -35,6 +36,9 @@ __all__ = [
     "operation_source",
     "validate_type_pattern",
 ]
+
+# the events of one transaction share their time: each is formatted once (4 % of delivery)
+_event_time = lru_cache(maxsize=4096)(rfc3339)
 
 
 def envelope(
@@ -64,7 +68,7 @@ def envelope(
         "type": type,
         "source": source,
         "id": event_id,
-        "time": rfc3339(time_ms),
+        "time": _event_time(time_ms),
         "datacontenttype": "application/json",
         "dataschema": dataschema,
     }

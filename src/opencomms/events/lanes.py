@@ -2,7 +2,9 @@
 kept: a round's events are split into lanes by their Message (an operation's own events by
 their operation), each lane sent in order, one batch after another.
 
-A round reads the events after the sink's cursor (up to `lanes × batch_size`), leaves out
+A round reads the events after the sink's cursor (up to `lanes × batch_size ×
+ROUND_BATCHES`: a few batches per lane, so that the round's fixed costs, a read and the
+last record, are shared by more events), leaves out
 those a lane already delivered (`LaneProgress`), and splits the rest: the whole backlog in
 one batch when it fits in one (commit order, as a single batch always kept it), otherwise
 each event goes to lane `crc32(key) % lanes`, as many of those gathered into each lane of
@@ -27,9 +29,10 @@ from collections.abc import Sequence
 from opencomms.store.jsoncol import dump, load
 from opencomms.store.sinks import PendingEvent
 
-__all__ = ["LaneProgress", "Position", "Round", "lane_of"]
+__all__ = ["ROUND_BATCHES", "LaneProgress", "Position", "Round", "lane_of"]
 
 Position = tuple[int, int]  # (txid, seq): a place in the outbox's commit order
+ROUND_BATCHES = 4  # batches per lane in a full round
 
 
 def _position(event: PendingEvent) -> Position:

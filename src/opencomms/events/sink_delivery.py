@@ -316,15 +316,28 @@ class EventDelivery:
         return True
 
     async def _lane(self, flight: _Flight, lane: list[list[PendingEvent]]) -> None:
-        """Send a lane's batches in order; stop at the first that does not get through."""
-        for events in lane:
-            if flight.stopped:
-                return
-            outcome = await self._send(flight, events)
-            if outcome not in ("DELIVERED", "ABANDONED"):
-                return
+        """Send a lane's batches in order; stop at the first that does not get through.
+        The next batch goes once the receiver took the one before, while that one's
+        outcome is being recorded (a record waits its turn behind the dispatcher's writes:
+        waiting for it before each POST held the sink to a few batches a second); the lane
+        ends once every outcome it had is recorded."""
+        recording: list[asyncio.Task[str]] = []
+        try:
+            for events in lane:
+                if flight.stopped or not self._ownership.holds(_lease(flight.found.sink.id)):
+                    return
+                pending = await self._post(flight, events)
+                if pending is None:
+                    return
+                recording.append(asyncio.create_task(self._recorded(flight, pending)))
+                if pending.change.outcome not in ("DELIVERED", "ABANDONED"):
+                    return
+        finally:
+            await asyncio.gather(*recording)
 
-    async def _send(self, flight: _Flight, events: list[PendingEvent]) -> str:
+    async def _post(self, flight: _Flight, events: list[PendingEvent]) -> _Pending | None:
+        """POST one batch; its outcome, waiting to be recorded (None when the flight
+        stopped meanwhile: nothing is recorded, the batch is sent again)."""
         found = flight.found
         envelopes = [found.envelopes[event.seq] for event in events]
         # a sink that does not batch gets each event alone, as one object (batches of 1)
@@ -342,11 +355,15 @@ class EventDelivery:
         )
         elapsed = int((time.monotonic() - started) * 1000)
         if flight.stopped:
-            return "LOST"
+            return None
         outcome = self._outcome(found.sink, result.status_code)
         sink_delivery(found.sink.id, outcome, now_ms() - events[0].created_at)
         pending = _Pending(flight.change(outcome, events, result, elapsed), _future())
         flight.pending.append(pending)
+        return pending
+
+    async def _recorded(self, flight: _Flight, pending: _Pending) -> str:
+        """The batch's outcome once recorded (LOST when it could not be)."""
         async with flight.recording:
             if not pending.recorded.done():  # a write in progress did not take it: one now
                 await self._record_pending(flight)

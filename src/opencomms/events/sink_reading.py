@@ -10,7 +10,7 @@ from typing import Any
 
 from opencomms.domain.clock import now_ms
 from opencomms.domain.event_types import MESSAGE_INBOUND_RECEIVED
-from opencomms.events.lanes import LaneProgress, Round
+from opencomms.events.lanes import ROUND_BATCHES, LaneProgress, Round
 from opencomms.events.payloads import render
 from opencomms.sealing import Sealer
 from opencomms.store import accounts, inbound_messages, sinks
@@ -44,7 +44,7 @@ async def read_round(
         batch_size = 1
     patterns = await sinks.subscription_types(conn, sink.id)
     progress = LaneProgress.decode(await sinks.lane_progress(conn, sink.id), lanes)
-    window = await sinks.pending_events(conn, sink, patterns, lanes * batch_size)
+    window = await sinks.pending_events(conn, sink, patterns, lanes * batch_size * ROUND_BATCHES)
     replay = None
     if not window:  # the live stream is idle: resend a replayed range, if one waits
         replay = await sinks.next_replay(conn, sink.id)
