@@ -10,17 +10,17 @@ import re
 
 from opencomms.domain.channels import RecipientChannel
 
-__all__ = ["normalize_address"]
+__all__ = ["E164", "EMAIL", "WHATSAPP_PREFIX", "normalize_address"]
 
-_E164 = re.compile(r"^\+[1-9][0-9]{1,14}\Z")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}\Z")
-_WHATSAPP_PREFIX = "whatsapp:"
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}\Z")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}\Z")
+WHATSAPP_PREFIX = "whatsapp:"
 
 
 def normalize_address(address: str, channel: str) -> str | None:
     """The canonical form of `address` on `channel`, or None when it is not valid there."""
     if channel == RecipientChannel.EMAIL:
-        return address.lower() if len(address) <= 254 and _EMAIL.match(address) else None
-    if channel == RecipientChannel.WHATSAPP and address.startswith(_WHATSAPP_PREFIX):
-        address = address[len(_WHATSAPP_PREFIX) :]
-    return address if _E164.match(address) else None
+        return address.lower() if len(address) <= 254 and EMAIL.match(address) else None
+    if channel == RecipientChannel.WHATSAPP and address.startswith(WHATSAPP_PREFIX):
+        address = address[len(WHATSAPP_PREFIX) :]
+    return address if E164.match(address) else None

@@ -14,7 +14,7 @@ import re
 from opencomms.domain.addresses import normalize_address
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 
-__all__ = ["CONTROL", "address_key", "sender_address_problem"]
+__all__ = ["CONTROL", "FORMS", "address_key", "sender_address_problem"]
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _SHORT_CODE = re.compile(r"[0-9]{3,8}")
@@ -24,6 +24,12 @@ _PRINTABLE = re.compile(r"[\x21-\x7e]{1,256}")  # an RCS agent id: printable ASC
 _NUMBER_SPELLING = re.compile(r"[\s().\-]")  # what people and SMSCs put between digits
 _DIGITS = re.compile(r"\+?([0-9]+)")
 _WHATSAPP_PREFIX = "whatsapp:"
+# the forms of a sender's address on each channel but EMAIL (an email address), whole
+FORMS: dict[str, tuple[re.Pattern[str], ...]] = {
+    SenderChannel.SMS: (_E164, _SHORT_CODE, _ALPHANUMERIC_ID),
+    SenderChannel.WHATSAPP: (_E164,),
+    SenderChannel.RCS: (_PRINTABLE,),
+}
 
 
 def sender_address_problem(address: str, channel: str) -> str | None:
@@ -32,16 +38,19 @@ def sender_address_problem(address: str, channel: str) -> str | None:
     if CONTROL.search(address):
         return "must not contain control characters"
     if channel == SenderChannel.SMS:
-        forms = (_E164, _SHORT_CODE, _ALPHANUMERIC_ID)
+        forms = FORMS[channel]
         wanted = "an E.164 number, a short code or an alphanumeric sender id (11 characters)"
     elif channel == SenderChannel.WHATSAPP:
-        forms, wanted = (_E164,), "an E.164 number such as +12065558844"
+        forms, wanted = FORMS[channel], "an E.164 number such as +12065558844"
     elif channel == SenderChannel.EMAIL:
         if normalize_address(address, RecipientChannel.EMAIL) is None:
             return "must be an email address"
         return None
     else:
-        forms, wanted = (_PRINTABLE,), "an agent id: printable ASCII characters, no spaces"
+        forms, wanted = (
+            FORMS[SenderChannel.RCS],
+            "an agent id: printable ASCII characters, no spaces",
+        )
     if any(form.fullmatch(address) for form in forms):
         return None
     return f"must be {wanted}"

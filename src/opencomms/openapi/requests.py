@@ -2,8 +2,9 @@
 the handlers read them: their fields, bounds, enums and patterns are the parsers' own
 constants and the operator's `[input]` limits. They are never stricter than the code: a
 field the code refuses when unknown makes the object closed, a null it takes as absent
-is allowed; what a schema cannot say (an address's form, a template that compiles, where
-a URL points) is in a `description`, and the server answers a 400 naming the field."""
+is allowed, an address has its channel's form; what a schema cannot say (a template that
+compiles, where a URL points, what exists) is in a `description`, and the server answers
+a 400 naming the field."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from opencomms.api.sender_pools import MAX_SENDERS
 from opencomms.api.sender_search import MAX_ADDRESSES as MAX_RESOLVED_ADDRESSES
 from opencomms.api.senders import STATUSES as SENDER_STATUSES
 from opencomms.api.sinks import MAX_DESCRIPTION
+from opencomms.domain.addresses import E164, EMAIL, WHATSAPP_PREFIX
 from opencomms.domain.channels import RecipientChannel, SenderChannel
 from opencomms.domain.content_templates import VARIABLE_KEY
 from opencomms.domain.ids import (
@@ -27,6 +29,7 @@ from opencomms.domain.ids import (
     SENDER_POOL_ID_RE,
     SINK_ID_RE,
 )
+from opencomms.domain.sender_addresses import CONTROL, FORMS
 from opencomms.domain.statuses import MessageStatus
 from opencomms.domain.storable import MAX_TAG_CHARS
 from opencomms.openapi.schemas import ref
@@ -59,10 +62,17 @@ STRING: dict[str, Any] = {"type": "string"}
 NULL: dict[str, Any] = {"type": "null"}
 # an unknown field that is null is taken as absent (Content, a Message search)
 NULLS_ONLY: dict[str, Any] = {"type": "null", "description": "An unknown field may only be null."}
-TAG_TEXT = "^[a-zA-Z0-9._~-]+$"
+# The end of the string, as the code's `\Z`: in Python (and the generators of test cases
+# built on it) `$` alone also matches before a final newline; in ECMA-262 it never does.
+END = r"$(?!\n)"
+TAG_TEXT = "^[a-zA-Z0-9._~-]+" + END
+# text without a control character (domain/sender_addresses.py's CONTROL)
+NO_CONTROL = "^[^" + CONTROL.pattern[1:-1] + "]*" + END
+# the control characters a recipient's address may not hold (send_request.py's _UNSAFE)
+UNSAFE_IN_ADDRESS = r"\x00-\x1f\x7f"
 DURATION = {
     "type": "string",
-    "pattern": r"^\s*[0-9]{1,15}(\.[0-9]{1,15})?\s*(ms|s|m|h|d)\s*$",
+    "pattern": r"^\s*[0-9]{1,15}(\.[0-9]{1,15})?\s*(ms|s|m|h|d)\s*" + END,
     "description": "A duration up to 30d, such as '500ms', '60s', '5m', '72h'.",
 }
 DATE_TIME = {"type": "string", "format": "date-time"}
@@ -70,8 +80,14 @@ DATE_TIME = {"type": "string", "format": "date-time"}
 
 def pattern(regex: re.Pattern[str]) -> dict[str, Any]:
     """A string matching the code's `regex` (anchored at the start, `\\Z` at the end)."""
-    text = regex.pattern.replace(r"\Z", "$")
+    text = regex.pattern.replace(r"\Z", END)
     return {"type": "string", "pattern": text if text.startswith("^") else "^" + text}
+
+
+def whole(*regexes: re.Pattern[str]) -> dict[str, Any]:
+    """A string the whole of which matches one of `regexes` (the code's `fullmatch`)."""
+    either = "|".join(regex.pattern for regex in regexes)
+    return {"type": "string", "pattern": f"^(?:{either})" + END}
 
 
 def words(values: Any) -> dict[str, Any]:
@@ -83,7 +99,7 @@ def words(values: Any) -> dict[str, Any]:
     )
     return {
         "type": "string",
-        "pattern": f"^(?:{either})$",
+        "pattern": f"^(?:{either})" + END,
         "examples": names,
         "description": f"One of {', '.join(names)}, in any case.",
     }
@@ -121,38 +137,67 @@ def url(limits: InputSettings, description: str = "") -> dict[str, Any]:
     return {
         "type": "string",
         "maxLength": limits.max_url_chars,
-        "pattern": send.URL_PATTERN.pattern.replace(r"\Z", "$"),
+        "pattern": send.URL_PATTERN.pattern.replace(r"\Z", END),
         "description": description or "An http(s) URL.",
     }
 
 
+def email(control: str = "", most: int = 254) -> dict[str, Any]:
+    """An email address as domain/addresses.py checks it, without the `control`
+    characters (a range of a character class) where the caller refuses them too."""
+    text = EMAIL.pattern.replace(r"[^@\s]", r"[^@\s" + control + "]").replace(r"\Z", END)
+    return {
+        "type": "string",
+        "pattern": text,
+        "maxLength": most,
+        "description": "An email address.",
+    }
+
+
+def _whatsapp() -> dict[str, Any]:
+    return {
+        "type": "string",
+        "pattern": f"^(?:{re.escape(WHATSAPP_PREFIX)})?" + pattern(E164)["pattern"][1:],
+        "description": f"A phone number in E.164 form; a `{WHATSAPP_PREFIX}` prefix is taken.",
+    }
+
+
+def _recipient_forms(limits: InputSettings) -> dict[str, dict[str, Any]]:
+    """A recipient's address on each channel, as domain/addresses.py checks it (the API
+    also refuses a control character in it)."""
+    most = {"maxLength": limits.max_address_chars}
+    phone = pattern(E164) | most | {"description": "A phone number in E.164 form."}
+    whatsapp = _whatsapp() | most
+    return {
+        RecipientChannel.PHONE: phone,
+        RecipientChannel.WHATSAPP: whatsapp,
+        RecipientChannel.EMAIL: email(UNSAFE_IN_ADDRESS, min(254, limits.max_address_chars)),
+    }
+
+
 def _recipient(limits: InputSettings) -> dict[str, Any]:
-    address = text(
-        limits.max_address_chars,
-        description="A phone number in E.164 form (PHONE, WHATSAPP; a `whatsapp:` prefix is"
-        " taken) or an email address (EMAIL); no whitespace or control character.",
-    )
-    one = {"address": address, "channel": words(RecipientChannel)}
-    variables = ref("SendVariables")
+    """One address and channel (the address's form is the channel's), or several."""
+    forms = [
+        {"address": address, "channel": words([channel])}
+        for channel, address in _recipient_forms(limits).items()
+    ]
+    variables = nullable(ref("SendVariables"))
+    required = ("address", "channel")
     several = closed(
         {
             "addresses": {
                 "type": "array",
                 "minItems": 1,
                 "maxItems": send.MAX_ADDRESSES,
-                "items": closed(one, ("address", "channel")),
+                "items": {"anyOf": [closed(form, required) for form in forms]},
             },
-            "variables": nullable(variables),
+            "variables": variables,
         },
         ("addresses",),
         description="One recipient on several addresses, tried in order.",
     )
-    return {
-        "anyOf": [
-            closed({**one, "variables": nullable(variables)}, ("address", "channel")),
-            several,
-        ]
-    }
+    singles = [closed({**form, "variables": variables}, required) for form in forms]
+    return {"anyOf": [*singles, several]}
 
 
 def _variables(limits: InputSettings) -> dict[str, Any]:
@@ -303,16 +348,23 @@ def _senders() -> dict[str, dict[str, Any]]:
         "connector": {"type": "string", "description": "A connector configured on the server."},
         "fallbackTimeout": DURATION,
         "receiptWait": DURATION,
-        "displayName": nullable(text(256, 1, "Without control characters.")),
+        "displayName": nullable(text(256, 1) | {"pattern": NO_CONTROL}),
     }
-    address = {"type": "string", "minLength": 1, "description": "The channel's address form."}
+    forms = {channel: whole(*regexes) for channel, regexes in FORMS.items()}
+    forms[SenderChannel.EMAIL] = email(CONTROL.pattern[1:-1])
     search: dict[str, Any] = {"address": STRING, "channel": words(SenderChannel)}
     search |= {name: {"type": "string"} for name in sorted(PAGING_PARAMETERS)}
     return {
-        "SenderCreateRequest": closed(
-            {"address": address, "channel": words(SenderChannel), **mutable},
-            ("address", "channel"),
-        ),
+        "SenderCreateRequest": {
+            "anyOf": [
+                closed(
+                    {"address": form, "channel": words([channel]), **mutable},
+                    ("address", "channel"),
+                )
+                for channel, form in sorted(forms.items())
+            ],
+            "description": "The address's form is its channel's; no control character.",
+        },
         "SenderUpdateRequest": closed(mutable),
         "SenderSearchRequest": closed(search, description="Filters; paging may be here too."),
         "SenderResolveRequest": _resolve(),
@@ -364,7 +416,7 @@ def _pools() -> dict[str, dict[str, Any]]:
     return {
         "SenderPoolRequest": closed(
             {
-                "name": text(256, 1, "Without control characters."),
+                "name": text(256, 1) | {"pattern": NO_CONTROL},
                 "senders": members,
                 "tags": ref("SenderTags"),
                 "default": {"type": "boolean"},
@@ -485,13 +537,11 @@ def request_schemas(limits: InputSettings) -> dict[str, dict[str, Any]]:
         "MessageSearchRequest": _message_search(),
         **_senders(),
         **_pools(),
-        "ApiKeyRequest": closed(
-            {"friendlyName": text(256, description="Without control characters.")}
-        ),
+        "ApiKeyRequest": closed({"friendlyName": text(256) | {"pattern": NO_CONTROL}}),
         "OptOutRequest": closed(
             {
                 "address": {
-                    "type": "string",
+                    "anyOf": [email(), _whatsapp()],
                     "description": "A phone number in E.164 form or an email address.",
                 },
                 "channel": nullable(words(SenderChannel)),
