@@ -47,6 +47,15 @@ def test_no_json_request_body_is_a_bare_object(server: ThreadServer) -> None:
     assert bare == []
 
 
+def test_the_document_has_the_servers_limits_and_connectors(server: ThreadServer) -> None:
+    schemas = document_of(server)["components"]["schemas"]
+    settings = server.app.state["runtime"].settings
+    connector = schemas["SenderUpdateRequest"]["properties"]["connector"]
+    assert connector["enum"] == sorted(server.app.state["runtime"].connectors)
+    url = schemas["SinkRequest"]["properties"]["url"]
+    assert url["maxLength"] == settings.input.max_url_chars
+
+
 def _checked(document: dict[str, Any]) -> Callable[[httpx.Request], None]:
     """A hook for the `api` client: each JSON body validates before it is sent."""
 
@@ -91,7 +100,8 @@ def test_bodies_in_every_form_validate_and_are_accepted(
     made = {"address": f"{uuid.uuid4().hex}@example.com", "channel": "email"}
     extra = {"status": "deactivated", "fallbackTimeout": "5s", "displayName": None}
     sender = ok(api.post("/Senders", json={**made, **extra}), 201)["id"]
-    ok(api.patch(f"/Senders/{sender}", json={"status": "ACTIVATED", "receiptWait": "1.5m"}))
+    changed = {"status": "ACTIVATED", "receiptWait": "1.5m", "connector": "simulator"}
+    ok(api.patch(f"/Senders/{sender}", json=changed))
     ok(api.post("/Senders/Search", json={"address": made["address"], "pageSize": "5"}))
     pool = ok(api.post("/SenderPools", json={"name": "p", "default": False}), 202)["id"]
     ok(api.post(f"/SenderPools/{pool}/Senders", json={"senders": [{"senderId": sender}]}), 202)

@@ -7,6 +7,7 @@ SID with its auth token, or an API key SID with its secret)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -236,16 +237,21 @@ def _finish_operation(
     _finish_responses(operation, success, errors)
 
 
-def finish(generated: dict[str, Any], limits: InputSettings | None = None) -> dict[str, Any]:
+def finish(
+    generated: dict[str, Any],
+    limits: InputSettings | None = None,
+    connectors: Collection[str] = (),
+) -> dict[str, Any]:
     """The document served: `generated` (Litestar's, left unchanged) completed; the
-    request bodies' bounds are the server's `[input]` `limits`."""
+    request bodies' bounds are the server's `[input]` `limits`, a sender's connector one
+    of its `connectors`."""
     document = copy.deepcopy(generated)
     document["openapi"] = "3.1.0"
     document["info"]["description"] = DESCRIPTION
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.update({**_error_schema(), **copy.deepcopy({**V1_SCHEMAS, **TWILIO_SCHEMAS})})
-    schemas.update(request_schemas(limits or InputSettings()))
+    schemas.update(request_schemas(limits or InputSettings(), connectors))
     components["securitySchemes"] = {
         "basic": {
             "type": "http",

@@ -9,6 +9,7 @@ a 400 naming the field."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from opencomms.api import content_request as content
@@ -335,7 +336,7 @@ def _message_search() -> dict[str, Any]:
     }
 
 
-def _senders() -> dict[str, dict[str, Any]]:
+def _senders(connectors: Collection[str]) -> dict[str, dict[str, Any]]:
     tags = {
         "type": "object",
         "maxProperties": 10,
@@ -345,7 +346,11 @@ def _senders() -> dict[str, dict[str, Any]]:
     mutable = {
         "status": words(SENDER_STATUSES),
         "tags": tags,
-        "connector": {"type": "string", "description": "A connector configured on the server."},
+        "connector": {
+            "type": "string",
+            **({"enum": sorted(connectors)} if connectors else {}),
+            "description": "A connector configured on this server that carries the channel.",
+        },
         "fallbackTimeout": DURATION,
         "receiptWait": DURATION,
         "displayName": nullable(text(256, 1) | {"pattern": NO_CONTROL}),
@@ -527,15 +532,18 @@ def _sinks(limits: InputSettings) -> dict[str, dict[str, Any]]:
     }
 
 
-def request_schemas(limits: InputSettings) -> dict[str, dict[str, Any]]:
-    """Every request body's schema (and those they share), by component name."""
+def request_schemas(
+    limits: InputSettings, connectors: Collection[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """Every request body's schema (and those they share), by component name; a
+    sender's `connector` is one of `connectors` (the server's) when they are given."""
     return {
         "SendRequest": _send(limits),
         "SendRecipient": _recipient(limits),
         "SendVariables": _variables(limits),
         "SendContent": _inline_content(limits),
         "MessageSearchRequest": _message_search(),
-        **_senders(),
+        **_senders(connectors),
         **_pools(),
         "ApiKeyRequest": closed({"friendlyName": text(256) | {"pattern": NO_CONTROL}}),
         "OptOutRequest": closed(

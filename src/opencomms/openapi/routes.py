@@ -44,11 +44,14 @@ window.ui = SwaggerUIBundle({url: "%s", dom_id: "#swagger-ui"});
 
 
 def _document(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The finished document, built once per app (on its first request)."""
+    """The finished document, built once per app (on its first request), with the
+    server's own `[input]` limits and connectors."""
     state = request.app.state
     if STATE_KEY not in state:
-        limits = state["runtime"].settings.input
-        state[STATE_KEY] = finish(request.app.openapi_schema.to_schema(), limits)
+        runtime = state["runtime"]
+        state[STATE_KEY] = finish(
+            request.app.openapi_schema.to_schema(), runtime.settings.input, list(runtime.connectors)
+        )
     document: dict[str, Any] = state[STATE_KEY]
     return document
 
