@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from opencomms.cli.processes import STOP_TIMEOUT_S
 from opencomms.domain.ids import new_account_sid, new_auth_token
 from tests.support.databases import fresh_postgres
 from tests.support.polling import operation, send, wait_completed, wait_until
@@ -200,7 +201,9 @@ def test_a_child_that_dies_stops_the_set_and_a_dead_parent_stops_its_children(
     orphans = wait_until(lambda: (found := _children(second.pid)) and len(found) == 2 and found)
     second.kill()
     try:
-        wait_until(lambda: not any(_alive(pid) for pid in orphans), timeout=30)
+        # each notices within a second, then stops gracefully, killed after STOP_TIMEOUT_S
+        within = 1 + STOP_TIMEOUT_S + 10
+        wait_until(lambda: not any(_alive(pid) for pid in orphans), timeout=within)
     finally:
         for pid in orphans:
             if _alive(pid):
@@ -229,3 +232,34 @@ def test_a_worker_that_cannot_reach_its_database_says_so_without_its_password(
     assert "the workers could not start" in result.stderr
     assert "postgresql://opencomms:***@127.0.0.1:1/opencomms" in result.stdout
     assert "hunter2" not in result.stdout + result.stderr
+
+
+# A child whose graceful stop hangs (it ignores SIGTERM), left alone by a parent that exits
+ORPHAN = """
+import os, signal, subprocess, sys, time
+if sys.argv[1] == "parent":
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[2], "child"], **pipes)
+    child.stdout.readline()  # it watches this process now
+    print(child.pid, flush=True)
+    sys.exit(0)
+from opencomms.cli import processes
+processes.STOP_TIMEOUT_S = 1.0
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+processes.watch_parent()
+print("watching", flush=True)
+time.sleep(120)
+"""
+
+
+def test_an_orphan_whose_graceful_stop_hangs_is_killed() -> None:
+    parent = subprocess.run(
+        [sys.executable, "-c", ORPHAN, "parent", ORPHAN],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    orphan = int(parent.stdout.split()[0])
+    try:
+        wait_until(lambda: not _alive(orphan), timeout=30)
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)

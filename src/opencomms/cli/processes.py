@@ -75,13 +75,17 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 def watch_parent() -> None:
     """Stop this process (SIGTERM to itself, a graceful stop) once its parent is gone: a
-    child of `--workers N` must not outlive its supervisor, even one killed with SIGKILL."""
+    child of `--workers N` must not outlive its supervisor, even one killed with SIGKILL.
+    A graceful stop that takes longer than STOP_TIMEOUT_S ends with SIGKILL, as the
+    parent would have ended it."""
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(STOP_TIMEOUT_S)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="opencomms-parent-watch", daemon=True).start()
 
