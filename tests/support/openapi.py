@@ -1,17 +1,21 @@
 """Reading `/v1/openapi.json` in tests: the operation a request was answered by, and
 whether the answer is documented there (its status, and its body against its schema), and
-the request's JSON body (against its request schema)."""
+the request's JSON or form body (against its request schema)."""
 
 from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from typing import Any
 
 import httpx
 import jsonschema
 
 from tests.support.server import ThreadServer
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 
 
 def document_of(server: ThreadServer) -> dict[str, Any]:
@@ -67,14 +71,32 @@ def _schema_errors(document: dict[str, Any], schema: dict[str, Any], value: Any)
 
 
 def assert_request_documented(document: dict[str, Any], request: httpx.Request) -> bool:
-    """A JSON body sent validates against its operation's documented request schema;
-    False when the request has no JSON body."""
-    if request.headers.get("content-type", "").split(";")[0] != "application/json":
+    """A JSON or form body sent validates against its operation's documented request
+    schema; False when the request has no body."""
+    media_type = request.headers.get("content-type", "").split(";")[0]
+    if media_type not in (JSON, FORM):
         return False
     operation = operation_for(document, request.method, request.url.path)
     assert "requestBody" in operation, (request.method, request.url.path)
-    schema = operation["requestBody"]["content"]["application/json"]["schema"]
-    body = json.loads(request.content)
+    schema = operation["requestBody"]["content"][media_type]["schema"]
+    if media_type == JSON:
+        body = json.loads(request.content)
+    else:
+        body = _form(document, schema, request.content.decode())
     error = _schema_errors(document, schema, body)
     assert error is None, (request.method, request.url.path, body, error)
     return True
+
+
+def _form(document: dict[str, Any], schema: dict[str, Any], encoded: str) -> dict[str, Any]:
+    """A form as its schema sees it: a parameter documented as a list keeps all its
+    values, any other its only one (or all, when repeated: the schema then refuses it)."""
+    named = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    properties = named.get("properties", {})
+    values = urllib.parse.parse_qs(encoded, keep_blank_values=True)
+    return {
+        name: listed
+        if properties.get(name, {}).get("type") == "array" or len(listed) > 1
+        else listed[0]
+        for name, listed in values.items()
+    }

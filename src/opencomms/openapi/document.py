@@ -1,8 +1,9 @@
 """The finished document: Litestar's paths (generated from the route handlers) completed
 with what the handlers cannot say, since they read and check their bodies by hand: the
-request bodies, the schemas of the JSON answers (schemas.py, twilio_schemas.py), the
-contract's error body on every error status, and the auth scheme (HTTP Basic: an account
-SID with its auth token, or an API key SID with its secret)."""
+request bodies (requests.py, twilio_forms.py), the schemas of the JSON answers
+(schemas.py, twilio_schemas.py), the contract's error body on every error status, and the
+auth scheme (HTTP Basic: an account SID with its auth token, or an API key SID with its
+secret)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from opencomms.api.errors import ErrorBody
 from opencomms.api.twilio_form import EVENTS_PREFIX
 from opencomms.openapi.requests import REQUESTS, request_schemas
 from opencomms.openapi.schemas import V1_SCHEMAS, ref
+from opencomms.openapi.twilio_forms import FORM_SCHEMAS, FORMS
 from opencomms.openapi.twilio_schemas import TWILIO_SCHEMAS
 from opencomms.settings import InputSettings
 
@@ -23,13 +25,6 @@ __all__ = ["finish"]
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 JSON_OBJECT: dict[str, Any] = {"type": "object"}
-# A Twilio-dialect form: every field a string (a repeated field: several strings)
-FORM_FIELDS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": {
-        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
-    },
-}
 # Every error status an operation may answer, besides those its own kind adds
 COMMON_ERRORS = (400, 401, 404, 413, 415, 429, 503)
 WEBHOOK_ERRORS = (404, 503)
@@ -145,8 +140,11 @@ def _request_body(path: str, method: str, schemas: dict[str, Any]) -> dict[str, 
     """The form of `/events/v1`, or the JSON body REQUESTS names (required when its schema
     has required fields: an empty body is `{}`); None for a call that reads no body."""
     if path.startswith(EVENTS_PREFIX):
-        content = {"application/x-www-form-urlencoded": {"schema": FORM_FIELDS}}
-        return {"required": False, "content": content}
+        form = FORMS.get((method, path.removeprefix(EVENTS_PREFIX)))
+        if form is None:
+            return None
+        content = {"application/x-www-form-urlencoded": {"schema": ref(form)}}
+        return {"required": "required" in schemas[form], "content": content}
     name = REQUESTS.get((method, _version_path(path)))
     if name is None:
         return None
@@ -250,7 +248,8 @@ def finish(
     document["info"]["description"] = DESCRIPTION
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    schemas.update({**_error_schema(), **copy.deepcopy({**V1_SCHEMAS, **TWILIO_SCHEMAS})})
+    answers_and_forms = {**V1_SCHEMAS, **TWILIO_SCHEMAS, **FORM_SCHEMAS}
+    schemas.update({**_error_schema(), **copy.deepcopy(answers_and_forms)})
     schemas.update(request_schemas(limits or InputSettings(), connectors))
     components["securitySchemes"] = {
         "basic": {
