@@ -1,9 +1,10 @@
 """The documented request bodies (`/v1` JSON, `/events/v1` forms): none is a bare object,
-and bodies in the forms each parser takes (several addresses, a template send, channel modules, a sender,
-schedule, callbacks and tags, Twilio's shapes of a pool add, null fields) validate against
-their schemas and are accepted by the real server, on both engines. (Each body of
-tests/api/test_openapi_answers.py is checked the same way.) And the schemas say what the
-server refuses where they can: a body failing a bound or an enum is a 400."""
+and bodies in the forms each parser takes (several addresses, a template send, channel
+modules, a sender, schedule, callbacks and tags, Twilio's shapes of a pool add, null
+fields) validate against their schemas and are accepted by the real server, on both
+engines. (Each body of tests/api/test_openapi_answers.py is checked the same way.) And the
+schemas say what the server refuses where they can: a body failing a bound or an enum is a
+400."""
 
 from __future__ import annotations
 
