@@ -9,6 +9,7 @@ from typing import Any
 
 from opencomms.api.event_sinks import CONFIGURATION
 from opencomms.api.sinks import MAX_DESCRIPTION
+from opencomms.openapi.requests import closed
 from opencomms.openapi.schemas import STRING
 
 __all__ = ["FORMS", "FORM_SCHEMAS"]
@@ -32,20 +33,8 @@ TYPES: dict[str, Any] = {
 SCHEMA_VERSION: dict[str, Any] = {"type": "string", "description": "The version served: 1."}
 
 
-def form(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A form of exactly these parameters."""
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
 FORM_SCHEMAS: dict[str, dict[str, Any]] = {
-    "EventSinkCreateForm": form(
+    "EventSinkCreateForm": closed(
         {
             "Description": DESCRIPTION,
             "SinkType": {"type": "string", "enum": ["webhook"]},
@@ -53,16 +42,18 @@ FORM_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ("Description", "SinkType", CONFIGURATION),
     ),
-    "EventSinkUpdateForm": form({"Description": DESCRIPTION}, ("Description",)),
-    "EventSinkTestForm": form({}),
-    "EventSinkValidateForm": form({"TestId": STRING}, ("TestId",)),
-    "EventSubscriptionCreateForm": form(
+    "EventSinkUpdateForm": closed({"Description": DESCRIPTION}, ("Description",)),
+    "EventSinkTestForm": closed({}),
+    "EventSinkValidateForm": closed({"TestId": STRING}, ("TestId",)),
+    "EventSubscriptionCreateForm": closed(
         {"Description": DESCRIPTION, "SinkSid": STRING, "Types": TYPES},
         ("Description", "SinkSid", "Types"),
     ),
-    "EventSubscriptionUpdateForm": form({"Description": DESCRIPTION}, ("Description",)),
-    "SubscribedEventCreateForm": form({"Type": STRING, "SchemaVersion": SCHEMA_VERSION}, ("Type",)),
-    "SubscribedEventUpdateForm": form({"SchemaVersion": SCHEMA_VERSION}),
+    "EventSubscriptionUpdateForm": closed({"Description": DESCRIPTION}, ("Description",)),
+    "SubscribedEventCreateForm": closed(
+        {"Type": STRING, "SchemaVersion": SCHEMA_VERSION}, ("Type",)
+    ),
+    "SubscribedEventUpdateForm": closed({"SchemaVersion": SCHEMA_VERSION}),
 }
 
 # (method, path under /events/v1) -> the form it takes
