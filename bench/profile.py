@@ -2,11 +2,14 @@
 
     python -m bench.profile --engine sqlite --stage dispatch --seconds 20
     python -m bench.profile --engine postgresql --stage delivery --seconds 30
+    python -m bench.profile --engine postgresql --stage single-sends --rate 1000
 
 `accept`: 10,000-recipient POSTs one after another, each once the one before COMPLETED
 (the summary keeps only the stacks under the POST handler); `dispatch`: from the first
 POST (fan-out, dispatch, receipts, with no sink); `delivery`: after every operation is
-COMPLETED, while the event outbox drains to a sink. py-spy samples
+COMPLETED, while the event outbox drains to a sink; `single-sends`: 1-recipient POSTs
+offered at `--rate` a second by `bench/openloop.py` (the server pinned to core 0, the
+client to core 1, as in the single-sends scenario), from the first POST. py-spy samples
 the server process (every thread; idle frames dropped) and writes collapsed stacks; this
 prints where the time goes: the top functions by own time, and the project's functions
 by inclusive time. `--svg` also writes a flame graph (a second, equal-length recording).
@@ -26,12 +29,13 @@ from collections import Counter
 from pathlib import Path
 
 from bench.api import Api, send_body
-from bench.server import ServerProcess, fresh_database
+from bench.server import ServerProcess, fresh_database, pinned
 from bench.sink import SinkProcess
 
 __all__ = ["main", "summarize"]
 
 OPERATIONS, RECIPIENTS = 10, 10_000
+SERVER_CORE, CLIENT_CORE = 0, 1  # as in bench/scenarios/single_sends.py
 
 
 def _py_spy() -> str:
@@ -110,28 +114,56 @@ def summarize(collapsed: Path, top: int = 20, focus: str = "") -> str:
     return "\n".join(lines)
 
 
-def profile(engine: str, stage: str, seconds: float, output: Path, svg: bool) -> str:
+def profile(engine: str, stage: str, seconds: float, output: Path, svg: bool, rate: float) -> str:
     directory = Path(tempfile.mkdtemp(prefix="opencomms-profile-"))
     collapsed = output.with_suffix(".txt")
     output.parent.mkdir(parents=True, exist_ok=True)
     with fresh_database(engine, directory) as url:
         sink = SinkProcess().start() if stage == "delivery" else None
+        core = SERVER_CORE if stage == "single-sends" else None
         try:
-            with ServerProcess(url, directory, allow_loopback_sinks=sink is not None) as server:
-                started: list[str] = []
-                loop_task = _run_in_thread(server, sink, stage, started)
-                while not started:
-                    time.sleep(0.05)
-                recorder = _record(server.pid, seconds, collapsed, "raw")
-                recorder.wait()
-                if svg:
-                    _record(server.pid, seconds, output.with_suffix(".svg"), "flamegraph").wait()
-                loop_task.join()
+            with ServerProcess(
+                url, directory, allow_loopback_sinks=sink is not None, core=core
+            ) as server:
+                if stage == "single-sends":
+                    _record_under_load(server, seconds, collapsed, rate)
+                else:
+                    _record_stage(server, sink, stage, seconds, output, svg)
         finally:
             if sink is not None:
                 sink.stop()
     shutil.rmtree(directory, ignore_errors=True)
     return summarize(collapsed, focus="send_messages" if stage == "accept" else "")
+
+
+def _record_stage(
+    server: ServerProcess,
+    sink: SinkProcess | None,
+    stage: str,
+    seconds: float,
+    output: Path,
+    svg: bool,
+) -> None:
+    started: list[str] = []
+    loop_task = _run_in_thread(server, sink, stage, started)
+    while not started:
+        time.sleep(0.05)
+    _record(server.pid, seconds, output.with_suffix(".txt"), "raw").wait()
+    if svg:
+        _record(server.pid, seconds, output.with_suffix(".svg"), "flamegraph").wait()
+    loop_task.join()
+
+
+def _record_under_load(server: ServerProcess, seconds: float, collapsed: Path, rate: float) -> None:
+    """py-spy over `seconds` of 1-recipient POSTs offered at `rate` a second."""
+    command = [sys.executable, "-m", "bench.openloop", server.url, *server.credentials.auth]
+    command += ["--rate", str(rate), "--seconds", str(seconds + 2)]
+    root = Path(__file__).resolve().parents[1]
+    client = subprocess.Popen(pinned(command, CLIENT_CORE), cwd=root, stdout=subprocess.DEVNULL)
+    try:
+        _record(server.pid, seconds, collapsed, "raw").wait()
+    finally:
+        client.wait(timeout=seconds * 2 + 120)
 
 
 def _run_in_thread(
@@ -147,13 +179,16 @@ def _run_in_thread(
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--stage", choices=("accept", "dispatch", "delivery"), default="delivery")
+    parser.add_argument(
+        "--stage", choices=("accept", "dispatch", "delivery", "single-sends"), default="delivery"
+    )
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rate", type=float, default=1000, help="single-sends: POSTs a second")
     parser.add_argument("--output", type=Path, default=Path("bench/results/profile"))
     parser.add_argument("--svg", action="store_true", help="also write a flame graph")
     args = parser.parse_args()
     output = args.output.with_name(f"{args.output.name}-{args.engine}-{args.stage}")
-    print(profile(args.engine, args.stage, args.seconds, output, args.svg))
+    print(profile(args.engine, args.stage, args.seconds, output, args.svg, args.rate))
     print(f"\ncollapsed stacks: {output.with_suffix('.txt')}")
 
 

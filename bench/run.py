@@ -131,6 +131,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--single-seconds", type=float, help="single-sends: seconds at each rate (60; smoke 1)"
     )
     parser.add_argument(
+        "--single-rates",
+        type=float,
+        nargs="+",
+        help="single-sends: the offered rates, POSTs a second (0: the maximum);"
+        " default 500 1000 2000 0",
+    )
+    parser.add_argument(
         "--connectors", nargs="+", default=[], help="connectors scenario: only these peers"
     )
     return parser.parse_args(argv)
@@ -142,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = replace(params, connectors_peers=tuple(args.connectors))
     if args.single_seconds:
         params = replace(params, single_seconds=args.single_seconds)
+    if args.single_rates:
+        params = replace(params, single_rates=tuple(args.single_rates))
     workdir = Path(tempfile.mkdtemp(prefix="opencomms-bench-"))
     print(f"opencomms bench: {', '.join(args.scenarios)} on {', '.join(args.engines)}")
     print(f"machine: {machine_info()['uptime']} (working directory {workdir})", flush=True)

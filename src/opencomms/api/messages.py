@@ -138,7 +138,7 @@ async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Respon
     )
     if send.send_at is None and send.send_at_local is None:  # a scheduled one waits
         admission.accepted(account, len(send.recipients))
-    runtime.fanout_ready()
+    runtime.fanout_ready(len(send.recipients))
     MESSAGES_ACCEPTED.inc(len(send.recipients))
     return answer(operation_id).response()
 

@@ -55,9 +55,13 @@ class FanoutWorker:
         self._small_wakeup = Wakeup(IDLE_POLL_S)
         self._large_wakeup = Wakeup(IDLE_POLL_S)
 
-    def wake(self) -> None:
-        self._small_wakeup.ring()
-        self._large_wakeup.ring()
+    def wake(self, recipients: int) -> None:
+        """An operation of `recipients` is ready: its lane claims now. Only its own lane:
+        a flood of single sends must not keep the large lane claiming in vain."""
+        if recipients <= SMALL:
+            self._small_wakeup.ring()
+        else:
+            self._large_wakeup.ring()
 
     async def run_small(self) -> None:
         """The small operations' lane: claim a batch, fan it out, wake the dispatcher."""

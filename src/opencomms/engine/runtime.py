@@ -91,10 +91,11 @@ class Runtime:
             raise RuntimeError("the runtime is not started")
         return self._db
 
-    def fanout_ready(self) -> None:
-        """An operation was accepted: start its fan-out now rather than at the next poll."""
+    def fanout_ready(self, recipients: int) -> None:
+        """An operation of `recipients` was accepted: start its fan-out now rather than
+        at the next poll."""
         if self._fanout is not None:
-            self._fanout.wake()
+            self._fanout.wake(recipients)
 
     def _events_committed(self) -> None:
         if self._events is not None:

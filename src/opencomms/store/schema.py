@@ -306,6 +306,9 @@ jobs = sa.Table(
     sa.Column("size", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.UniqueConstraint("kind", "ref", name="uq_jobs_kind_ref"),
     sa.Index("ix_jobs_run_at", "run_at"),
+    # the fair claim (store/jobs.py): each account's oldest jobs, and the large ones
+    sa.Index("ix_jobs_fair", "kind", "account_sid", "run_at", "id"),
+    sa.Index("ix_jobs_size", "kind", "size"),
 )
 
 # The transactional outbox: one row per event, written in the transaction of the change
