@@ -241,16 +241,25 @@ class LimitSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`[limits]`: how much accepted work one account may have waiting (docs/security.md,
     "Backlog per account")."""
 
-    durations: ClassVar[tuple[str, ...]] = ("backlog_refresh",)
+    durations: ClassVar[tuple[str, ...]] = ("backlog_refresh", "pace_wait")
 
     # recipients accepted and not yet submitted; past it a send is a 429; 0: no bound
     max_backlog_per_account: Annotated[int, msgspec.Meta(ge=0)] = 1_000_000
     # each process reads an account's backlog from the database at most this often
     backlog_refresh: str = "250ms"
+    # of that backlog, the recipients in small sends (up to 100 each); at it or past
+    # it, a new small send waits for room before it is stored; 0: never
+    pace_small_sends_at: Annotated[int, msgspec.Meta(ge=0)] = 1_000
+    # how long such a send waits at most; then it is a 429
+    pace_wait: str = "10s"
 
     @property
     def backlog_refresh_s(self) -> float:
         return (parse_duration_ms(self.backlog_refresh) or 0) / 1000
+
+    @property
+    def pace_wait_s(self) -> float:
+        return (parse_duration_ms(self.pace_wait) or 0) / 1000
 
 
 class ConnectorSettings(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):

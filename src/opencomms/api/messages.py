@@ -133,10 +133,13 @@ async def _send(request: AnyRequest, body: bytes, claim: Claim | None) -> Respon
         raise invalid(problems)
     answer = partial(_answer, prefix_of(request), base_url_of(request))
     record = idempotency.record_step(claim, answer)
+    due_now = send.send_at is None and send.send_at_local is None  # a scheduled one waits
+    if due_now:  # a flood of small sends is taken at the rate it drains
+        await admission.pace(runtime.db, account, len(send.recipients))
     operation_id = await _accept(
         runtime.db.write, account, send, resolved, record, runtime.settings.sinks.max_per_account
     )
-    if send.send_at is None and send.send_at_local is None:  # a scheduled one waits
+    if due_now:
         admission.accepted(account, len(send.recipients))
     runtime.fanout_ready(len(send.recipients))
     MESSAGES_ACCEPTED.inc(len(send.recipients))

@@ -20,6 +20,7 @@ import msgspec
 
 from opencomms.domain.clock import now_ms
 from opencomms.domain.new_messages import FanoutChunk
+from opencomms.domain.send_sizes import SMALL_SEND
 from opencomms.engine.fanout_recipients import build_chunk, templates_of
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.store import jobs, new_messages, operations, opt_outs, senders
@@ -29,7 +30,7 @@ from opencomms.store.records import SenderRecord
 
 __all__ = ["LEASE_MS", "SMALL", "Batch", "BatchFanout", "claim_batch"]
 
-SMALL = 100  # recipients: an operation of up to this many is fanned out in a batch
+SMALL = SMALL_SEND  # recipients: an operation of up to this many is fanned out in a batch
 BATCH_OPERATIONS = 200  # operations claimed at a time
 BATCH_RECIPIENTS = 1_000  # recipients stored in one transaction (as a large one's chunk)
 # A claim is leased for LEASE_MS: a process that dies fanning out has its operations taken
