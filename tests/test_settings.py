@@ -453,6 +453,16 @@ def test_the_backlog_bound_has_documented_defaults_and_can_be_set(tmp_path: Path
     assert (configured.max_backlog_per_account, configured.backlog_refresh_s) == (0, 1.0)
 
 
+def test_the_pace_of_small_sends_has_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load_settings(None, environ={}).limits
+    text = '[limits]\npace_small_sends_at = 0\npace_wait = "2s"\n'
+
+    configured = load(tmp_path, text).limits  # type: ignore[attr-defined]
+
+    assert (defaults.pace_small_sends_at, defaults.pace_wait_s) == (1_000, 10.0)
+    assert (configured.pace_small_sends_at, configured.pace_wait_s) == (0, 2.0)
+
+
 def test_input_limits_have_documented_defaults_and_can_be_set(tmp_path: Path) -> None:
     defaults = load_settings(None, environ={}).input
     text = "[input]\nmax_variable_chars = 50\nmax_module_items = 5\nmax_send_at_years = 2\n"
@@ -506,6 +516,8 @@ SECTION_BAD = [
     ("input", "max_variables = 3", "unknown field"),
     ("limits", "max_backlog_per_account = -1", ">= 0"),
     ("limits", 'backlog_refresh = "soon"', "not a positive duration"),
+    ("limits", "pace_small_sends_at = -1", ">= 0"),
+    ("limits", 'pace_wait = "later"', "not a positive duration"),
 ]
 
 
