@@ -62,7 +62,7 @@ class _Seen:
     read_at: float  # time.monotonic() of that read
     next_read: float  # not read again before
     added: int = 0  # recipients this process accepted since
-    small_added: int = 0  # of them, in small sends (counted when let through)
+    small_added: int = 0  # recipients of small sends let through since (before stored)
     drain_per_s: float = 0.0  # 0: not known
 
 
@@ -157,7 +157,7 @@ class Admission:
             seen,
             waiting - self.pace_at + 1,
             f"The account has {waiting} recipients of small sends waiting to be sent, at"
-            f" or over its pace of {self.pace_at}, and none drained in {self.pace_wait_s:g} s.",
+            f" or over its pace of {self.pace_at}, and no room came within {self.pace_wait_s:g} s.",
         )
 
 
