@@ -29,13 +29,13 @@ from collections import Counter
 from pathlib import Path
 
 from bench.api import Api, send_body
+from bench.scenarios.single_sends import CLIENT_CORE, SERVER_CORE
 from bench.server import ServerProcess, fresh_database, pinned
 from bench.sink import SinkProcess
 
 __all__ = ["main", "summarize"]
 
 OPERATIONS, RECIPIENTS = 10, 10_000
-SERVER_CORE, CLIENT_CORE = 0, 1  # as in bench/scenarios/single_sends.py
 
 
 def _py_spy() -> str:
