@@ -79,16 +79,18 @@ async def test_a_renewed_lease_keeps_the_claim_and_a_recorded_answer_is_left_alo
 async def test_a_live_process_renews_the_lease_of_what_its_connector_still_holds(
     db: Database,
 ) -> None:
-    """A submit that takes longer than the lease (a carrier answering in 1.5 s, a lease of
-    0.3 s) keeps its Message: no claim takes it over meanwhile."""
+    """A submit that takes longer than the lease (a carrier answering in 3 s, a lease of
+    1 s, renewed every third of it) keeps its Message: no claim takes it over meanwhile.
+    The lease leaves a renewal ~0.6 s to spare for a loaded machine's stalls: with 0.3 s
+    (0.2 s to spare) a CI run on a busy machine once saw it taken over."""
     await db.write(claimed_in_flight)
-    held_until = now_ms() + 300  # as the claim left it
+    held_until = now_ms() + 1_000  # as the claim left it
 
     async def leased(conn: Conn) -> None:
         await conn.execute("UPDATE messages SET due_at = ? WHERE id = 'MM1'", held_until)
 
     await db.write(leased)
-    slow = Simulator(SimulatorSettings(submit_latency_ms=[1_500, 1_500]))
+    slow = Simulator(SimulatorSettings(submit_latency_ms=[3_000, 3_000]))
 
     def ignored(_: object) -> asyncio.Future[None]:
         """A handler that stores nothing and says so at once."""
@@ -97,7 +99,7 @@ async def test_a_live_process_renews_the_lease_of_what_its_connector_still_holds
         return done
 
     await slow.start(ignored, ignored)
-    dispatcher = Dispatcher(db, {"lab": slow}, lease_ms=300)
+    dispatcher = Dispatcher(db, {"lab": slow}, lease_ms=1_000)
     submission = Submission(
         "SM1", "MM1", "OP1", "AC1", "SMS", "+12065550100", "+14155550100", {"text": "Hi"}
     )
