@@ -22,7 +22,7 @@ from opencomms.events.ssrf import CallbackPolicy
 from opencomms.sealing import Sealer
 from opencomms.settings import SimulatorSettings
 from opencomms.store import events, sinks
-from opencomms.store.database import Conn, Database, Dialect, Intent, Row
+from opencomms.store.database import Column, Conn, Database, Dialect, Intent, Row
 from opencomms.store.events import operation_event
 from opencomms.store.open import open_database
 from opencomms.store.sinks import SinkRecord, SubscriptionRecord
@@ -62,6 +62,12 @@ class RecordingConn:
     ) -> None:
         self._log.append((f"insert_many {table}", ()))
         await self._conn.insert_many(table, columns, rows)
+
+    async def update_many(
+        self, table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        self._log.append((f"update_many {table}", ()))
+        await self._conn.update_many(table, columns, rows)
 
 
 class RecordingDatabase:

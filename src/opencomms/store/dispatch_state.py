@@ -1,7 +1,8 @@
 """The state the dispatcher and the receipt path read and write, in batches.
 
 The engine composes these inside one transaction: read the current state, decide with
-the pure rules of `domain.lifecycle`, write every change back with executemany.
+the pure rules of `domain.lifecycle`, write every change back in one statement per
+table (`Conn.update_many`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import msgspec
 from opencomms.domain.attempt_state import AttemptState
 from opencomms.domain.candidates import Candidate
 from opencomms.domain.message_state import AttemptAndMessage, DueMessage, MessageState
-from opencomms.store.database import Conn, Row, placeholders
+from opencomms.store.database import Column, Conn, Row, placeholders
 from opencomms.store.jsoncol import dump, load
 
 __all__ = [
@@ -153,9 +154,8 @@ async def select_due(
         limit,
     )
     due = [_due_message(row) for row in rows]
-    await conn.executemany(
-        "UPDATE messages SET due_at = ? WHERE id = ?", [(now + lease_ms, d.state.id) for d in due]
-    )
+    leased = [(now + lease_ms, d.state.id) for d in due]  # locked by the select above
+    await conn.update_many("messages", [("due_at", "bigint")], leased)
     return due
 
 
@@ -220,10 +220,34 @@ async def insert_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
 _by_id = attrgetter("id")  # rows are written in one order (id), so that batches do not deadlock
 
 
+_SAVED_ATTEMPT: tuple[Column, ...] = (
+    ("status", "text"),
+    ("in_flight", "int"),
+    ("submitted_at", "bigint"),
+    ("provider_message_id", "text"),
+    ("error_code", "int"),
+    ("error_message", "text"),
+    ("updated_at", "bigint"),
+)
+_SAVED_MESSAGE: tuple[Column, ...] = (
+    ("status", "text"),
+    ("settled", "int"),
+    ("attempt_count", "int"),
+    ("next_candidate", "int"),
+    ("current_attempt_id", "text"),
+    ("channel", "text"),
+    ("sender", "text"),
+    ("due_at", "bigint"),
+    ("error_code", "int"),
+    ("error_message", "text"),
+    ("updated_at", "bigint"),
+)
+
+
 async def save_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
-    await conn.executemany(
-        "UPDATE attempts SET status = ?, in_flight = ?, submitted_at = ?, provider_message_id = ?,"
-        " error_code = ?, error_message = ?, updated_at = ? WHERE id = ?",
+    await conn.update_many(
+        "attempts",
+        _SAVED_ATTEMPT,
         [
             (
                 a.status,
@@ -241,10 +265,9 @@ async def save_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
 
 
 async def save_messages(conn: Conn, messages: Sequence[MessageState], now: int) -> None:
-    await conn.executemany(
-        "UPDATE messages SET status = ?, settled = ?, attempt_count = ?, next_candidate = ?,"
-        " current_attempt_id = ?, channel = ?, sender = ?, due_at = ?, error_code = ?,"
-        " error_message = ?, updated_at = ? WHERE id = ?",
+    await conn.update_many(
+        "messages",
+        _SAVED_MESSAGE,
         [
             (
                 m.status,

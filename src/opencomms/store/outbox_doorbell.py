@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from opencomms.store.database import Conn, Database, Intent, Row
+from opencomms.store.database import Column, Conn, Database, Intent, Row
 from opencomms.store.events import EVENTS_TABLE
 
 __all__ = ["OutboxDoorbell"]
@@ -45,6 +45,11 @@ class _NotingConn:
         await self._conn.insert_many(table, columns, rows)
         if table == EVENTS_TABLE and rows:
             self.wrote_events = True
+
+    async def update_many(
+        self, table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        await self._conn.update_many(table, columns, rows)
 
 
 class OutboxDoorbell:

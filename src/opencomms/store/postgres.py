@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from opencomms.store.database import Dialect, Intent, Row
+from opencomms.store.database import Column, Dialect, Intent, Row
 from opencomms.store.errors import StoreUnavailable, postgres_unavailable
 
 __all__ = ["PostgresDatabase"]
@@ -31,6 +31,18 @@ def _numbered(sql: str) -> str:
     """`?` placeholders to asyncpg's `$1, $2, …` (no query here has a literal `?`)."""
     counter = iter(range(1, 100_000))
     return _MARK.sub(lambda _: f"${next(counter)}", sql)
+
+
+def _update_from_arrays(table: str, columns: Sequence[Column]) -> str:
+    """One UPDATE of `table` whose new values come as one array per column, then the ids
+    (ids are `Id`, collated "C" as the primary key is, so that its index is used)."""
+    sets = ", ".join(f"{name} = u.{name}" for name, _ in columns)
+    arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
+    names = ", ".join(name for name, _ in columns)
+    return (
+        f"UPDATE {table} t SET {sets} FROM unnest({arrays}, ${len(columns) + 1}::text[])"
+        f' AS u({names}, id) WHERE t.id = u.id COLLATE "C"'
+    )
 
 
 def _rowcount(status: str) -> int:
@@ -63,6 +75,13 @@ class PostgresConn:
     ) -> None:
         if rows:
             await self._raw.copy_records_to_table(table, records=rows, columns=list(columns))
+
+    async def update_many(
+        self, table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            arrays = [list(values) for values in zip(*rows, strict=True)]
+            await self._raw.execute(_update_from_arrays(table, columns), *arrays)
 
 
 class PostgresDatabase:

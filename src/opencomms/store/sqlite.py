@@ -35,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from opencomms.store.database import Dialect, Intent, Row
+from opencomms.store.database import Column, Dialect, Intent, Row
 from opencomms.store.errors import StoreUnavailable, sqlite_unavailable
 
 __all__ = ["ProcessLock", "SqliteDatabase", "SqliteInUse", "connect_sqlite"]
@@ -110,6 +110,13 @@ class SqliteConn:
             marks = ", ".join("?" * len(columns))
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
             self._raw.executemany(sql, rows)
+
+    async def update_many(
+        self, table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            sets = ", ".join(f"{name} = ?" for name, _ in columns)
+            self._raw.executemany(f"UPDATE {table} SET {sets} WHERE id = ?", rows)
 
 
 @dataclass
