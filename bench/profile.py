@@ -29,8 +29,8 @@ from collections import Counter
 from pathlib import Path
 
 from bench.api import Api, send_body
-from bench.scenarios.single_sends import CLIENT_CORE, SERVER_CORE
-from bench.server import ServerProcess, fresh_database, pinned
+from bench.scenarios.single_sends import BENCH_ROOT, SERVER_CORE, openloop_command
+from bench.server import ServerProcess, fresh_database
 from bench.sink import SinkProcess
 
 __all__ = ["main", "summarize"]
@@ -156,10 +156,8 @@ def _record_stage(
 
 def _record_under_load(server: ServerProcess, seconds: float, collapsed: Path, rate: float) -> None:
     """py-spy over `seconds` of 1-recipient POSTs offered at `rate` a second."""
-    command = [sys.executable, "-m", "bench.openloop", server.url, *server.credentials.auth]
-    command += ["--rate", str(rate), "--seconds", str(seconds + 2)]
-    root = Path(__file__).resolve().parents[1]
-    client = subprocess.Popen(pinned(command, CLIENT_CORE), cwd=root, stdout=subprocess.DEVNULL)
+    command = openloop_command(server, rate, seconds + 2)
+    client = subprocess.Popen(command, cwd=BENCH_ROOT, stdout=subprocess.DEVNULL)
     try:
         _record(server.pid, seconds, collapsed, "raw").wait()
     finally:

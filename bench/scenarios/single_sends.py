@@ -64,15 +64,24 @@ def _submitted(log: Path) -> dict[str, list[float]]:
     return found
 
 
-def _load(server: ServerProcess, rate: float, params: Parameters) -> OpenLoopResult:
+BENCH_ROOT = Path(__file__).resolve().parents[2]  # where `python -m bench.openloop` runs
+
+
+def openloop_command(server: ServerProcess, rate: float, seconds: float) -> list[str]:
+    """`bench/openloop.py` offering 1-recipient POSTs to `server` at `rate` a second for
+    `seconds`, pinned to the client's core (run it with `cwd=BENCH_ROOT`)."""
     command = [sys.executable, "-m", "bench.openloop", server.url, *server.credentials.auth]
-    command += ["--rate", str(rate), "--seconds", str(params.single_seconds)]
+    command += ["--rate", str(rate), "--seconds", str(seconds)]
+    return pinned(command, CLIENT_CORE)
+
+
+def _load(server: ServerProcess, rate: float, params: Parameters) -> OpenLoopResult:
+    command = openloop_command(server, rate, params.single_seconds)
     command += ["--connections", str(params.single_connections)]
     command += ["--in-flight", str(params.single_in_flight)]
-    root = Path(__file__).resolve().parents[2]
     timeout = params.single_seconds * 2 + 120
     completed = subprocess.run(
-        pinned(command, CLIENT_CORE), capture_output=True, check=True, cwd=root, timeout=timeout
+        command, capture_output=True, check=True, cwd=BENCH_ROOT, timeout=timeout
     )
     return msgspec.json.decode(completed.stdout, type=OpenLoopResult)
 

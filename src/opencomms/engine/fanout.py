@@ -1,7 +1,7 @@
 """Fan-out: one Message per addressable recipient (engine/fanout_recipients.py), stored
 with the bulk insert path, in two lanes.
 
-Small operations (up to SMALL recipients: codes, alerts, receipts) are claimed many at a
+Small operations (up to SMALL_SEND recipients: codes, alerts, receipts) are claimed many at a
 time and fanned out in batches, each batch one transaction (engine/fanout_batch.py).
 Large ones are fanned out one at a time, a chunk of CHUNK recipients per transaction,
 under a lease renewed with each chunk. Each lane claims in turns between accounts
@@ -21,7 +21,8 @@ from opencomms.background.backoff import until_stored
 from opencomms.background.wakeup import Wakeup
 from opencomms.domain.clock import now_ms
 from opencomms.domain.new_messages import FanoutChunk
-from opencomms.engine.fanout_batch import LEASE_MS, SMALL, BatchFanout, claim_batch
+from opencomms.domain.send_sizes import SMALL_SEND
+from opencomms.engine.fanout_batch import LEASE_MS, BatchFanout, claim_batch
 from opencomms.engine.fanout_recipients import build_chunk, templates_of
 from opencomms.engine.rendering import Rendered, Renderer
 from opencomms.store import jobs, new_messages, operations, opt_outs, senders
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1_000
 IDLE_POLL_S = 0.2
 RETRY_MS = 5_000
-LARGE = (SMALL + 1, 2**31 - 1)  # the sizes of the large lane's jobs
+LARGE = (SMALL_SEND + 1, 2**31 - 1)  # the sizes of the large lane's jobs
 
 
 class FanoutWorker:
@@ -58,7 +59,7 @@ class FanoutWorker:
     def wake(self, recipients: int) -> None:
         """An operation of `recipients` is ready: its lane claims now. Only its own lane:
         a flood of single sends must not keep the large lane claiming in vain."""
-        if recipients <= SMALL:
+        if recipients <= SMALL_SEND:
             self._small_wakeup.ring()
         else:
             self._large_wakeup.ring()

@@ -28,9 +28,8 @@ from opencomms.store.database import Conn, Database
 from opencomms.store.new_messages import FanoutWork
 from opencomms.store.records import SenderRecord
 
-__all__ = ["LEASE_MS", "SMALL", "Batch", "BatchFanout", "claim_batch"]
+__all__ = ["LEASE_MS", "Batch", "BatchFanout", "claim_batch"]
 
-SMALL = SMALL_SEND  # recipients: an operation of up to this many is fanned out in a batch
 BATCH_OPERATIONS = 200  # operations claimed at a time
 BATCH_RECIPIENTS = 1_000  # recipients stored in one transaction (as a large one's chunk)
 # A claim is leased for LEASE_MS: a process that dies fanning out has its operations taken
@@ -56,7 +55,7 @@ async def claim_batch(conn: Conn, now: int) -> Batch:
     their work in the same transaction (one round trip fewer for a lone send); the jobs
     of operations gone since (pruned) are finished."""
     refs = await jobs.claim_fair(
-        conn, "fanout", now=now, lease_ms=LEASE_MS, limit=BATCH_OPERATIONS, sizes=(0, SMALL)
+        conn, "fanout", now=now, lease_ms=LEASE_MS, limit=BATCH_OPERATIONS, sizes=(0, SMALL_SEND)
     )
     if not refs:
         return Batch([], [], {}, {})
