@@ -1,8 +1,8 @@
 """Fan-out: one Message per addressable recipient (engine/fanout_recipients.py), stored
 with the bulk insert path, in two lanes.
 
-Small operations (up to SMALL_SEND recipients: codes, alerts, receipts) are claimed many at a
-time and fanned out in batches, each batch one transaction (engine/fanout_batch.py).
+Small operations (up to SMALL_SEND recipients: codes, alerts, receipts) are claimed many
+at a time and fanned out in batches, each batch one transaction (engine/fanout_batch.py).
 Large ones are fanned out one at a time, a chunk of CHUNK recipients per transaction,
 under a lease renewed with each chunk. Each lane claims in turns between accounts
 (store/jobs.py `claim_fair`), and neither waits for the other: a campaign being fanned

@@ -1,4 +1,5 @@
-"""PostgreSQL through asyncpg: a connection pool, binary COPY for bulk inserts.
+"""PostgreSQL through asyncpg: a connection pool, binary COPY for bulk inserts, one
+UPDATE ... FROM unnest(...) for bulk updates.
 
 A lost server (refused, reset, not answering within the connect timeout, shutting down,
 out of disk) raises `StoreUnavailable`; the pool drops broken connections and opens new
