@@ -52,9 +52,11 @@ class Conn(Protocol):
     ) -> None:
         """The engine's bulk update by primary key: each row is the new values of
         `columns`, then the `id` of the row it sets (no id twice). executemany on SQLite;
-        on PostgreSQL one `UPDATE ... FROM unnest(...)` for them all, which costs the
-        server about a third less than as many one-row statements (the rows' locks are
-        the caller's to take first, in id order, as the engine's reads do)."""
+        on PostgreSQL one `UPDATE ... FROM unnest(...)` for them all, which cost the
+        server about a quarter less than as many one-row statements (21 against 28 µs a
+        Message row, measured with its indexes). Locks: the engine's reads take them
+        first where they can (FOR UPDATE), and its saves pass their rows in id order, as
+        they did the one-row statements."""
 
 
 Intent = Callable[[Conn], Awaitable[T]]

@@ -217,9 +217,6 @@ async def insert_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
     )
 
 
-_by_id = attrgetter("id")  # rows are written in one order (id), so that batches do not deadlock
-
-
 _SAVED_ATTEMPT: tuple[Column, ...] = (
     ("status", "text"),
     ("in_flight", "int"),
@@ -242,6 +239,9 @@ _SAVED_MESSAGE: tuple[Column, ...] = (
     ("error_message", "text"),
     ("updated_at", "bigint"),
 )
+
+
+_by_id = attrgetter("id")  # rows are written in one order (id), so that batches do not deadlock
 
 
 async def save_attempts(conn: Conn, attempts: Sequence[AttemptState]) -> None:
