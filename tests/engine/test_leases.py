@@ -10,17 +10,21 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from opencomms.connectors.base import Submission
 from opencomms.connectors.simulator import Simulator
 from opencomms.domain.clock import now_ms
 from opencomms.domain.message_state import MessageState
+from opencomms.domain.new_messages import FanoutChunk, Unaddressable
 from opencomms.engine.dispatcher import Dispatcher
-from opencomms.engine.planning import Claimed
+from opencomms.engine.outcomes import OutcomeBatch
+from opencomms.engine.planning import Claimed, plan_due
 from opencomms.settings import ServerSettings, Settings, SimulatorSettings
-from opencomms.store import dispatch_state, jobs
+from opencomms.store import dispatch_state, jobs, new_messages, operations, senders
 from opencomms.store.database import Conn, Database
-from tests.engine.test_stored_state import ATTEMPT, fanned_out
+from tests.engine.states import sender
+from tests.engine.test_stored_state import ATTEMPT, MESSAGE, RECIPIENTS, fanned_out
 from tests.support.server import ThreadServer
 
 HELD_UNTIL = 11_000
@@ -39,9 +43,7 @@ async def claimed_in_flight(conn: Conn) -> None:
 
 
 async def due_ids(db: Database, now: int) -> list[str]:
-    due = await db.write(
-        lambda conn: dispatch_state.select_due(conn, now=now, lease_ms=10_000, limit=10)
-    )
+    due = await db.write(lambda conn: dispatch_state.select_due(conn, now=now, limit=10))
     return [d.state.id for d in due]
 
 
@@ -49,13 +51,59 @@ async def test_a_held_claim_is_taken_over_only_once_its_lease_ran_out(db: Databa
     await db.write(claimed_in_flight)
 
     assert await due_ids(db, HELD_UNTIL - 1) == []
-    taken = await db.write(
-        lambda conn: dispatch_state.select_due(conn, now=HELD_UNTIL, lease_ms=10_000, limit=10)
-    )
+    claimed = await db.write(take_over)
 
     # taken over with its attempt still in flight: the dispatcher asks the connector
-    assert [(d.state.id, d.current and d.current.in_flight) for d in taken] == [("MM1", True)]
+    assert [s.attempt_id for s in claimed.recover["lab"]] == ["SM1"]
+    assert claimed.submit == {}
     assert await due_ids(db, HELD_UNTIL + 9_999) == []  # now under the new holder's lease
+    assert await due_ids(db, HELD_UNTIL + 10_000) == ["MM1"]
+
+
+async def take_over(conn: Conn) -> Claimed:
+    """What a claim at HELD_UNTIL does, with a lease of 10 s."""
+    due = await dispatch_state.select_due(conn, now=HELD_UNTIL, limit=10)
+    batch = OutcomeBatch(HELD_UNTIL, {})
+    claimed = plan_due(batch, due, {}, HELD_UNTIL + 10_000)
+    await batch.save(conn)
+    return claimed
+
+
+async def test_a_claim_takes_each_due_message_once_and_leases_it(db: Database) -> None:
+    """Two running operations share the claim (a turn each), then the claim is filled in
+    due order: the fill passes over what the turns took."""
+    await db.write(two_running_operations)
+    dispatcher = Dispatcher(db, {}, lease_ms=10_000)
+
+    claimed = await db.write(dispatcher._claim)
+
+    handed = [s.message_id for group in claimed.submit.values() for s in group]
+    assert sorted(handed) == ["MM1", "MM2"]
+    assert await count(db, "attempts") == 2
+    assert await due_ids(db, claimed.lease_until - 1) == []
+    assert await due_ids(db, claimed.lease_until) == ["MM1", "MM2"]
+
+
+async def two_running_operations(conn: Conn) -> None:
+    """OP1 and OP2, PROCESSING, each with one Message due (MM1, MM2), both sendable
+    through SN1."""
+    await fanned_out(conn)
+    assert await senders.register_sender(conn, sender("SN1")) is senders.Registration.CREATED
+    await operations.insert_operation(
+        conn, operation_id="OP2", account_sid="AC1", status="PROCESSING", spec={},
+        recipients=RECIPIENTS, recipient_count=2, send_at=None, now=0,
+    )  # fmt: skip
+    work = await new_messages.load_work(conn, "OP2")
+    assert work is not None
+    second = replace(MESSAGE, id="MM2", operation_id="OP2")
+    nobody = Unaddressable(1, work.recipients[1], 30005, "No sender can reach it.")
+    assert await new_messages.insert_chunk(conn, work, FanoutChunk(0, 2, [second], [nobody]), 600)
+
+
+async def count(db: Database, table: str) -> int:
+    row = await db.read(lambda conn: conn.fetchrow(f"SELECT COUNT(*) FROM {table}"))
+    assert row is not None
+    return int(row[0])
 
 
 async def test_a_renewed_lease_keeps_the_claim_and_a_recorded_answer_is_left_alone(
@@ -122,7 +170,7 @@ async def test_postgresql_skips_a_claim_another_transaction_holds(db: Database) 
     holding, release = asyncio.Event(), asyncio.Event()
 
     async def hold(conn: Conn) -> list[str]:
-        due = await dispatch_state.select_due(conn, now=1_000, lease_ms=10_000, limit=10)
+        due = await dispatch_state.select_due(conn, now=1_000, limit=10)
         holding.set()
         await release.wait()
         return [d.state.id for d in due]

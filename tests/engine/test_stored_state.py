@@ -89,9 +89,7 @@ async def test_the_recipients_of_an_operation_are_read_as_accepted(db: Database)
 async def test_a_new_message_is_claimed_with_what_fan_out_stored(db: Database) -> None:
     await db.write(fanned_out)
 
-    due = await db.write(
-        lambda conn: dispatch_state.select_due(conn, now=1_000, lease_ms=10, limit=10)
-    )
+    due = await db.write(lambda conn: dispatch_state.select_due(conn, now=1_000, limit=10))
 
     assert len(due) == 1
     assert due[0].state == MessageState(
@@ -155,9 +153,7 @@ async def test_an_attempt_is_read_back_with_its_message_and_on_the_next_claim(
     # these lock the rows they read (PostgreSQL): they run in writing transactions
     by_id = await db.write(lambda conn: dispatch_state.attempts_by_id(conn, ["SM1"]))
     by_provider = await db.write(lambda conn: dispatch_state.attempts_by_provider_id(conn, ["P1"]))
-    due = await db.write(
-        lambda conn: dispatch_state.select_due(conn, now=900, lease_ms=10, limit=10)
-    )
+    due = await db.write(lambda conn: dispatch_state.select_due(conn, now=900, limit=10))
 
     assert [(p.attempt, p.message) for p in by_id] == [(ATTEMPT, claimed)]
     assert by_provider == by_id

@@ -158,14 +158,11 @@ class Dispatcher:
         turn = fair_turn(running, self._turn, self._size)
         self._turn = turn.start
         due: list[DueMessage] = []
-        select = partial(
-            dispatch_state.select_due, conn, now=now, lease_ms=self._lease_ms,
-            elsewhere=self._elsewhere(),
-        )  # fmt: skip
+        select = partial(dispatch_state.select_due, conn, now=now, elsewhere=self._elsewhere())
         for operation_id in turn.operations:
             due += await select(limit=turn.share, operation_id=operation_id)
         if len(due) < self._size:
-            due += await select(limit=self._size - len(due))
+            due += await select(limit=self._size - len(due), taken=[d.state.id for d in due])
         return due
 
     async def _process(self, claimed: Claimed) -> None:

@@ -218,7 +218,9 @@ def plan_due(
     lease_until: int,
     opted_out: OptedOut | None = None,
 ) -> Claimed:
-    """Decide, for each claimed Message, its next step; record it in `batch`.
+    """Decide, for each claimed Message, its next step; record it in `batch`. Every
+    Message is changed, if only its `due_at`: the claim's lease (`lease_until`) for
+    those handed to a connector, none for those that settle.
     `opted_out`: (account, address) on the suppression list -> its channel (None: all);
     checked again here, for a STOP that came after the fan-out (a scheduled send)."""
     opted_out = opted_out or {}
@@ -235,6 +237,7 @@ def plan_due(
                 due, current, _valid_for_ms(senders.get(current.sender_id), message)
             )
             claimed.recover.setdefault(current.connector, []).append(submission)
+            batch.update_message(replace(message, due_at=lease_until))
         elif current is not None and current.status == S.QUEUED and current.submitted_at is None:
             _submit_again(batch, due, current, senders, lease_until, claimed)
         elif message.status == S.SENT and message.next_candidate >= message.candidate_count:

@@ -133,30 +133,35 @@ async def select_due(
     conn: Conn,
     *,
     now: int,
-    lease_ms: int,
     limit: int,
     operation_id: str | None = None,
     elsewhere: Sequence[str] = (),
+    taken: Sequence[str] = (),
 ) -> list[DueMessage]:
-    """Claim up to `limit` Messages whose `due_at` has come (of one operation, if given),
-    pushing it `lease_ms` ahead; not those whose next step is on a connector of
-    `elsewhere` (another process runs it: engine/singletons.py)."""
+    """Up to `limit` Messages whose `due_at` has come (of one operation, if given), locked
+    for this transaction (PostgreSQL: skipping those another claim holds); not those
+    whose next step is on a connector of `elsewhere` (another process runs it:
+    engine/singletons.py), nor those of `taken` (this claim has them already).
+
+    Nothing is written here: the claim writes each Message once, its lease included
+    (`due_at`, engine/planning.py), before it commits. A separate lease write would
+    cost every Message one more whole-row update (a new version in each of the table's
+    indexes) per claim."""
     lock = " FOR UPDATE OF m SKIP LOCKED" if conn.dialect == "postgresql" else ""
     of_operation = " AND m.operation_id = ?" if operation_id else ""
+    not_taken = f" AND m.id NOT IN ({placeholders(len(taken))})" if taken else ""
     rows = await conn.fetch(
         f"SELECT {_DUE_SELECT}"
         " FROM messages m LEFT JOIN attempts a ON a.id = m.current_attempt_id"
-        f" WHERE m.due_at <= ?{of_operation}{_not_elsewhere(conn, len(elsewhere))}"
+        f" WHERE m.due_at <= ?{of_operation}{not_taken}{_not_elsewhere(conn, len(elsewhere))}"
         f" ORDER BY m.due_at LIMIT ?{lock}",
         *((now, operation_id) if operation_id else (now,)),
+        *taken,
         *elsewhere,
         *elsewhere,
         limit,
     )
-    due = [_due_message(row) for row in rows]
-    leased = [(now + lease_ms, d.state.id) for d in due]  # locked by the select above
-    await conn.update_many("messages", [("due_at", "bigint")], leased)
-    return due
+    return [_due_message(row) for row in rows]
 
 
 def _not_elsewhere(conn: Conn, count: int) -> str:
