@@ -12,8 +12,10 @@ page tokens, so an operator keeps one secret, and no derived key reveals another
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -34,14 +36,27 @@ class WrongServerKey(Exception):
 
 def load_or_create_key(path: Path) -> bytes:
     """The 256-bit key in `path`, made (readable by its owner only) when missing."""
-    if path.exists():
-        return base64.urlsafe_b64decode(path.read_text().strip())
-    key = AESGCM.generate_key(bit_length=256)
+    if not path.exists():
+        _create_key_file(path)
+    return base64.urlsafe_b64decode(path.read_text().strip())
+
+
+def _create_key_file(path: Path) -> None:
+    """Put a new key at `path` unless another process does first. The processes of
+    `serve --workers N` start together: each writes a whole key file of its own, then
+    links it into place, which fails if `path` exists. The first link wins, and no
+    process ever reads a key file still being written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(base64.urlsafe_b64encode(key).decode())
-    return key
+    descriptor, own = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(base64.urlsafe_b64encode(AESGCM.generate_key(bit_length=256)).decode())
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another process's key is the one
+            os.link(own, path)
+    finally:
+        os.unlink(own)
 
 
 def server_sealer(secret_key: str, secret_key_file: str) -> Sealer:
