@@ -16,15 +16,14 @@ from opencomms.connectors.base import Submission
 from opencomms.connectors.simulator import Simulator
 from opencomms.domain.clock import now_ms
 from opencomms.domain.message_state import MessageState
-from opencomms.domain.new_messages import FanoutChunk, Unaddressable
 from opencomms.engine.dispatcher import Dispatcher
 from opencomms.engine.outcomes import OutcomeBatch
 from opencomms.engine.planning import Claimed, plan_due
 from opencomms.settings import ServerSettings, Settings, SimulatorSettings
-from opencomms.store import dispatch_state, jobs, new_messages, operations, senders
+from opencomms.store import dispatch_state, jobs, senders
 from opencomms.store.database import Conn, Database
 from tests.engine.states import sender
-from tests.engine.test_stored_state import ATTEMPT, MESSAGE, RECIPIENTS, fanned_out
+from tests.engine.test_stored_state import ATTEMPT, MESSAGE, fanned_out
 from tests.support.server import ThreadServer
 
 HELD_UNTIL = 11_000
@@ -88,16 +87,8 @@ async def two_running_operations(conn: Conn) -> None:
     """OP1 and OP2, PROCESSING, each with one Message due (MM1, MM2), both sendable
     through SN1."""
     await fanned_out(conn)
+    await fanned_out(conn, replace(MESSAGE, id="MM2", operation_id="OP2"))
     assert await senders.register_sender(conn, sender("SN1")) is senders.Registration.CREATED
-    await operations.insert_operation(
-        conn, operation_id="OP2", account_sid="AC1", status="PROCESSING", spec={},
-        recipients=RECIPIENTS, recipient_count=2, send_at=None, now=0,
-    )  # fmt: skip
-    work = await new_messages.load_work(conn, "OP2")
-    assert work is not None
-    second = replace(MESSAGE, id="MM2", operation_id="OP2")
-    nobody = Unaddressable(1, work.recipients[1], 30005, "No sender can reach it.")
-    assert await new_messages.insert_chunk(conn, work, FanoutChunk(0, 2, [second], [nobody]), 600)
 
 
 async def count(db: Database, table: str) -> int:

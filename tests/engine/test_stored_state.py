@@ -63,16 +63,18 @@ ATTEMPT = AttemptState(
 )
 
 
-async def fanned_out(conn: Conn) -> FanoutWork:
-    """Operation OP1 with two recipients: MM1 for the first, the second unaddressable."""
+async def fanned_out(conn: Conn, message: NewMessage = MESSAGE) -> FanoutWork:
+    """Operation OP1 (`message`'s operation) with two recipients: MM1 (`message`) for the
+    first, the second unaddressable."""
+    operation_id = message.operation_id
     await operations.insert_operation(
-        conn, operation_id="OP1", account_sid="AC1", status="PROCESSING", spec={},
+        conn, operation_id=operation_id, account_sid="AC1", status="PROCESSING", spec={},
         recipients=RECIPIENTS, recipient_count=2, send_at=None, now=0,
     )  # fmt: skip
-    work = await new_messages.load_work(conn, "OP1")
+    work = await new_messages.load_work(conn, operation_id)
     assert work is not None
     nobody = Unaddressable(1, work.recipients[1], 30005, "No sender can reach it.")
-    chunk = FanoutChunk(0, 2, [MESSAGE], [nobody])
+    chunk = FanoutChunk(0, 2, [message], [nobody])
     assert await new_messages.insert_chunk(conn, work, chunk, now=600)
     return work
 
