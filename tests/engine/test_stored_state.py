@@ -64,8 +64,8 @@ ATTEMPT = AttemptState(
 
 
 async def fanned_out(conn: Conn, message: NewMessage = MESSAGE) -> FanoutWork:
-    """Operation OP1 (`message`'s operation) with two recipients: MM1 (`message`) for the
-    first, the second unaddressable."""
+    """`message`'s operation (OP1 by default) with two recipients: `message` (MM1 by
+    default) for the first, the second unaddressable."""
     operation_id = message.operation_id
     await operations.insert_operation(
         conn, operation_id=operation_id, account_sid="AC1", status="PROCESSING", spec={},
